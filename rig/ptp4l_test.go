@@ -1,0 +1,67 @@
+package rig_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ptpcam/ptpcam/internal/testenv"
+	"github.com/ptpcam/ptpcam/rig"
+)
+
+// A grandmaster and a slave-only ptp4l on a veth pair: the slave hears the
+// grandmaster and leaves LISTENING, and nothing escapes the namespaces.
+func TestPTP4LPair(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTool(t, "ptp4l")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	gmNS, err := rig.NewNetns(ctx, rig.UniqueName("ptpcam-t-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gmNS.Close() })
+	slNS, err := rig.NewNetns(ctx, rig.UniqueName("ptpcam-t-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { slNS.Close() })
+	if err := rig.VethPair(ctx, gmNS, "veth0", "10.77.0.1/24", slNS, "veth0", "10.77.0.2/24"); err != nil {
+		t.Fatal(err)
+	}
+	gmDir, slDir := t.TempDir(), t.TempDir()
+	gm, err := rig.StartPTP4L(ctx, gmNS, rig.PTP4LConfig{Interface: "veth0", Dir: gmDir, Priority1: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gm.Stop)
+	sl, err := rig.StartPTP4L(ctx, slNS, rig.PTP4LConfig{Interface: "veth0", Dir: slDir, SlaveOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sl.Stop)
+
+	if err := gm.WaitLog(ctx, "assuming the grand master role"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sl.WaitLog(ctx, "LISTENING to UNCALIBRATED"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{gm.Socket, sl.Socket} {
+		if fi, err := os.Stat(s); err != nil || fi.Mode()&os.ModeSocket == 0 {
+			t.Fatalf("management socket %s: %v %v", s, fi, err)
+		}
+	}
+	sl.Stop()
+	select {
+	case <-sl.Done():
+	default:
+		t.Fatal("slave still running after Stop")
+	}
+	if filepath.Dir(sl.Socket) != slDir {
+		t.Fatalf("socket %s outside %s", sl.Socket, slDir)
+	}
+}
