@@ -59,6 +59,12 @@ func (n *Netns) Command(ctx context.Context, prog string, args ...string) *exec.
 	return cmd
 }
 
+// detach puts a child in its own session, so that a terminal's Ctrl-C
+// reaches the rig's own command only and `rig up` can leave it running.
+func detach(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+}
+
 // IP runs `ip -n NAME args...`.
 func (n *Netns) IP(ctx context.Context, args ...string) error {
 	return ip(ctx, append([]string{"-n", n.Name}, args...)...)

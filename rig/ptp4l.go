@@ -28,6 +28,9 @@ type PTP4LConfig struct {
 	Priority1 uint8
 	// ExtraConfig is appended to the [global] section verbatim.
 	ExtraConfig string
+	// LogFile, when set, receives ptp4l's output instead of memory, so that
+	// ptp4l outlives the process that started it (`rig up`).
+	LogFile string
 }
 
 // PTP4L is a running ptp4l.
@@ -37,8 +40,9 @@ type PTP4L struct {
 	// ConfigFile is the path of the generated configuration.
 	ConfigFile string
 
-	cmd  *exec.Cmd
-	log  *logBuffer
+	cmd     *exec.Cmd
+	log     *logBuffer
+	logFile string
 	done chan struct{}
 	err  error
 }
@@ -76,10 +80,19 @@ logSyncInterval 0
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		return nil, fmt.Errorf("ptp4l: %w", err)
 	}
-	p := &PTP4L{Socket: socket, ConfigFile: confFile, log: &logBuffer{}, done: make(chan struct{})}
+	p := &PTP4L{Socket: socket, ConfigFile: confFile, log: &logBuffer{}, logFile: cfg.LogFile, done: make(chan struct{})}
 	// Its own context: the caller's ctx bounds the start, Stop ends the run.
 	p.cmd = ns.Command(context.Background(), "ptp4l", "-f", confFile, "-i", cfg.Interface, "-S", "-m", "-q")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if cfg.LogFile != "" {
+		f, err := os.OpenFile(cfg.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("ptp4l: %w", err)
+		}
+		defer f.Close()
+		p.cmd.Stdout, p.cmd.Stderr = f, f
+	}
+	detach(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("ptp4l in %s: %w", ns.Name, err)
 	}
@@ -103,7 +116,13 @@ logSyncInterval 0
 }
 
 // Log returns what ptp4l printed so far.
-func (p *PTP4L) Log() string { return p.log.String() }
+func (p *PTP4L) Log() string {
+	if p.logFile != "" {
+		b, _ := os.ReadFile(p.logFile)
+		return string(b)
+	}
+	return p.log.String()
+}
 
 // WaitLog waits until ptp4l's output contains substr.
 func (p *PTP4L) WaitLog(ctx context.Context, substr string) error {

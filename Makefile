@@ -1,0 +1,50 @@
+# ptpcam — run as root on Debian: `make demo`, `make test`.
+export PATH := /usr/local/go/bin:$(PATH)
+GO        ?= go
+PROMU     := $(GO) tool -modfile=tools/go.mod promu
+BUILD_DIR := .build
+FUZZTIME  ?= 15s
+
+.PHONY: all deps build promu test unit fuzz lint bench demo clean
+
+all: build
+
+deps:
+	@./.ci/deps.sh
+
+build: deps
+	$(GO) build -o $(BUILD_DIR)/ ./cmd/...
+
+# The release build: promu with cgo and version ldflags; every binary must
+# really be a cgo build (Aravis is a shared library).
+promu: deps
+	$(PROMU) build --prefix $(BUILD_DIR)/promu
+	@for b in $(BUILD_DIR)/promu/*; do \
+		$(GO) version -m $$b | grep -q 'CGO_ENABLED=1' || { echo "$$b: not a cgo build"; exit 1; }; \
+		$$b --version 2>&1 | grep -q 'version' || { echo "$$b: no version info"; exit 1; }; \
+	done
+	@echo "promu: all binaries built with CGO_ENABLED=1 and version info"
+
+lint: deps
+	$(GO) vet ./...
+	$(GO) vet -tags noaravis ./...
+	CGO_ENABLED=0 $(GO) build ./...
+	@if [ -d alerts ]; then promtool check rules alerts/*.rules.yml; fi
+
+unit: deps
+	$(GO) test -count=1 -timeout 20m ./...
+
+fuzz: deps
+	$(GO) test ./pmc/ -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+
+test: lint unit fuzz promu
+	@if [ -d alerts ]; then promtool test rules alerts/*_test.yml; fi
+
+bench: deps
+	$(GO) test ./pmc/ -run '^$$' -bench . -benchtime 200x -count 1
+
+demo: build
+	./.ci/demo.sh
+
+clean:
+	rm -rf $(BUILD_DIR)

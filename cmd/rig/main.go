@@ -1,0 +1,183 @@
+// Command rig brings up a simulated capture rig: network namespaces on a
+// bridge, ptp4l as grandmaster in the host namespace and one camsim per
+// camera, so that ptpcam's tools can be run and tested without hardware.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/version"
+
+	"github.com/ptpcam/ptpcam/rig"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	app := kingpin.New("rig", "A simulated PTP camera rig in network namespaces (needs root).")
+	app.Version(version.Print("rig"))
+	app.HelpFlag.Short('h')
+	name := app.Flag("name", "Name of the rig; namespaces are NAME-host, NAME-c0, ...").Default("ptpcam").String()
+	stateDir := app.Flag("state-dir", "Where rigs keep their state, sockets and logs.").Default(rig.DefaultStateDir).String()
+
+	up := app.Command("up", "Create the rig and print it as KEY=VALUE lines.")
+	cameras := up.Flag("cameras", "Number of cameras (serials 05520125, 05520126, 05520128, 05520129, then 05520130, ...).").Default("4").Int()
+	domain := up.Flag("domain", "PTP domain of the grandmaster and, by default, of the cameras.").Default("0").Uint8()
+	specs := up.Flag("camera", "SERIAL:key=value,... changes that camera or adds one: profile=sfnc|gev|noptp, domain=N, and any camsim flag (offset=5ms, drift-ppm=2, jitter=10us, timescale=utc).").Strings()
+	camsimBin := up.Flag("camsim", "camsim binary (default: next to rig, or on PATH).").String()
+	noPTP := up.Flag("no-ptp4l", "Do not run ptp4l on the host.").Bool()
+
+	app.Command("down", "Stop and remove everything the rig created, also after a crash.")
+	app.Command("env", "Print a rig that is up as KEY=VALUE lines.")
+	execCmd := app.Command("exec", "Run a command in the rig's host namespace, with the rig's KEY=VALUE lines in its environment.")
+	execArgs := execCmd.Arg("command", "Command and arguments (after --).").Required().Strings()
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rig: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case "up":
+		cams, err := buildCameras(*cameras, int(*domain), *specs)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "rig up: %v\n", err)
+			return 1
+		}
+		uctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		r, err := rig.Up(uctx, rig.Config{Name: *name, StateDir: *stateDir, Domain: *domain, Cameras: cams, Camsim: *camsimBin, NoPTP4L: *noPTP})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "rig up: %v\n", err)
+			return 1
+		}
+		fmt.Println(strings.Join(r.Env(), "\n"))
+	case "down":
+		r, err := rig.Load(*stateDir, *name)
+		if err != nil {
+			// Nothing recorded: still remove namespaces a crashed run may
+			// have left under the rig's name.
+			return downByName(*name, err)
+		}
+		if err := r.Down(); err != nil {
+			fmt.Fprintf(os.Stderr, "rig down: %v\n", err)
+			return 1
+		}
+	case "env":
+		r, err := rig.Load(*stateDir, *name)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "rig env: %v\n", err)
+			return 1
+		}
+		fmt.Println(strings.Join(r.Env(), "\n"))
+	case "exec":
+		r, err := rig.Load(*stateDir, *name)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "rig exec: %v\n", err)
+			return 1
+		}
+		c := r.Host().Command(context.Background(), (*execArgs)[0], (*execArgs)[1:]...)
+		c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+		c.Env = append(os.Environ(), r.Env()...)
+		c.Cancel = nil
+		// The child gets the terminal's signals itself; rig only waits.
+		signal.Ignore(os.Interrupt, syscall.SIGTERM)
+		if err := c.Run(); err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return ee.ExitCode()
+			}
+			fmt.Fprintf(os.Stderr, "rig exec: %v\n", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func downByName(name string, loadErr error) int {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	removed := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		n := f[0]
+		if n == name+"-host" || strings.HasPrefix(n, name+"-c") {
+			if err := rig.DeleteNetns(n); err != nil {
+				fmt.Fprintf(os.Stderr, "rig down: %v\n", err)
+				return 1
+			}
+			removed++
+		}
+	}
+	if removed == 0 {
+		fmt.Fprintf(os.Stderr, "rig down: nothing to do: %v\n", loadErr)
+	}
+	return 0
+}
+
+// buildCameras applies --camera specs to n default cameras.
+func buildCameras(n, domain int, specs []string) ([]rig.Camera, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("--cameras %d: must be >= 0", n)
+	}
+	cams := rig.DefaultCameras(n, domain)
+	for _, spec := range specs {
+		serial, opts, _ := strings.Cut(spec, ":")
+		if serial == "" || strings.ContainsAny(serial, "/ ") {
+			return nil, fmt.Errorf("--camera %q: want SERIAL:key=value,...", spec)
+		}
+		idx := -1
+		for i, c := range cams {
+			if c.Serial == serial {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			cams = append(cams, rig.Camera{Serial: serial, Profile: "sfnc", Domain: domain})
+			idx = len(cams) - 1
+		}
+		c := &cams[idx]
+		if opts == "" {
+			continue
+		}
+		for _, kv := range strings.Split(opts, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return nil, fmt.Errorf("--camera %q: %q is not key=value", spec, kv)
+			}
+			switch k {
+			case "profile":
+				if v != "sfnc" && v != "gev" && v != "noptp" {
+					return nil, fmt.Errorf("--camera %q: profile %q: want sfnc, gev or noptp", spec, v)
+				}
+				c.Profile = v
+			case "domain":
+				d, err := strconv.ParseUint(v, 10, 8)
+				if err != nil {
+					return nil, fmt.Errorf("--camera %q: domain %q: %w", spec, v, err)
+				}
+				c.Domain = int(d)
+			default:
+				c.Args = append(c.Args, "--"+k+"="+v)
+			}
+		}
+	}
+	return cams, nil
+}
