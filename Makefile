@@ -40,8 +40,9 @@ fuzz: deps
 test: lint unit fuzz promu
 	@if [ -d alerts ]; then promtool test rules alerts/*_test.yml; fi
 
+# Benchmarks print the ratios they are judged by, measured in one run.
 bench: deps
-	$(GO) test ./pmc/ -run '^$$' -bench . -benchtime 200x -count 1
+	$(GO) test ./pmc/ -run '^$$' -bench NativeVsPmc -benchtime 20x -count 1
 
 demo: build
 	./.ci/demo.sh
