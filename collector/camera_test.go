@@ -1,0 +1,297 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/ptpcam/ptpcam/genicam"
+)
+
+// fakeCamera is a camera whose clock runs offset ahead of the host's, with
+// a fixed latch bracket.
+type fakeCamera struct {
+	info     genicam.DeviceInfo
+	ptp      bool
+	enabled  bool
+	status   genicam.PTPStatus
+	offset   time.Duration
+	bracket  time.Duration
+	dead     bool
+	mu       sync.Mutex
+	latches  int
+	closed   bool
+	enableOn int
+}
+
+func (f *fakeCamera) Info() genicam.DeviceInfo { return f.info }
+func (f *fakeCamera) PTPAvailable() bool       { return f.ptp }
+func (f *fakeCamera) EnablePTP(ctx context.Context, on bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.enabled = on
+	f.enableOn++
+	return nil
+}
+func (f *fakeCamera) PTPEnabled(ctx context.Context) (bool, error) {
+	if err := f.err(); err != nil {
+		return false, err
+	}
+	if !f.ptp {
+		return false, genicam.ErrNotAvailable
+	}
+	return f.enabled, nil
+}
+func (f *fakeCamera) PTPStatus(ctx context.Context) (genicam.PTPStatus, error) {
+	if err := f.err(); err != nil {
+		return 0, err
+	}
+	if !f.ptp {
+		return 0, genicam.ErrNotAvailable
+	}
+	return f.status, nil
+}
+func (f *fakeCamera) PTPDataSet(ctx context.Context) (genicam.PTPDataSet, error) {
+	if !f.ptp {
+		return genicam.PTPDataSet{}, genicam.ErrNotAvailable
+	}
+	return genicam.PTPDataSet{OffsetFromMaster: 120 * time.Nanosecond, HasOffsetFromMaster: true,
+		GrandmasterID: 0xbcfce7fffe244daf, HasGrandmasterID: true}, nil
+}
+func (f *fakeCamera) Latch(ctx context.Context) (genicam.LatchSample, error) {
+	f.mu.Lock()
+	f.latches++
+	f.mu.Unlock()
+	if err := f.err(); err != nil {
+		return genicam.LatchSample{}, err
+	}
+	if !f.ptp {
+		return genicam.LatchSample{}, genicam.ErrNotAvailable
+	}
+	before := time.Unix(1_800_000_000, 0)
+	after := before.Add(f.bracket)
+	mid := before.Add(f.bracket / 2)
+	return genicam.LatchSample{Serial: f.info.Serial, Device: mid.Add(f.offset).UnixNano(), HostBefore: before, HostAfter: after}, nil
+}
+func (f *fakeCamera) Close() error { f.closed = true; return nil }
+func (f *fakeCamera) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dead {
+		return errors.New("GVCP timeout")
+	}
+	return nil
+}
+
+type fakeSource struct {
+	cams  map[string]*fakeCamera
+	opens int
+}
+
+func (s *fakeSource) Discover(ctx context.Context) ([]genicam.DeviceInfo, error) {
+	var out []genicam.DeviceInfo
+	for _, c := range s.cams {
+		if !c.dead {
+			out = append(out, c.info)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeSource) Open(ctx context.Context, info genicam.DeviceInfo) (Camera, error) {
+	s.opens++
+	return s.cams[info.Serial], nil
+}
+
+type fixedRef Reference
+
+func (r fixedRef) Reference(ctx context.Context) (Reference, error) { return Reference(r), nil }
+
+func newFakeRig() *fakeSource {
+	cam := func(serial, addr string, ptp bool, st genicam.PTPStatus, off time.Duration) *fakeCamera {
+		return &fakeCamera{info: genicam.DeviceInfo{Serial: serial, Vendor: "camsim", Model: "DFK 33GR0234", Address: addr, Interface: "ptp0"},
+			ptp: ptp, enabled: ptp, status: st, offset: off, bracket: 80 * time.Microsecond}
+	}
+	return &fakeSource{cams: map[string]*fakeCamera{
+		"05520125": cam("05520125", "10.213.0.10", true, genicam.PTPSlave, 37*time.Second+250*time.Microsecond),
+		"05520126": cam("05520126", "10.213.0.11", true, genicam.PTPMaster, 37*time.Second+5*time.Millisecond),
+		"05520128": cam("05520128", "10.213.0.12", false, genicam.PTPUnknown, 0),
+	}}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestCameraCollectorFixture(t *testing.T) {
+	src := newFakeRig()
+	c, err := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true, PTPTimescale: true, UTCOffset: 37}, CameraConfig{Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_010, 0)
+	c.now = func() time.Time { return now }
+	c.Sample(context.Background())
+	now = now.Add(3 * time.Second)
+
+	f, err := os.Open("testdata/camera.prom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := testutil.CollectAndCompare(updater{c}, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// updater adapts a Collector to prometheus.Collector for testutil.
+type updater struct{ c Collector }
+
+func (u updater) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(u, ch) }
+func (u updater) Collect(ch chan<- prometheus.Metric) {
+	if err := u.c.Update(ch); err != nil {
+		panic(err)
+	}
+}
+
+// However many scrapes, the cameras are latched once per sample.
+func TestCameraCollectorScrapesShareSamples(t *testing.T) {
+	src := newFakeRig()
+	c, err := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true}, CameraConfig{Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Sample(context.Background())
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := testutil.CollectAndLint(updater{c}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for s, cam := range src.cams {
+		if cam.latches != 1 {
+			t.Errorf("camera %s latched %d times by one sample and 50 scrapes, want 1", s, cam.latches)
+		}
+	}
+}
+
+// A camera that stops answering is down after one sample and reconnected
+// with backoff when it answers again.
+func TestCameraCollectorDownAndBack(t *testing.T) {
+	src := newFakeRig()
+	c, err := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true}, CameraConfig{Interval: time.Second, Serials: []string{"05520125", "05520199"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	c.now = func() time.Time { return now }
+	ctx := context.Background()
+	c.Sample(ctx)
+	up := func(serial string) float64 {
+		t.Helper()
+		return testutil.ToFloat64(filtered{c, `ptpcam_camera_up`, serial})
+	}
+	if up("05520125") != 1 || up("05520199") != 0 {
+		t.Fatalf("up 05520125=%v (want 1), unknown serial 05520199=%v (want 0)", up("05520125"), up("05520199"))
+	}
+	src.cams["05520125"].dead = true
+	now = now.Add(time.Second)
+	c.Sample(ctx)
+	if up("05520125") != 0 {
+		t.Fatalf("dead camera still up")
+	}
+	if !src.cams["05520125"].closed {
+		t.Errorf("dead camera not closed for reconnection")
+	}
+	opens := src.opens
+	src.cams["05520125"].dead = false
+	src.cams["05520125"].closed = false
+	// Backoff: the retry is one interval after the failure.
+	now = now.Add(500 * time.Millisecond)
+	c.Sample(ctx)
+	if src.opens != opens {
+		t.Errorf("reopened within the backoff")
+	}
+	now = now.Add(time.Second)
+	c.Sample(ctx)
+	if up("05520125") != 1 {
+		t.Errorf("camera not back after backoff")
+	}
+}
+
+// filtered collects one metric of one serial.
+type filtered struct {
+	c      *CameraCollector
+	name   string
+	serial string
+}
+
+func (f filtered) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(f, ch) }
+func (f filtered) Collect(ch chan<- prometheus.Metric) {
+	all := make(chan prometheus.Metric, 1000)
+	f.c.Update(all)
+	close(all)
+	for m := range all {
+		d := m.Desc().String()
+		if !strings.Contains(d, `"`+f.name+`"`) {
+			continue
+		}
+		if serialOf(m) == f.serial {
+			ch <- m
+		}
+	}
+}
+
+func TestCameraCollectorEnablePTPOnlyOnRequest(t *testing.T) {
+	for _, enable := range []bool{false, true} {
+		src := newFakeRig()
+		c, _ := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true}, CameraConfig{Interval: time.Second, EnablePTP: enable})
+		c.Sample(context.Background())
+		n := 0
+		for _, cam := range src.cams {
+			n += cam.enableOn
+		}
+		if enable && n != 2 || !enable && n != 0 {
+			t.Errorf("EnablePTP=%v: %d EnablePTP calls", enable, n)
+		}
+	}
+}
+
+func TestCameraCollectorBadConfig(t *testing.T) {
+	for _, cfg := range []CameraConfig{
+		{Interval: 0},
+		{Interval: time.Second, Timescale: "gps"},
+		{Interval: time.Second, Serials: []string{"1", "1"}},
+	} {
+		if _, err := NewCameraCollector(quietLogger(), newFakeRig(), fixedRef{}, cfg); err == nil {
+			t.Errorf("%+v accepted", cfg)
+		}
+	}
+}
+
+// serialOf returns the serial label of m.
+func serialOf(m prometheus.Metric) string {
+	var pb dto.Metric
+	if err := m.Write(&pb); err != nil {
+		return ""
+	}
+	for _, l := range pb.Label {
+		if l.GetName() == "serial" {
+			return l.GetValue()
+		}
+	}
+	return ""
+}

@@ -1,0 +1,340 @@
+//go:build cgo && !noaravis
+
+package genicam
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ptpcam/ptpcam/rig"
+)
+
+// Tests against Aravis' own fake camera: discovery, open, typed features and
+// streams work without camsim.
+
+func fakeSpec(serials ...string) rigSpec {
+	var cams []rig.Camera
+	for _, s := range serials {
+		cams = append(cams, rig.Camera{Serial: s})
+	}
+	return rigSpec{Cameras: cams, Fake: true}
+}
+
+func TestFakeDiscoverAndOpen(t *testing.T) {
+	r, ok := inRig(t, fakeSpec("FAKE01", "FAKE02"))
+	if !ok {
+		return
+	}
+	devs := waitDiscover(t, r)
+	for _, d := range devs {
+		t.Logf("found %+v", d)
+		if d.Interface != r.HostInterface {
+			t.Errorf("camera %s: interface %q, want %q", d.Serial, d.Interface, r.HostInterface)
+		}
+		if d.Address == "" || d.ID == "" || d.Vendor == "" || d.Model == "" {
+			t.Errorf("camera %s: incomplete %+v", d.Serial, d)
+		}
+	}
+	only, err := Discover(context.Background(), "lo")
+	if err != nil || len(only) != 0 {
+		t.Errorf("Discover(lo) = %+v, %v; want none", only, err)
+	}
+	if _, err := Discover(context.Background(), "nosuch0"); err == nil || !strings.Contains(err.Error(), "nosuch0") {
+		t.Errorf("Discover(nosuch0) error %v, want one naming the interface", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cam, err := Open(ctx, "FAKE02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	if cam.Serial() != "FAKE02" || cam.Info().Address != r.Cameras[1].Address || cam.Info().Interface != r.HostInterface {
+		t.Errorf("opened %+v, want FAKE02 at %s on %s", cam.Info(), r.Cameras[1].Address, r.HostInterface)
+	}
+	_, err = Open(ctx, "NOPE")
+	if err == nil || !strings.Contains(err.Error(), "NOPE") || !strings.Contains(err.Error(), "[FAKE01 FAKE02]") {
+		t.Errorf("Open(NOPE) error %v, want one naming NOPE and listing FAKE01 FAKE02", err)
+	}
+}
+
+func TestFakeFeatures(t *testing.T) {
+	r, ok := inRig(t, fakeSpec("FAKE03"))
+	if !ok {
+		return
+	}
+	cam := openAddr(t, r.Cameras[0].Address)
+	ctx := context.Background()
+	if err := cam.SetInteger(ctx, "Width", 320); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := cam.Integer(ctx, "Width"); err != nil || w != 320 {
+		t.Errorf("Width = %d, %v; want 320", w, err)
+	}
+	if err := cam.SetFloat(ctx, "AcquisitionFrameRate", 12.5); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := cam.Float(ctx, "AcquisitionFrameRate"); err != nil || f < 12.4 || f > 12.6 {
+		t.Errorf("AcquisitionFrameRate = %v, %v; want 12.5", f, err)
+	}
+	if err := cam.SetEnum(ctx, "PixelFormat", "Mono16"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := cam.Enum(ctx, "PixelFormat"); err != nil || s != "Mono16" {
+		t.Errorf("PixelFormat = %q, %v; want Mono16", s, err)
+	}
+	for _, v := range []bool{true, false} {
+		if err := cam.SetBool(ctx, "TestBoolean", v); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := cam.Bool(ctx, "TestBoolean"); err != nil || b != v {
+			t.Errorf("TestBoolean = %v, %v; want %v", b, err, v)
+		}
+	}
+	if s, err := cam.String(ctx, "DeviceVendorName"); err != nil || s == "" {
+		t.Errorf("DeviceVendorName = %q, %v", s, err)
+	}
+	if err := cam.Execute(ctx, "TriggerSoftware"); err != nil {
+		t.Errorf("TriggerSoftware: %v", err)
+	}
+	if !cam.IsAvailable("Width") || cam.IsAvailable("PtpEnable") {
+		t.Errorf("IsAvailable(Width)=%v IsAvailable(PtpEnable)=%v, want true false", cam.IsAvailable("Width"), cam.IsAvailable("PtpEnable"))
+	}
+
+	// A missing feature names camera and feature and carries Aravis' text.
+	_, err := cam.Integer(ctx, "PtpEnable")
+	var ae *AravisError
+	if !errors.As(err, &ae) || !errors.Is(err, ErrNotAvailable) ||
+		!strings.Contains(err.Error(), "camera FAKE03: feature PtpEnable: [PtpEnable] Not found") {
+		t.Errorf("missing feature error %v (%#v), want Aravis' [PtpEnable] Not found wrapped", err, ae)
+	}
+	// A bad enum entry carries the GenICam error.
+	err = cam.SetEnum(ctx, "TriggerSource", "Action0")
+	if !errors.As(err, &ae) || errors.Is(err, ErrNotAvailable) || !strings.Contains(err.Error(), "Action0") ||
+		!strings.Contains(err.Error(), "feature TriggerSource") {
+		t.Errorf("bad enum error %v, want one naming TriggerSource and Action0", err)
+	}
+	t.Logf("bad enum: %v (domain %s code %d)", err, ae.Domain, ae.Code)
+	// A type mismatch too.
+	if _, err := cam.Float(ctx, "PixelFormat"); err == nil || !strings.Contains(err.Error(), "PixelFormat") {
+		t.Errorf("Float(PixelFormat) error %v", err)
+	}
+
+	// The fake camera has no PTP: that is "not available", not a failure.
+	if cam.PTPAvailable() {
+		t.Error("PTPAvailable on the fake camera")
+	}
+	for name, err := range map[string]error{
+		"EnablePTP": cam.EnablePTP(ctx, true),
+		"PTPStatus": func() error { _, err := cam.PTPStatus(ctx); return err }(),
+		"Latch":     func() error { _, err := cam.Latch(ctx); return err }(),
+		"Scheduler": cam.ProgramScheduler(ctx, 1, time.Millisecond),
+	} {
+		if !errors.Is(err, ErrNotAvailable) {
+			t.Errorf("%s: %v, want ErrNotAvailable", name, err)
+		}
+	}
+	if err := cam.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cam.Integer(ctx, "Width"); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestFakeStream(t *testing.T) {
+	r, ok := inRig(t, fakeSpec("FAKE04"))
+	if !ok {
+		return
+	}
+	cam := openAddr(t, r.Cameras[0].Address)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cam.Configure(ctx, Acquisition{Width: 64, Height: 48, PixelFormat: "Mono8", FrameRate: 50}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := cam.StartStream(ctx, StreamConfig{Buffers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 20
+	var prev Frame
+	for i := 0; i < n; i++ {
+		f, err := s.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Status != FrameSuccess || len(f.Data) != 64*48 || f.Width != 64 || f.Height != 48 {
+			t.Fatalf("frame %d: status %v, %d bytes, %dx%d; want success, %d bytes, 64x48", i, f.Status, len(f.Data), f.Width, f.Height, 64*48)
+		}
+		if i > 0 {
+			// The fake camera's 16-bit block ids wrap (and skip 0).
+			if want := prev.FrameID + 1; f.FrameID != want && !(prev.FrameID == 65535 && f.FrameID == 1) {
+				t.Errorf("frame id %d after %d", f.FrameID, prev.FrameID)
+			}
+			if f.Timestamp <= prev.Timestamp || f.SystemTimestamp <= prev.SystemTimestamp {
+				t.Errorf("timestamps not increasing: %d,%d after %d,%d", f.Timestamp, f.SystemTimestamp, prev.Timestamp, prev.SystemTimestamp)
+			}
+		}
+		prev = f
+		if err := s.Release(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Release(prev); err == nil {
+		t.Error("second Release of a frame succeeded")
+	}
+	// Hold every buffer: the stream must count underruns, not crash.
+	var held []Frame
+	for i := 0; i < 4; i++ {
+		f, err := s.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, f)
+	}
+	time.Sleep(200 * time.Millisecond)
+	st := s.Stats()
+	t.Logf("stats %+v", st)
+	if st.CompletedBuffers < n+4 || st.TransferredBytes < uint64((n+4)*64*48) || st.Underruns == 0 {
+		t.Errorf("stats %+v: want ≥ %d completed, ≥ %d bytes, underruns > 0", st, n+4, (n+4)*64*48)
+	}
+	for _, f := range held[:2] {
+		if err := s.Release(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Close with two frames still held frees them too.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Next(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Next after Close: %v, want ErrClosed", err)
+	}
+	// A camera closes its streams.
+	s2, err := cam.StartStream(ctx, StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cam.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Next(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Next after camera Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestFakeOpenCloseLeak opens and closes a camera 1000 times (and a stream
+// every 50th time) and checks the resident set stays flat.
+func TestFakeOpenCloseLeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	r, ok := inRig(t, fakeSpec("FAKE05"))
+	if !ok {
+		return
+	}
+	ctx := context.Background()
+	addr := r.Cameras[0].Address
+	cycle := func(i int) {
+		cam, err := OpenAddress(ctx, addr)
+		if err != nil {
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+		if i%50 == 0 {
+			s, err := cam.StartStream(ctx, StreamConfig{Buffers: 2})
+			if err != nil {
+				t.Fatalf("cycle %d: %v", i, err)
+			}
+			f, err := s.Next(ctx)
+			if err != nil {
+				t.Fatalf("cycle %d: %v", i, err)
+			}
+			_ = s.Release(f)
+			_ = s.Close()
+		}
+		if err := cam.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Warm up: GLib and Aravis allocate once-only state on first use.
+	for i := 0; i < 20; i++ {
+		cycle(i)
+	}
+	before := rssKiB(t)
+	const n = 1000
+	start := time.Now()
+	var mid int64
+	for i := 0; i < n; i++ {
+		if i == n/2 {
+			mid = rssKiB(t)
+		}
+		cycle(i)
+	}
+	after := rssKiB(t)
+	t.Logf("open/close %d times in %v: RSS before %d KiB, half-way %d KiB, after %d KiB, growth %d KiB", n, time.Since(start).Round(time.Millisecond), before, mid, after, after-before)
+	if after-before > 20*1024 {
+		t.Errorf("RSS grew %d KiB over %d open/close cycles, want < 20 MiB", after-before, n)
+	}
+}
+
+// TestFakeConcurrentAccess uses cameras from many goroutines at once, as the
+// threading model allows (run it with -race).
+func TestFakeConcurrentAccess(t *testing.T) {
+	r, ok := inRig(t, fakeSpec("FAKE06", "FAKE07"))
+	if !ok {
+		return
+	}
+	cams := openAll(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := cams[0].StartStream(ctx, StreamConfig{Buffers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	errc := make(chan error, 32)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		cam := cams[g%2]
+		wg.Go(func() {
+			for i := 0; i < 50; i++ {
+				if _, err := cam.Integer(ctx, "Width"); err != nil {
+					errc <- err
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := 0; i < 10; i++ {
+			f, err := s.Next(ctx)
+			if err != nil {
+				errc <- err
+				return
+			}
+			_ = s.Stats()
+			_ = s.Release(f)
+		}
+	})
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	if n.Load() != 400 {
+		t.Errorf("%d reads, want 400", n.Load())
+	}
+}

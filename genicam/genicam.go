@@ -1,0 +1,366 @@
+// Package genicam gives ptpcam its cameras: GigE Vision / GenICam devices
+// reached through Aravis 0.8 (cgo), plus a plain-UDP GigE Vision ACTION_CMD
+// sender that needs no cgo.
+//
+// What it offers: discovery (Discover), opening by serial or address (Open,
+// OpenAddress), typed feature access whose errors carry Aravis' own GError
+// message, vendor feature-name families resolved once per camera (SFNC Ptp*
+// and TimestampLatch* versus legacy GevIEEE1588* and GevTimestamp*), PTP
+// enable/status/dataset, a timestamp latch bracketed by host clock reads,
+// concurrent latching of many cameras (LatchAll), action scheduler and trigger
+// programming, and streams with a preallocated buffer pool.
+//
+// # Threading model
+//
+// Aravis' GenICam node tree and device objects are not thread-safe, but they
+// need no GLib main loop either: GVCP I/O is synchronous on the calling thread
+// (ArvGvDevice serialises it internally) and ArvGvStream receives on a thread
+// of its own. So a *Camera may be used from any goroutine: every call that
+// touches its ArvCamera/ArvDevice takes the camera's own mutex, and different
+// cameras proceed in parallel. Streams are drained with
+// arv_stream_timeout_pop_buffer, which is a GAsyncQueue pop and safe from any
+// thread, so a *Stream does not take the camera lock for Next/Release.
+//
+// Discovery (arv_update_device_list and the arv_get_device_* table it fills)
+// is process-global state inside Aravis and is serialised by a package mutex;
+// so is opening a camera, which reads that table.
+//
+// Aravis discovery broadcasts on every interface of the calling process'
+// network namespace. In tests it runs only inside a namespace the test
+// created (see the package tests: TestMain re-executes the test binary inside
+// a fresh namespace, the pattern other packages copy).
+//
+// # Builds without Aravis
+//
+// Built with CGO_ENABLED=0 or the tag noaravis, the package has the same API
+// and every camera function returns ErrNoAravis. SendActionCommand works in
+// both builds.
+package genicam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// ErrNoAravis is returned by every camera function of a build without cgo or
+// with the noaravis tag.
+var ErrNoAravis = errors.New("built without Aravis: camera support unavailable")
+
+// ErrNotAvailable reports that a camera lacks a feature (or a whole feature
+// family such as PTP). It is a property of the camera, not a failure of the
+// call: callers report "not available" and go on.
+var ErrNotAvailable = errors.New("not available")
+
+// ErrClosed is returned by calls on a closed Camera or Stream.
+var ErrClosed = errors.New("closed")
+
+// AravisError is a GError from Aravis, converted at the cgo boundary.
+type AravisError struct {
+	// Domain is the GError domain, e.g. "arv-device-error-quark".
+	Domain string
+	// Code is the domain's error code.
+	Code int
+	// Message is Aravis' own text, e.g. "[PtpEnable] Not found".
+	Message string
+}
+
+func (e *AravisError) Error() string { return e.Message }
+
+// Is makes a missing feature match ErrNotAvailable.
+func (e *AravisError) Is(target error) bool {
+	return target == ErrNotAvailable && e.Domain == "arv-device-error-quark" && e.Code == arvDeviceErrorFeatureNotFound
+}
+
+// ARV_DEVICE_ERROR_FEATURE_NOT_FOUND in arvdevice.h (second entry of ArvDeviceError).
+const arvDeviceErrorFeatureNotFound = 1
+
+// DeviceInfo describes one discovered camera.
+type DeviceInfo struct {
+	// ID is Aravis' device id (vendor-model-serial), usable with OpenID.
+	ID string
+	// Serial is the device serial number.
+	Serial string
+	Vendor string
+	Model  string
+	// Address is the camera's IP address.
+	Address string
+	// Interface is the host network interface the camera was found on: the
+	// local interface whose subnet contains Address ("" if none does).
+	Interface string
+}
+
+// Acquisition is the image format and rate Configure sets. Zero fields are
+// left as they are.
+type Acquisition struct {
+	Width, Height int
+	// PixelFormat is a GenICam PixelFormat entry, e.g. "Mono8", "BayerRG8".
+	PixelFormat string
+	// FrameRate in Hz (AcquisitionFrameRate); ignored by cameras driven by
+	// the action scheduler.
+	FrameRate float64
+}
+
+// StreamConfig sets up a stream.
+type StreamConfig struct {
+	// Buffers is the number of preallocated frame buffers (default 8). Frames
+	// are received into them in turn; a frame the caller holds (not yet
+	// released) takes one out of the rotation.
+	Buffers int
+}
+
+// FrameStatus is the state of a received buffer (ArvBufferStatus).
+type FrameStatus int
+
+// Buffer states, numbered as ArvBufferStatus.
+const (
+	FrameUnknown            FrameStatus = -1
+	FrameSuccess            FrameStatus = 0
+	FrameCleared            FrameStatus = 1
+	FrameTimeout            FrameStatus = 2
+	FrameMissingPackets     FrameStatus = 3
+	FrameWrongPacketID      FrameStatus = 4
+	FrameSizeMismatch       FrameStatus = 5
+	FrameFilling            FrameStatus = 6
+	FrameAborted            FrameStatus = 7
+	FramePayloadUnsupported FrameStatus = 8
+)
+
+var frameStatusNames = map[FrameStatus]string{
+	FrameUnknown: "unknown", FrameSuccess: "success", FrameCleared: "cleared", FrameTimeout: "timeout",
+	FrameMissingPackets: "missing_packets", FrameWrongPacketID: "wrong_packet_id",
+	FrameSizeMismatch: "size_mismatch", FrameFilling: "filling", FrameAborted: "aborted",
+	FramePayloadUnsupported: "payload_not_supported",
+}
+
+func (s FrameStatus) String() string {
+	if n, ok := frameStatusNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("FrameStatus(%d)", int(s))
+}
+
+// Frame is one received image.
+//
+// Data is a view into the stream's preallocated buffer, not a copy: it stays
+// valid until the frame is passed to Stream.Release (or the stream is
+// closed), after which Aravis writes the next image into it. Copy what must
+// outlive Release.
+type Frame struct {
+	Data []byte
+	// FrameID is the GVSP block id (16 bit on GEV 1.x cameras: it wraps).
+	FrameID uint64
+	// Timestamp is the camera's timestamp of the frame in ns (Aravis converts
+	// ticks with the camera's tick frequency).
+	Timestamp int64
+	// SystemTimestamp is the host's CLOCK_REALTIME in ns when the first
+	// packet of the frame arrived.
+	SystemTimestamp int64
+	Status          FrameStatus
+	Width, Height   int
+	PixelFormat     uint32
+
+	buf unsafe.Pointer // *C.ArvBuffer owned by the stream
+}
+
+// StreamStats are Aravis' stream counters (arv_stream_get_info_uint64_by_name).
+type StreamStats struct {
+	CompletedBuffers  uint64 // n_completed_buffers
+	Failures          uint64 // n_failures
+	Underruns         uint64 // n_underruns: no free buffer when a frame began
+	Timeouts          uint64 // n_timeouts
+	Aborted           uint64 // n_aborted
+	MissingFrames     uint64 // n_missing_frames
+	ReceivedPackets   uint64 // n_received_packets
+	MissingPackets    uint64 // n_missing_packets
+	ErrorPackets      uint64 // n_error_packets
+	IgnoredPackets    uint64 // n_ignored_packets
+	ResendRequests    uint64 // n_resend_requests
+	ResentPackets     uint64 // n_resent_packets
+	DuplicatedPackets uint64 // n_duplicated_packets
+	TransferredBytes  uint64 // n_transferred_bytes
+}
+
+// LatchSample is one timestamp latch: the camera's clock at the latch and the
+// host's CLOCK_REALTIME read just before the latch command was sent and just
+// after its acknowledgement came back, on the same OS thread.
+type LatchSample struct {
+	Serial string
+	// Device is the latched camera time in ns.
+	Device int64
+	// HostBefore and HostAfter bracket the latch.
+	HostBefore, HostAfter time.Time
+}
+
+// Mid is the host time halfway through the bracket: the best host estimate
+// of the instant the camera latched.
+func (s LatchSample) Mid() time.Time {
+	return s.HostBefore.Add(s.HostAfter.Sub(s.HostBefore) / 2)
+}
+
+// HalfBracket is half the bracket's width: the bound of Mid's error.
+func (s LatchSample) HalfBracket() time.Duration {
+	return s.HostAfter.Sub(s.HostBefore) / 2
+}
+
+// Offset is camera time minus host time at the latch (Device − Mid).
+func (s LatchSample) Offset() time.Duration {
+	return time.Duration(s.Device - s.Mid().UnixNano())
+}
+
+// PTPStatus is a camera's PTP port state with SFNC's PtpStatus values.
+type PTPStatus int
+
+// PTP port states as SFNC names them.
+const (
+	PTPUnknown PTPStatus = iota
+	PTPInitializing
+	PTPFaulty
+	PTPDisabled
+	PTPListening
+	PTPPreMaster
+	PTPMaster
+	PTPPassive
+	PTPUncalibrated
+	PTPSlave
+)
+
+var ptpStatusNames = [...]string{"Unknown", "Initializing", "Faulty", "Disabled", "Listening", "PreMaster",
+	"Master", "Passive", "Uncalibrated", "Slave"}
+
+func (s PTPStatus) String() string {
+	if s >= 0 && int(s) < len(ptpStatusNames) {
+		return ptpStatusNames[s]
+	}
+	return fmt.Sprintf("PTPStatus(%d)", int(s))
+}
+
+// ParsePTPStatus maps a camera's status string to a PTPStatus, ignoring case
+// and the separators vendors add ("Pre_Master", "pre-master", "PRE MASTER").
+// An unrecognised string gives PTPUnknown and false.
+func ParsePTPStatus(s string) (PTPStatus, bool) {
+	norm := strings.Map(func(r rune) rune {
+		switch r {
+		case '_', '-', ' ':
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	for i, n := range ptpStatusNames {
+		if i != 0 && strings.EqualFold(norm, n) {
+			return PTPStatus(i), true
+		}
+	}
+	// A few cameras say "Error" for Faulty and "Disable(d)".
+	switch strings.ToLower(norm) {
+	case "error", "fault":
+		return PTPFaulty, true
+	case "disable", "off":
+		return PTPDisabled, true
+	}
+	return PTPUnknown, false
+}
+
+// PTPDataSet holds what a camera exposes of its PTP data set. Fields a camera
+// does not expose are zero and their Has* flag false.
+type PTPDataSet struct {
+	// OffsetFromMaster in ns.
+	OffsetFromMaster    time.Duration
+	HasOffsetFromMaster bool
+	// ClockID is the camera's clock identity (EUI-64 as an integer).
+	ClockID    uint64
+	HasClockID bool
+	// GrandmasterID is the grandmaster's (or, where only that is exposed,
+	// the parent's) clock identity.
+	GrandmasterID    uint64
+	HasGrandmasterID bool
+}
+
+// Device is what a Camera offers, as an interface so packages that use
+// cameras can test against a fake. Consumers should still declare the
+// smaller interface they need; this one lists everything.
+type Device interface {
+	Serial() string
+	Info() DeviceInfo
+	Close() error
+
+	IsAvailable(name string) bool
+	String(ctx context.Context, name string) (string, error)
+	SetString(ctx context.Context, name, value string) error
+	Integer(ctx context.Context, name string) (int64, error)
+	SetInteger(ctx context.Context, name string, value int64) error
+	Float(ctx context.Context, name string) (float64, error)
+	SetFloat(ctx context.Context, name string, value float64) error
+	Bool(ctx context.Context, name string) (bool, error)
+	SetBool(ctx context.Context, name string, value bool) error
+	Enum(ctx context.Context, name string) (string, error)
+	SetEnum(ctx context.Context, name, value string) error
+	Execute(ctx context.Context, name string) error
+
+	Feature(logical string) (string, bool)
+	PTPAvailable() bool
+	EnablePTP(ctx context.Context, on bool) error
+	PTPEnabled(ctx context.Context) (bool, error)
+	PTPStatus(ctx context.Context) (PTPStatus, error)
+	PTPDataSet(ctx context.Context) (PTPDataSet, error)
+	Latch(ctx context.Context) (LatchSample, error)
+
+	Configure(ctx context.Context, a Acquisition) error
+	SetActionKeys(ctx context.Context, deviceKey, groupKey, groupMask uint32) error
+	ProgramScheduler(ctx context.Context, start int64, interval time.Duration) error
+	CancelScheduler(ctx context.Context) error
+	StartStream(ctx context.Context, cfg StreamConfig) (*Stream, error)
+}
+
+// Logical feature names and the vendor spellings tried for each, in order.
+// The first that the camera's GenICam XML declares wins, once per camera.
+const (
+	FeaturePTPEnable           = "PtpEnable"
+	FeaturePTPStatus           = "PtpStatus"
+	FeaturePTPDataSetLatch     = "PtpDataSetLatch"
+	FeaturePTPOffsetFromMaster = "PtpOffsetFromMaster"
+	FeaturePTPClockID          = "PtpClockID"
+	FeaturePTPGrandmasterID    = "PtpGrandmasterClockID"
+	FeatureTimestampLatch      = "TimestampLatch"
+	FeatureTimestampLatchValue = "TimestampLatchValue"
+	FeatureTickFrequency       = "GevTimestampTickFrequency"
+)
+
+var featureFamilies = map[string][]string{
+	FeaturePTPEnable:           {"PtpEnable", "GevIEEE1588", "GevIEEE1588Enable"},
+	FeaturePTPStatus:           {"PtpStatus", "GevIEEE1588Status"},
+	FeaturePTPDataSetLatch:     {"PtpDataSetLatch", "GevIEEE1588DataSetLatch"},
+	FeaturePTPOffsetFromMaster: {"PtpOffsetFromMaster", "GevIEEE1588OffsetFromMaster"},
+	FeaturePTPClockID:          {"PtpClockID", "GevIEEE1588ClockId", "GevIEEE1588ClockID"},
+	FeaturePTPGrandmasterID:    {"PtpGrandmasterClockID", "PtpParentClockID", "GevIEEE1588ParentClockId", "GevIEEE1588ParentClockID"},
+	FeatureTimestampLatch:      {"TimestampLatch", "GevTimestampControlLatch"},
+	FeatureTimestampLatchValue: {"TimestampLatchValue", "GevTimestampValue"},
+	FeatureTickFrequency:       {"GevTimestampTickFrequency", "TimestampTickFrequency"},
+}
+
+// resolveFamilies picks, for every logical name, the first spelling exists
+// reports as declared.
+func resolveFamilies(exists func(string) bool) map[string]string {
+	r := make(map[string]string, len(featureFamilies))
+	for logical, names := range featureFamilies {
+		for _, n := range names {
+			if exists(n) {
+				r[logical] = n
+				break
+			}
+		}
+	}
+	return r
+}
+
+// ticksToNs converts a tick count at freq Hz to ns without overflowing for
+// counts of a camera that has run for years.
+func ticksToNs(ticks uint64, freq uint64) int64 {
+	if freq == 0 || freq == 1_000_000_000 {
+		return int64(ticks)
+	}
+	return int64(ticks/freq*1_000_000_000 + (ticks%freq)*1_000_000_000/freq)
+}

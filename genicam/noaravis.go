@@ -1,0 +1,154 @@
+//go:build !cgo || noaravis
+
+package genicam
+
+import (
+	"context"
+	"time"
+)
+
+// This file gives builds without Aravis (CGO_ENABLED=0 or -tags noaravis) the
+// same API as aravis.go; every camera function fails with ErrNoAravis.
+
+// Discover fails with ErrNoAravis.
+func Discover(ctx context.Context, iface string) ([]DeviceInfo, error) { return nil, ErrNoAravis }
+
+// Open fails with ErrNoAravis.
+func Open(ctx context.Context, serial string) (*Camera, error) { return nil, ErrNoAravis }
+
+// OpenAddress fails with ErrNoAravis.
+func OpenAddress(ctx context.Context, addr string) (*Camera, error) { return nil, ErrNoAravis }
+
+// OpenID fails with ErrNoAravis.
+func OpenID(ctx context.Context, id string) (*Camera, error) { return nil, ErrNoAravis }
+
+// Camera is a camera; without Aravis none can be opened.
+type Camera struct{}
+
+var _ Device = (*Camera)(nil)
+
+// Close does nothing.
+func (c *Camera) Close() error { return nil }
+
+// Serial returns "".
+func (c *Camera) Serial() string { return "" }
+
+// Info returns a zero DeviceInfo.
+func (c *Camera) Info() DeviceInfo { return DeviceInfo{} }
+
+// TickFrequency returns 0.
+func (c *Camera) TickFrequency() uint64 { return 0 }
+
+// Feature reports no feature.
+func (c *Camera) Feature(logical string) (string, bool) { return "", false }
+
+// PTPAvailable returns false.
+func (c *Camera) PTPAvailable() bool { return false }
+
+// IsAvailable returns false.
+func (c *Camera) IsAvailable(name string) bool { return false }
+
+// String fails with ErrNoAravis.
+func (c *Camera) String(ctx context.Context, name string) (string, error) { return "", ErrNoAravis }
+
+// SetString fails with ErrNoAravis.
+func (c *Camera) SetString(ctx context.Context, name, value string) error { return ErrNoAravis }
+
+// Enum fails with ErrNoAravis.
+func (c *Camera) Enum(ctx context.Context, name string) (string, error) { return "", ErrNoAravis }
+
+// SetEnum fails with ErrNoAravis.
+func (c *Camera) SetEnum(ctx context.Context, name, value string) error { return ErrNoAravis }
+
+// Integer fails with ErrNoAravis.
+func (c *Camera) Integer(ctx context.Context, name string) (int64, error) { return 0, ErrNoAravis }
+
+// SetInteger fails with ErrNoAravis.
+func (c *Camera) SetInteger(ctx context.Context, name string, value int64) error { return ErrNoAravis }
+
+// Float fails with ErrNoAravis.
+func (c *Camera) Float(ctx context.Context, name string) (float64, error) { return 0, ErrNoAravis }
+
+// SetFloat fails with ErrNoAravis.
+func (c *Camera) SetFloat(ctx context.Context, name string, value float64) error { return ErrNoAravis }
+
+// Bool fails with ErrNoAravis.
+func (c *Camera) Bool(ctx context.Context, name string) (bool, error) { return false, ErrNoAravis }
+
+// SetBool fails with ErrNoAravis.
+func (c *Camera) SetBool(ctx context.Context, name string, value bool) error { return ErrNoAravis }
+
+// Execute fails with ErrNoAravis.
+func (c *Camera) Execute(ctx context.Context, name string) error { return ErrNoAravis }
+
+// EnablePTP fails with ErrNoAravis.
+func (c *Camera) EnablePTP(ctx context.Context, on bool) error { return ErrNoAravis }
+
+// PTPEnabled fails with ErrNoAravis.
+func (c *Camera) PTPEnabled(ctx context.Context) (bool, error) { return false, ErrNoAravis }
+
+// PTPStatus fails with ErrNoAravis.
+func (c *Camera) PTPStatus(ctx context.Context) (PTPStatus, error) { return PTPUnknown, ErrNoAravis }
+
+// PTPDataSet fails with ErrNoAravis.
+func (c *Camera) PTPDataSet(ctx context.Context) (PTPDataSet, error) {
+	return PTPDataSet{}, ErrNoAravis
+}
+
+// Latch fails with ErrNoAravis.
+func (c *Camera) Latch(ctx context.Context) (LatchSample, error) { return LatchSample{}, ErrNoAravis }
+
+// LatchAll fails with ErrNoAravis for every camera.
+func LatchAll(ctx context.Context, cams []*Camera) ([]LatchSample, []error) { return noAravisAll(cams) }
+
+// LatchSequential fails with ErrNoAravis for every camera.
+func LatchSequential(ctx context.Context, cams []*Camera) ([]LatchSample, []error) {
+	return noAravisAll(cams)
+}
+
+func noAravisAll(cams []*Camera) ([]LatchSample, []error) {
+	errs := make([]error, len(cams))
+	for i := range errs {
+		errs[i] = ErrNoAravis
+	}
+	return make([]LatchSample, len(cams)), errs
+}
+
+// Configure fails with ErrNoAravis.
+func (c *Camera) Configure(ctx context.Context, a Acquisition) error { return ErrNoAravis }
+
+// SetActionKeys fails with ErrNoAravis.
+func (c *Camera) SetActionKeys(ctx context.Context, deviceKey, groupKey, groupMask uint32) error {
+	return ErrNoAravis
+}
+
+// ProgramScheduler fails with ErrNoAravis.
+func (c *Camera) ProgramScheduler(ctx context.Context, start int64, interval time.Duration) error {
+	return ErrNoAravis
+}
+
+// SetTrigger fails with ErrNoAravis.
+func (c *Camera) SetTrigger(ctx context.Context, source string) error { return ErrNoAravis }
+
+// CancelScheduler fails with ErrNoAravis.
+func (c *Camera) CancelScheduler(ctx context.Context) error { return ErrNoAravis }
+
+// StartStream fails with ErrNoAravis.
+func (c *Camera) StartStream(ctx context.Context, cfg StreamConfig) (*Stream, error) {
+	return nil, ErrNoAravis
+}
+
+// Stream is a running acquisition; without Aravis none can be started.
+type Stream struct{}
+
+// Next fails with ErrNoAravis.
+func (s *Stream) Next(ctx context.Context) (Frame, error) { return Frame{}, ErrNoAravis }
+
+// Release fails with ErrNoAravis.
+func (s *Stream) Release(f Frame) error { return ErrNoAravis }
+
+// Stats returns zero counters.
+func (s *Stream) Stats() StreamStats { return StreamStats{} }
+
+// Close does nothing.
+func (s *Stream) Close() error { return nil }

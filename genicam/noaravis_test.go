@@ -1,0 +1,25 @@
+//go:build !cgo || noaravis
+
+package genicam
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func TestNoAravis(t *testing.T) {
+	ctx := context.Background()
+	if _, err := Discover(ctx, ""); !errors.Is(err, ErrNoAravis) {
+		t.Errorf("Discover: %v", err)
+	}
+	if _, err := Open(ctx, "x"); !errors.Is(err, ErrNoAravis) || err.Error() != "built without Aravis: camera support unavailable" {
+		t.Errorf("Open: %v", err)
+	}
+	if _, err := OpenAddress(ctx, "10.0.0.1"); !errors.Is(err, ErrNoAravis) {
+		t.Errorf("OpenAddress: %v", err)
+	}
+	if _, errs := LatchAll(ctx, []*Camera{{}}); !errors.Is(errs[0], ErrNoAravis) {
+		t.Errorf("LatchAll: %v", errs)
+	}
+}
