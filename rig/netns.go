@@ -114,7 +114,7 @@ func VethPair(ctx context.Context, a *Netns, aIf, aAddr string, b *Netns, bIf, b
 		return err
 	}
 	for _, e := range []struct {
-		ns         *Netns
+		ns        *Netns
 		ifc, addr string
 	}{{a, aIf, aAddr}, {b, bIf, bAddr}} {
 		if e.addr != "" {

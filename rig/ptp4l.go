@@ -43,8 +43,8 @@ type PTP4L struct {
 	cmd     *exec.Cmd
 	log     *logBuffer
 	logFile string
-	done chan struct{}
-	err  error
+	done    chan struct{}
+	err     error
 }
 
 // StartPTP4L starts ptp4l inside ns with software timestamping and
@@ -76,6 +76,10 @@ announceReceiptTimeout 3
 logSyncInterval 0
 %s
 `, cfg.Domain, cfg.Priority1, slaveOnly, socket, cfg.ExtraConfig)
+	// A socket left by an earlier ptp4l would look like readiness.
+	if err := os.Remove(socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("ptp4l: %w", err)
+	}
 	confFile := filepath.Join(cfg.Dir, "ptp4l.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		return nil, fmt.Errorf("ptp4l: %w", err)

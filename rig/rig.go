@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -322,4 +323,48 @@ func DefaultCameras(n int, domain int) []Camera {
 		cams[i] = Camera{Serial: s, Profile: "sfnc", Domain: domain}
 	}
 	return cams
+}
+
+// StopPTP4L stops the rig's ptp4l, as an operator's outage would.
+func (r *Rig) StopPTP4L(ctx context.Context) error {
+	host := r.Host()
+	var pids []int
+	for _, p := range host.PIDs(ctx) {
+		comm, err := os.ReadFile("/proc/" + p + "/comm")
+		if err == nil && strings.TrimSpace(string(comm)) == "ptp4l" {
+			pid, _ := strconv.Atoi(p)
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) == 0 {
+		return fmt.Errorf("rig %s: no ptp4l running", r.Name)
+	}
+	for _, pid := range pids {
+		if p, err := os.FindProcess(pid); err == nil {
+			_ = p.Signal(syscall.SIGTERM)
+		}
+	}
+	for {
+		alive := false
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				alive = true
+			}
+		}
+		if !alive {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rig %s: ptp4l still running: %w", r.Name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// StartPTP4L starts the rig's ptp4l again after StopPTP4L.
+func (r *Rig) StartPTP4L(ctx context.Context) error {
+	_, err := StartPTP4L(ctx, r.Host(), PTP4LConfig{Interface: r.HostInterface, Dir: filepath.Dir(r.Socket), Domain: r.Domain,
+		Priority1: 100, LogFile: filepath.Join(r.Dir, "ptp4l.log")})
+	return err
 }

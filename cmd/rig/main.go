@@ -5,8 +5,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,6 +20,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
 
+	"github.com/ptpcam/ptpcam/camsim"
 	"github.com/ptpcam/ptpcam/rig"
 )
 
@@ -41,6 +44,9 @@ func run(args []string) int {
 
 	app.Command("down", "Stop and remove everything the rig created, also after a crash.")
 	app.Command("env", "Print a rig that is up as KEY=VALUE lines.")
+	ctlCmd := app.Command("ctl", "Drive a camera's camsim: KEY=VALUE settings (offset, step, drift-ppm, jitter, ptp-status, ptp-domain, drop-percent, unplugged, exit); without any, print its state as JSON.")
+	ctlSerial := ctlCmd.Arg("serial", "Camera serial.").Required().String()
+	ctlKVs := ctlCmd.Arg("settings", "KEY=VALUE settings.").Strings()
 	execCmd := app.Command("exec", "Run a command in the rig's host namespace, with the rig's KEY=VALUE lines in its environment.")
 	execArgs := execCmd.Arg("command", "Command and arguments (after --).").Required().Strings()
 
@@ -85,6 +91,16 @@ func run(args []string) int {
 			return 1
 		}
 		fmt.Println(strings.Join(r.Env(), "\n"))
+	case "ctl":
+		r, err := rig.Load(*stateDir, *name)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "rig ctl: %v\n", err)
+			return 1
+		}
+		if err := ctl(ctx, r, *ctlSerial, *ctlKVs); err != nil {
+			fmt.Fprintf(os.Stderr, "rig ctl: %v\n", err)
+			return 1
+		}
 	case "exec":
 		r, err := rig.Load(*stateDir, *name)
 		if err != nil {
@@ -107,6 +123,36 @@ func run(args []string) int {
 		}
 	}
 	return 0
+}
+
+// ctl applies settings to a camera's camsim, or prints its state.
+func ctl(ctx context.Context, r *rig.Rig, serial string, kvs []string) error {
+	c, err := r.Camera(serial)
+	if err != nil {
+		return err
+	}
+	cl := camsim.DialControl(c.Control)
+	if len(kvs) == 0 {
+		st, err := cl.State(ctx)
+		if err != nil {
+			return fmt.Errorf("camera %s: %w", serial, err)
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	v := url.Values{}
+	for _, kv := range kvs {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not KEY=VALUE", kv)
+		}
+		v.Add(k, val)
+	}
+	if err := cl.SetMany(ctx, v); err != nil {
+		return fmt.Errorf("camera %s: %w", serial, err)
+	}
+	return nil
 }
 
 func downByName(name string, loadErr error) int {

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ptpcam/ptpcam/camsim"
+	"github.com/ptpcam/ptpcam/internal/testenv"
+	"github.com/ptpcam/ptpcam/rig"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.CleanupBuild()
+	os.Exit(code)
+}
+
+// Bad input is refused before anything is touched, naming the input.
+func TestBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--serials", "05520125,,05520126", "timestamps"}, "empty serial"},
+		{[]string{"--serials", "05520125,05520125", "timestamps"}, "given twice"},
+		{[]string{"timestamps", "--threshold-ns=-5"}, "--threshold-ns -5"},
+		{[]string{"timestamps", "--samples", "0"}, "--samples 0"},
+		{[]string{"timestamps", "--samples", "many"}, "many"},
+		{[]string{"sync", "--timeout", "0s"}, "--timeout"},
+		{[]string{"--output", "xml", "sync"}, "xml"},
+		{[]string{"frobnicate"}, "frobnicate"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(tc.args, &out, &errb); code != exitFatal {
+			t.Errorf("%v: exit %d, want %d", tc.args, code, exitFatal)
+		}
+		if !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: stderr %q lacks %q", tc.args, errb.String(), tc.want)
+		}
+	}
+}
+
+// checkRig is a rig of four sfnc cameras (the original serials) and one
+// without PTP, with the binary built.
+type checkRig struct {
+	r   *rig.Rig
+	bin string
+}
+
+func newCheckRig(t *testing.T) *checkRig {
+	t.Helper()
+	testenv.RequireTool(t, "ptp4l")
+	cams := append(rig.DefaultCameras(4, 0), rig.Camera{Serial: "05520130", Profile: "noptp"})
+	r := testenv.UpRig(t, rig.Config{Cameras: cams})
+	return &checkRig{r: r, bin: filepath.Join(testenv.Build(t, "ptpcamcheck", "camsim"), "ptpcamcheck")}
+}
+
+// check runs ptpcamcheck in the rig's host namespace.
+func (c *checkRig) check(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := c.r.Host().Command(ctx, c.bin, append([]string{"--ptp.socket", c.r.Socket}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("ptpcamcheck %v: %v", args, err)
+	}
+	t.Logf("ptpcamcheck %s → exit %d\n%s%s", strings.Join(args, " "), code, o.String(), e.String())
+	return o.String(), e.String(), code
+}
+
+func (c *checkRig) ctl(t *testing.T, serial, key, value string) {
+	t.Helper()
+	cam, err := c.r.Camera(serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := camsim.DialControl(cam.Control).Set(t.Context(), key, value); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *checkRig) waitStatus(t *testing.T, serial, status string) {
+	t.Helper()
+	cam, _ := c.r.Camera(serial)
+	cl := camsim.DialControl(cam.Control)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := cl.State(t.Context())
+		if err == nil && st.PTPStatus == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("camera %s: PTP status %q, want %q (%v)", serial, st.PTPStatus, status, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var lineRE = regexp.MustCompile(`serial=(\d+), camera_time_ns=(\d+), delta_to_gm_ms=(-?[\d.]+), uncertainty_ms=([\d.]+), verdict=(OK|NG)`)
+
+type tsLine struct {
+	delta, unc float64 // ms
+	verdict    string
+}
+
+func parseTimestamps(t *testing.T, out string) map[string][]tsLine {
+	t.Helper()
+	res := map[string][]tsLine{}
+	for _, m := range lineRE.FindAllStringSubmatch(out, -1) {
+		d, _ := strconv.ParseFloat(m[3], 64)
+		u, _ := strconv.ParseFloat(m[4], 64)
+		res[m[1]] = append(res[m[1]], tsLine{d, u, m[5]})
+	}
+	return res
+}
+
+func TestRig(t *testing.T) {
+	c := newCheckRig(t)
+	sfnc := []string{"05520125", "05520126", "05520128", "05520129"}
+
+	t.Run("sync healthy", func(t *testing.T) {
+		out, _, code := c.check(t, "sync")
+		if code != exitOK {
+			t.Fatalf("exit %d, want 0", code)
+		}
+		for i, s := range sfnc {
+			if want := fmt.Sprintf("[%d] %s: PTP=Enabled, Status=Slave", i, s); !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		for _, want := range []string{"[4] 05520130: PTP=N/A, Status=Unknown", "Role=Grandmaster, stepsRemoved=0", "✅ PTP sync OK", "=== Cameras ===", "(05520125) [ptp0]"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+	})
+
+	t.Run("timestamps healthy", func(t *testing.T) {
+		out, _, code := c.check(t, "--serials", strings.Join(sfnc, ","), "timestamps", "--samples", "3")
+		if code != exitOK {
+			t.Fatalf("exit %d, want 0", code)
+		}
+		got := parseTimestamps(t, out)
+		for _, s := range sfnc {
+			if len(got[s]) != 3 {
+				t.Fatalf("camera %s: %d sample lines, want 3", s, len(got[s]))
+			}
+			for _, l := range got[s] {
+				// camsim's clock is the host's: |delta| within its bracket + 100 µs.
+				if abs := max(l.delta, -l.delta); abs > l.unc+0.1 || l.verdict != "OK" {
+					t.Errorf("camera %s: delta %.6f ms, uncertainty %.6f ms, %s", s, l.delta, l.unc, l.verdict)
+				}
+			}
+		}
+		if !strings.Contains(out, "=== Statistics ===") || !strings.Contains(out, "Max_abs_delta_ns=") {
+			t.Errorf("no statistics section")
+		}
+	})
+
+	t.Run("json", func(t *testing.T) {
+		out, _, code := c.check(t, "--output", "json", "--serials", "05520125", "timestamps")
+		var rep struct {
+			ExitCode int `json:"exit_code"`
+			Samples  []struct {
+				Cameras []struct {
+					Serial        string `json:"serial"`
+					DeltaNs       int64  `json:"delta_ns"`
+					UncertaintyNs int64  `json:"uncertainty_ns"`
+					OK            bool   `json:"ok"`
+				} `json:"cameras"`
+			} `json:"samples"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
+		}
+		if code != 0 || rep.ExitCode != 0 || len(rep.Samples) != 1 || len(rep.Samples[0].Cameras) != 1 || !rep.Samples[0].Cameras[0].OK {
+			t.Errorf("exit %d, report %+v", code, rep)
+		}
+	})
+
+	t.Run("unknown serial", func(t *testing.T) {
+		_, errOut, code := c.check(t, "--serials", "05520125,99999999", "timestamps")
+		if code != exitFatal || !strings.Contains(errOut, "99999999 not found") || !strings.Contains(errOut, "05520125, 05520126, 05520128, 05520129, 05520130") {
+			t.Errorf("exit %d, stderr %q", code, errOut)
+		}
+	})
+
+	t.Run("offset 5ms", func(t *testing.T) {
+		c.ctl(t, "05520126", "offset", "5ms")
+		defer c.ctl(t, "05520126", "offset", "0s")
+		out, _, code := c.check(t, "--serials", strings.Join(sfnc, ","), "timestamps")
+		if code != exitBad {
+			t.Fatalf("exit %d, want 2", code)
+		}
+		got := parseTimestamps(t, out)
+		for _, s := range sfnc {
+			want := "OK"
+			if s == "05520126" {
+				want = "NG"
+				if l := got[s][0]; l.delta < 4.8 || l.delta > 5.2 {
+					t.Errorf("camera %s: delta %.6f ms, want ≈ 5", s, l.delta)
+				}
+			}
+			if len(got[s]) != 1 || got[s][0].verdict != want {
+				t.Errorf("camera %s: %+v, want %s", s, got[s], want)
+			}
+		}
+	})
+
+	t.Run("camera in another domain", func(t *testing.T) {
+		c.ctl(t, "05520128", "ptp-domain", "1")
+		defer c.ctl(t, "05520128", "ptp-domain", "0")
+		c.waitStatus(t, "05520128", "Master")
+		out, _, code := c.check(t, "sync", "--timeout", "3s")
+		if code != exitBad {
+			t.Fatalf("exit %d, want 2", code)
+		}
+		for _, want := range []string{"several masters: host, 05520128", "[2] 05520128: PTP=Enabled, Status=Master", "same PTP domain"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+	})
+
+	t.Run("ptp4l stopped", func(t *testing.T) {
+		if err := c.r.StopPTP4L(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := c.r.StartPTP4L(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+		for _, args := range [][]string{{"sync"}, {"timestamps"}} {
+			_, errOut, code := c.check(t, args...)
+			if code != exitFatal || !strings.Contains(errOut, "host PTP state") || !strings.Contains(errOut, c.r.Socket) {
+				t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+			}
+		}
+	})
+}
