@@ -43,6 +43,7 @@ test: lint unit fuzz promu
 # Benchmarks print the ratios they are judged by, measured in one run.
 bench: deps
 	$(GO) test ./pmc/ -run '^$$' -bench NativeVsPmc -benchtime 20x -count 1
+	$(GO) test ./cmd/ptpcam_exporter/ -run '^$$' -bench Scrape -benchtime 1x -count 1
 
 demo: build
 	./.ci/demo.sh

@@ -388,10 +388,20 @@ func (c *CameraCollector) sampleFailed(s *camState, err error) {
 
 // Update implements Collector from the last sample, without camera I/O.
 func (c *CameraCollector) Update(ch chan<- prometheus.Metric) error {
+	for _, m := range c.metrics() {
+		ch <- m
+	}
+	return nil
+}
+
+// metrics builds the metrics under the read lock; they are sent after it is
+// released, so that slow scrapers never hold up the sampler.
+func (c *CameraCollector) metrics() []prometheus.Metric {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	var out []prometheus.Metric
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		out = append(out, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...))
 	}
 	if c.refValid != nil {
 		gauge(camRefValidDesc, boolf(*c.refValid))
@@ -409,7 +419,7 @@ func (c *CameraCollector) Update(ch chan<- prometheus.Metric) error {
 			gauge(camInfoDesc, 1, serial, nonEmpty(in.Model), nonEmpty(in.Vendor), in.Address, nonEmpty(in.Interface))
 		}
 		gauge(camUpDesc, boolf(s.up), serial)
-		ch <- prometheus.MustNewConstMetric(camLatchesDesc, prometheus.CounterValue, float64(s.latches), serial)
+		out = append(out, prometheus.MustNewConstMetric(camLatchesDesc, prometheus.CounterValue, float64(s.latches), serial))
 		if s.cam == nil && !s.up && s.sampledAt.IsZero() && !s.ptpAvail {
 			continue
 		}
@@ -440,7 +450,7 @@ func (c *CameraCollector) Update(ch chan<- prometheus.Metric) error {
 			gauge(camAgeDesc, now.Sub(s.sampledAt).Seconds(), serial)
 		}
 	}
-	return nil
+	return out
 }
 
 var allPTPStatuses = []genicam.PTPStatus{

@@ -250,14 +250,23 @@ func (s *hostSource) close() {
 }
 
 func (s *hostSource) collect(ctx context.Context, ch chan<- prometheus.Metric) {
+	snap, err := s.read(ctx)
+	for _, m := range s.metrics(snap, err) {
+		ch <- m
+	}
+}
+
+// metrics builds the metrics under the lock; they are sent after it is
+// released, so that a slow scraper never holds up the poller.
+func (s *hostSource) metrics(snap *pmc.Snapshot, err error) []prometheus.Metric {
 	sock := s.cfg.Socket
+	var out []prometheus.Metric
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{sock}, labels...)...)
+		out = append(out, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{sock}, labels...)...))
 	}
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{sock}, labels...)...)
+		out = append(out, prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{sock}, labels...)...))
 	}
-	snap, err := s.read(ctx)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -273,7 +282,7 @@ func (s *hostSource) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	}
 	if err != nil {
 		gauge(hostUpDesc, 0)
-		return
+		return out
 	}
 	gauge(hostUpDesc, 1)
 	gauge(hostClockInfoDesc, 1, snap.Default.ClockIdentity.String(), strconv.Itoa(int(snap.Default.DomainNumber)))
@@ -308,6 +317,7 @@ func (s *hostSource) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	if snap.TimeStatus.GMPresent {
 		gauge(hostSyncAgeDesc, time.Since(s.ingressAt).Seconds())
 	}
+	return out
 }
 
 func boolf(b bool) float64 {

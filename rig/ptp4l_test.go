@@ -2,6 +2,8 @@ package rig_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -63,5 +65,52 @@ func TestPTP4LPair(t *testing.T) {
 	}
 	if filepath.Dir(sl.Socket) != slDir {
 		t.Fatalf("socket %s outside %s", sl.Socket, slDir)
+	}
+}
+
+// A listener made through Listen lives in the namespace: reachable with
+// DialContext through the namespace, not from the test's own loopback.
+func TestNetnsSockets(t *testing.T) {
+	testenv.RequireRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ns, err := rig.NewNetns(ctx, rig.UniqueName("ptpcam-t-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	l, err := ns.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("hello"))
+			c.Close()
+		}
+	}()
+	c, err := ns.DialContext(ctx, "tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 5)
+	if _, err := io.ReadFull(c, b); err != nil || string(b) != "hello" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	c.Close()
+	// The machine's own loopback does not have it (a refused or foreign port).
+	if c, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
+		b := make([]byte, 5)
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		n, _ := io.ReadFull(c, b)
+		c.Close()
+		if string(b[:n]) == "hello" {
+			t.Fatal("namespace listener reachable from the machine's namespace")
+		}
 	}
 }

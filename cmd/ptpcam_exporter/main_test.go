@@ -89,6 +89,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	testenv.CleanupBuild()
 	os.Exit(code)
 }
 
@@ -155,7 +156,7 @@ func (l *lockedWriter) String() string {
 	return l.b.String()
 }
 
-func scrape(t *testing.T, client *http.Client, url string) (map[string]*dto.MetricFamily, string) {
+func scrape(t testing.TB, client *http.Client, url string) (map[string]*dto.MetricFamily, string) {
 	t.Helper()
 	resp, err := client.Get(url)
 	if err != nil {
@@ -176,7 +177,7 @@ func scrape(t *testing.T, client *http.Client, url string) (map[string]*dto.Metr
 
 // value returns the value of the series of family name whose labels include
 // all of want, or fails.
-func value(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+func value(t testing.TB, mfs map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
 	t.Helper()
 	v, ok := lookup(mfs, name, want)
 	if !ok {
@@ -321,7 +322,7 @@ func labelOf(m *dto.Metric, name string) string {
 	return ""
 }
 
-func promtoolCheck(t *testing.T, body string) {
+func promtoolCheck(t testing.TB, body string) {
 	t.Helper()
 	testenv.RequireTool(t, "promtool")
 	cmd := exec.Command("promtool", "check", "metrics")

@@ -1,0 +1,200 @@
+package main_test
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/ptpcam/ptpcam/camsim"
+	"github.com/ptpcam/ptpcam/internal/testenv"
+	"github.com/ptpcam/ptpcam/rig"
+)
+
+// rigExporter runs the exporter inside a rig's host namespace (camera
+// discovery broadcasts) and scrapes it through the namespace.
+type rigExporter struct {
+	r      *rig.Rig
+	client *http.Client
+	url    string
+}
+
+func startRigExporter(t testing.TB, r *rig.Rig, args ...string) *rigExporter {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := r.Host().Command(ctx, exporterBin, append([]string{"--ptp.socket", r.Socket, "--web.listen-address", "127.0.0.1:19877",
+		"--ptp.client-dir", dir}, args...)...)
+	logf, err := os.Create(filepath.Join(dir, "exporter.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("exporter log:\n%s", tail(string(b), 4000))
+		}
+	})
+	e := &rigExporter{r: r, url: "http://127.0.0.1:19877/metrics",
+		client: &http.Client{Transport: &http.Transport{DialContext: r.Host().DialContext}, Timeout: 5 * time.Second}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := e.client.Get(e.url)
+		if err == nil {
+			resp.Body.Close()
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exporter not answering: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitFor scrapes until cond holds.
+func (e *rigExporter) waitFor(t testing.TB, what string, timeout time.Duration, cond func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		mfs, _ := scrape(t, e.client, e.url)
+		if cond(mfs) {
+			return mfs
+		}
+		if time.Now().After(deadline) {
+			_, body := scrape(t, e.client, e.url)
+			t.Fatalf("%s: not within %v; last scrape:\n%s", what, timeout, grepPrefix(body, "ptpcam_camera_"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func grepPrefix(body, prefix string) string {
+	var out []byte
+	for _, l := range splitLines(body) {
+		if len(l) >= len(prefix) && l[:len(prefix)] == prefix {
+			out = append(out, l...)
+			out = append(out, '\n')
+		}
+	}
+	return string(out)
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+func TestExporterCameras(t *testing.T) {
+	cams := rig.DefaultCameras(4, 0)
+	cams[3].Profile = "gev"
+	cams = append(cams, rig.Camera{Serial: "05520130", Profile: "noptp"})
+	r := testenv.UpRig(t, rig.Config{Cameras: cams})
+	e := startRigExporter(t, r, "--camera.enable-ptp", "--camera.interval", "1s", "--camera.timeout", "500ms")
+	ptpSerials := []string{"05520125", "05520126", "05520128", "05520129"}
+	serial := func(s string) map[string]string { return map[string]string{"serial": s} }
+
+	mfs := e.waitFor(t, "every PTP camera slave", 40*time.Second, func(m map[string]*dto.MetricFamily) bool {
+		for _, s := range ptpSerials {
+			if v, ok := lookup(m, "ptpcam_camera_ptp_status", map[string]string{"serial": s, "status": "slave"}); !ok || v != 1 {
+				return false
+			}
+			if _, ok := lookup(m, "ptpcam_camera_clock_delta_seconds", serial(s)); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	var hostGM string
+	for _, m := range mfs["ptpcam_ptp_grandmaster_info"].Metric {
+		hostGM = labelOf(m, "grandmaster_identity")
+	}
+	for _, s := range append(ptpSerials, "05520130") {
+		if v := value(t, mfs, "ptpcam_camera_up", serial(s)); v != 1 {
+			t.Errorf("camera %s up = %v", s, v)
+		}
+		if v := value(t, mfs, "ptpcam_camera_info", map[string]string{"serial": s, "interface": "ptp0"}); v != 1 {
+			t.Errorf("camera %s info = %v", s, v)
+		}
+	}
+	for _, s := range ptpSerials {
+		if v := value(t, mfs, "ptpcam_camera_ptp_available", serial(s)); v != 1 {
+			t.Errorf("camera %s ptp_available = %v", s, v)
+		}
+		if v := value(t, mfs, "ptpcam_camera_ptp_enabled", serial(s)); v != 1 {
+			t.Errorf("camera %s ptp_enabled = %v", s, v)
+		}
+		d := value(t, mfs, "ptpcam_camera_clock_delta_seconds", serial(s))
+		u := value(t, mfs, "ptpcam_camera_clock_delta_uncertainty_seconds", serial(s))
+		// camsim runs on the host's clock: |delta| within the bracket + 100 µs.
+		if math.Abs(d) > u+100e-6 || u <= 0 {
+			t.Errorf("camera %s: delta %v s, uncertainty %v s", s, d, u)
+		}
+		if _, ok := lookup(mfs, "ptpcam_camera_ptp_grandmaster_info", map[string]string{"serial": s, "grandmaster_identity": hostGM}); !ok {
+			t.Errorf("camera %s: no grandmaster_info naming the host's grandmaster %s", s, hostGM)
+		}
+	}
+	// The camera without PTP: available 0, no status, no delta; nothing fails.
+	if v := value(t, mfs, "ptpcam_camera_ptp_available", serial("05520130")); v != 0 {
+		t.Errorf("noptp camera ptp_available = %v", v)
+	}
+	for _, name := range []string{"ptpcam_camera_ptp_status", "ptpcam_camera_clock_delta_seconds", "ptpcam_camera_ptp_enabled"} {
+		if _, ok := lookup(mfs, name, serial("05520130")); ok {
+			t.Errorf("noptp camera has %s", name)
+		}
+	}
+	if v := value(t, mfs, "ptpcam_camera_host_reference_valid", nil); v != 1 {
+		t.Errorf("host_reference_valid = %v", v)
+	}
+	if v := value(t, mfs, "ptpcam_scrape_collector_success", map[string]string{"collector": "camera"}); v != 1 {
+		t.Errorf("camera collector success = %v", v)
+	}
+	_, body := scrape(t, e.client, e.url)
+	promtoolCheck(t, body)
+
+	ctl := func(s, k, v string) {
+		t.Helper()
+		c, _ := r.Camera(s)
+		if err := camsim.DialControl(c.Control).Set(t.Context(), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// +5 ms shows in the delta.
+	ctl("05520126", "offset", "5ms")
+	e.waitFor(t, "delta of 05520126 ≈ 5 ms", 10*time.Second, func(m map[string]*dto.MetricFamily) bool {
+		v, ok := lookup(m, "ptpcam_camera_clock_delta_seconds", serial("05520126"))
+		return ok && math.Abs(v-0.005) < 200e-6
+	})
+	ctl("05520126", "offset", "0s")
+
+	// Unplugged: down within an interval or two, scrapes still answer
+	// quickly (the client's 5 s timeout bounds them); back after replugging.
+	ctl("05520125", "unplugged", "true")
+	e.waitFor(t, "05520125 down", 5*time.Second, func(m map[string]*dto.MetricFamily) bool {
+		v, ok := lookup(m, "ptpcam_camera_up", serial("05520125"))
+		return ok && v == 0
+	})
+	ctl("05520125", "unplugged", "false")
+	e.waitFor(t, "05520125 back", 20*time.Second, func(m map[string]*dto.MetricFamily) bool {
+		v, ok := lookup(m, "ptpcam_camera_up", serial("05520125"))
+		return ok && v == 1
+	})
+}
