@@ -21,13 +21,13 @@ eval "$("$bin/rig" --name "$name" env | sed 's/^/export /')"
 
 echo "== ptpcam_exporter in namespace $RIG_HOST_NETNS on :9877"
 "$bin/rig" --name "$name" exec -- "$PWD/$bin/ptpcam_exporter" --ptp.socket "$PTP_SOCKET" \
-	--web.listen-address 127.0.0.1:9877 >"$RIG_DIR/exporter.log" 2>&1 &
+	--camera.enable-ptp --camera.interval 2s --web.listen-address 127.0.0.1:9877 >"$RIG_DIR/exporter.log" 2>&1 &
 for _ in $(seq 50); do
 	"$bin/rig" --name "$name" exec -- curl -sf -o /dev/null http://127.0.0.1:9877/metrics && break
 	sleep 0.2
 done
-sleep 3 # let the cameras hear the grandmaster's Announce messages
-scrape() { "$bin/rig" --name "$name" exec -- curl -sf http://127.0.0.1:9877/metrics | grep -E '^ptpcam_' | grep -vE '(role|state|timescale)="[^"]*"\} 0$' ; }
+sleep 8 # cameras hear the grandmaster's Announce messages, settle, and are sampled
+scrape() { "$bin/rig" --name "$name" exec -- curl -sf http://127.0.0.1:9877/metrics | grep -E '^ptpcam_' | grep -vE '(role|state|status|timescale)="[^"]*".*\} 0$' ; }
 echo "== scrape"
 scrape
 if [ "$seconds" = 0 ]; then
@@ -37,6 +37,6 @@ fi
 end=$((SECONDS + seconds))
 while [ $SECONDS -lt $end ]; do
 	sleep 10
-	echo "== $(date +%T) offsets"
-	scrape | grep -E 'offset|role\{|up' || true
+	echo "== $(date +%T)"
+	scrape | grep -E 'role|ptp_status|clock_delta_seconds|offset_from_master_seconds|_up' || true
 done
