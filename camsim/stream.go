@@ -1,0 +1,316 @@
+package camsim
+
+import (
+	"bytes"
+	"encoding/binary"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// GVSP (GigE Vision 1.x packets with 16-bit block ids, as Aravis expects
+// without extended ids): every packet starts with status u16, block_id u16,
+// packet_format u8 (leader 1, trailer 2, payload 3) and packet_id u24.
+const (
+	gvspLeader  = 1
+	gvspTrailer = 2
+	gvspPayload = 3
+	gvspHeader  = 8
+	// ipUDPOverhead is what SCPS counts beyond the UDP payload.
+	ipUDPOverhead = 28
+	// payloadTypeImage is GVSP payload type 0x0001.
+	payloadTypeImage = 1
+)
+
+// Frame header in the pixels: camsim writes into the first 24 bytes of every
+// frame the frame counter (big-endian uint64, 1 for the first frame of the
+// run), the device timestamp (big-endian uint64, equal to the leader's) and
+// the magic "camsimFR"; byte i ≥ 24 holds byte(i*7) so receivers can check
+// that the payload was reassembled in order.
+const (
+	frameHeaderSize = 24
+	frameMagic      = "camsimFR"
+)
+
+// FrameCounter reads the frame counter camsim encodes at the start of a
+// frame's pixels. ok is false when pixels is too short or not a camsim frame.
+// Consecutive frames carry consecutive counters; a gap is a lost frame, a
+// counter lower than its predecessor a reordering.
+func FrameCounter(pixels []byte) (counter uint64, ok bool) {
+	if len(pixels) < frameHeaderSize || string(pixels[16:24]) != frameMagic {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(pixels), true
+}
+
+// FrameTimestamp reads the device timestamp camsim encodes in a frame's
+// pixels (the same value as the GVSP leader's timestamp).
+func FrameTimestamp(pixels []byte) (ts uint64, ok bool) {
+	if _, ok := FrameCounter(pixels); !ok {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(pixels[8:]), true
+}
+
+// BlockID is the 16-bit GVSP block id of frame counter n: 1, 2, … 65535, 1, …
+// (GigE Vision 1.x never uses block id 0).
+func BlockID(n uint64) uint16 { return uint16((n-1)%65535 + 1) }
+
+type frame struct {
+	counter uint64
+	block   uint16
+	ts      uint64
+	p       streamParams
+	pixels  []byte
+}
+
+type frameReq struct {
+	ts uint64
+	p  streamParams
+}
+
+// ringSize is how many recent frames PACKETRESEND can be served from.
+const ringSize = 8
+
+// streamer sends frames as GVSP from one socket bound to the camera's
+// address, paced over part of the frame period so that loopback and veth
+// receive queues are not overrun.
+type streamer struct {
+	conn    *net.UDPConn
+	log     *slog.Logger
+	queue   chan frameReq
+	counter uint64
+
+	mu   sync.Mutex // ring
+	ring [ringSize]*frame
+	pat  []byte
+
+	dropPermille atomic.Int64
+	paused       func() bool
+
+	framesSent     atomic.Uint64
+	framesOverrun  atomic.Uint64
+	packetsSent    atomic.Uint64
+	packetsDropped atomic.Uint64
+	packetsResent  atomic.Uint64
+	resendRequests atomic.Uint64
+	sendErrors     atomic.Uint64
+	lastError      atomic.Value
+}
+
+func newStreamer(conn *net.UDPConn, paused func() bool, log *slog.Logger) *streamer {
+	return &streamer{conn: conn, log: log, queue: make(chan frameReq, 64), paused: paused}
+}
+
+func (s *streamer) sourcePort() uint16 {
+	if s == nil || s.conn == nil {
+		return 0
+	}
+	return uint16(s.conn.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// enqueue asks for one frame stamped ts. A full queue drops the frame (and
+// its counter stays unused, so receivers do not see a gap for it).
+func (s *streamer) enqueue(ts uint64, p streamParams) {
+	select {
+	case s.queue <- frameReq{ts: ts, p: p}:
+	default:
+		s.framesOverrun.Add(1)
+	}
+}
+
+func (s *streamer) setDropPercent(p float64) {
+	s.dropPermille.Store(int64(p * 10))
+}
+
+func (s *streamer) drop() bool {
+	pm := s.dropPermille.Load()
+	return pm > 0 && rand.Int64N(1000) < pm
+}
+
+// pattern returns the pixel pattern for n bytes.
+func (s *streamer) pattern(n int) []byte {
+	if len(s.pat) < n {
+		s.pat = make([]byte, n)
+		for i := range s.pat {
+			s.pat[i] = byte(i * 7)
+		}
+	}
+	return s.pat[:n]
+}
+
+func (s *streamer) run(done <-chan struct{}) {
+	var pkt []byte
+	for {
+		var r frameReq
+		select {
+		case <-done:
+			return
+		case r = <-s.queue:
+		}
+		if s.paused() {
+			continue
+		}
+		if !r.p.dst.IsValid() || r.p.dst.Port() == 0 || r.p.dst.Addr().IsUnspecified() {
+			continue // no receiver configured: a real camera sends nothing either
+		}
+		s.counter++
+		n := int(r.p.width * r.p.height)
+		s.mu.Lock()
+		slot := s.counter % ringSize
+		f := s.ring[slot]
+		if f == nil {
+			f = &frame{}
+			s.ring[slot] = f
+		}
+		f.counter, f.block, f.ts, f.p = s.counter, BlockID(s.counter), r.ts, r.p
+		if cap(f.pixels) < n {
+			f.pixels = make([]byte, n)
+		}
+		f.pixels = f.pixels[:n]
+		copy(f.pixels, s.pattern(n))
+		binary.BigEndian.PutUint64(f.pixels, f.counter)
+		binary.BigEndian.PutUint64(f.pixels[8:], f.ts)
+		copy(f.pixels[16:], frameMagic)
+		s.mu.Unlock()
+		pkt = s.sendFrame(f, pkt)
+		s.framesSent.Add(1)
+	}
+}
+
+func dataPerPacket(packetSize int) int {
+	d := packetSize - ipUDPOverhead - gvspHeader
+	if d < 64 {
+		d = 64
+	}
+	return d
+}
+
+func (s *streamer) nPackets(f *frame) uint32 {
+	d := dataPerPacket(f.p.packetSize)
+	return uint32((len(f.pixels) + d - 1) / d)
+}
+
+// packet builds packet id of frame f into buf.
+func (s *streamer) packet(f *frame, id uint32, buf []byte) []byte {
+	np := s.nPackets(f)
+	d := dataPerPacket(f.p.packetSize)
+	buf = buf[:0]
+	var h [gvspHeader]byte
+	binary.BigEndian.PutUint16(h[2:], f.block)
+	be := binary.BigEndian
+	switch {
+	case id == 0:
+		be.PutUint32(h[4:], gvspLeader<<24)
+		buf = append(buf, h[:]...)
+		var l [36]byte
+		be.PutUint16(l[2:], payloadTypeImage)
+		be.PutUint64(l[4:], f.ts)
+		be.PutUint32(l[12:], f.p.pixelFormat)
+		be.PutUint32(l[16:], f.p.width)
+		be.PutUint32(l[20:], f.p.height)
+		buf = append(buf, l[:]...)
+	case id == np+1:
+		be.PutUint32(h[4:], gvspTrailer<<24|id)
+		buf = append(buf, h[:]...)
+		var t [8]byte
+		be.PutUint16(t[2:], payloadTypeImage)
+		be.PutUint32(t[4:], f.p.height)
+		buf = append(buf, t[:]...)
+	default:
+		be.PutUint32(h[4:], gvspPayload<<24|id)
+		buf = append(buf, h[:]...)
+		off := int(id-1) * d
+		end := min(off+d, len(f.pixels))
+		buf = append(buf, f.pixels[off:end]...)
+	}
+	return buf
+}
+
+func (s *streamer) send(b []byte, dst netip.AddrPort) {
+	if s.drop() {
+		s.packetsDropped.Add(1)
+		return
+	}
+	if _, err := s.conn.WriteToUDPAddrPort(b, dst); err != nil {
+		s.sendErrors.Add(1)
+		s.lastError.Store(err.Error())
+		return
+	}
+	s.packetsSent.Add(1)
+}
+
+// sendFrame sends leader, payload and trailer, spread over 60% of the frame
+// period (plus the SCPD inter-packet delay when one is set).
+func (s *streamer) sendFrame(f *frame, buf []byte) []byte {
+	if cap(buf) < f.p.packetSize+64 {
+		buf = make([]byte, 0, max(f.p.packetSize+64, 128))
+	}
+	np := s.nPackets(f)
+	total := np + 2
+	budget := f.p.period * 6 / 10
+	per := budget / time.Duration(total)
+	if f.p.delay > per {
+		per = f.p.delay
+	}
+	start := time.Now()
+	s.mu.Lock()
+	for id := uint32(0); id < total; id++ {
+		buf = s.packet(f, id, buf)
+		s.send(buf, f.p.dst)
+		// Pace in chunks: sleeping per packet costs more than sending.
+		if id%16 == 15 {
+			s.mu.Unlock()
+			if ahead := time.Until(start.Add(per * time.Duration(id+1))); ahead > 50*time.Microsecond {
+				time.Sleep(ahead)
+			}
+			s.mu.Lock()
+		}
+	}
+	s.mu.Unlock()
+	return buf
+}
+
+// resend sends packets first..last of block again, when still in the ring.
+func (s *streamer) resend(block uint16, first, last uint32) {
+	s.resendRequests.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var f *frame
+	for _, r := range s.ring {
+		if r != nil && r.block == block {
+			f = r
+		}
+	}
+	if f == nil {
+		return
+	}
+	np := s.nPackets(f)
+	if last > np+1 {
+		last = np + 1
+	}
+	if first > last || last-first > 100000 {
+		return
+	}
+	buf := make([]byte, 0, f.p.packetSize+64)
+	for id := first; id <= last; id++ {
+		buf = s.packet(f, id, buf)
+		s.send(buf, f.p.dst)
+		s.packetsResent.Add(1)
+	}
+}
+
+// sendTestPacket answers GevSCPSFireTestPacket: one datagram of the packet
+// size (minus IP and UDP headers) with the do-not-fragment idea kept simple.
+func (s *streamer) sendTestPacket(dst netip.AddrPort, size int) {
+	if !dst.IsValid() || dst.Port() == 0 {
+		return
+	}
+	b := bytes.Repeat([]byte{0}, max(size-ipUDPOverhead, gvspHeader))
+	binary.BigEndian.PutUint32(b[4:], gvspPayload<<24)
+	_, _ = s.conn.WriteToUDPAddrPort(b, dst)
+}

@@ -1,0 +1,247 @@
+package camsim
+
+import (
+	"fmt"
+	"strings"
+)
+
+// GenICamXML returns the GenICam description (GenApi schema 1.1) of a camsim
+// camera with the given profile. Every feature is backed by a register of the
+// map in regs.go, so clients read and write it over GVCP.
+func GenICamXML(p Profile, vendor, model string) []byte {
+	x := &xmlWriter{}
+	x.f(`<?xml version="1.0" encoding="utf-8"?>
+<RegisterDescription ModelName=%q VendorName=%q StandardNameSpace="GEV"
+  SchemaMajorVersion="1" SchemaMinorVersion="1" SchemaSubMinorVersion="0"
+  MajorVersion="1" MinorVersion="0" SubMinorVersion="0"
+  ToolTip="ptpcam camera simulator (profile %s)" ProductGuid="0b7a4d1c-7e2f-4c5e-9a51-5c0a1c3a0001" VersionGuid="0b7a4d1c-7e2f-4c5e-9a51-5c0a1c3a0002"
+  xmlns="http://www.genicam.org/GenApi/Version_1_1"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.genicam.org/GenApi/Version_1_1 http://www.genicam.org/GenApi/GenApiSchema_Version_1_1.xsd">
+`, xmlEscape(model), xmlEscape(vendor), p)
+
+	cats := []string{"DeviceControl", "ImageFormatControl", "AcquisitionControl", "TransportLayerControl", "ActionControl"}
+	switch p {
+	case ProfileSFNC:
+		cats = append(cats, "TimestampControl", "PtpControl")
+	case ProfileGEV:
+		cats = append(cats, "GevTimestampControl", "GevIEEE1588Control")
+	}
+	x.category("Root", cats...)
+
+	// Device control: strings of the bootstrap registers.
+	x.category("DeviceControl", "DeviceVendorName", "DeviceModelName", "DeviceVersion", "DeviceManufacturerInfo",
+		"DeviceSerialNumber", "DeviceID", "DeviceUserID")
+	x.stringReg("DeviceVendorName", regManufacturer, 32, "RO")
+	x.stringReg("DeviceModelName", regModel, 32, "RO")
+	x.stringReg("DeviceVersion", regDeviceVersion, 32, "RO")
+	x.stringReg("DeviceManufacturerInfo", regManufacturerInfo, 48, "RO")
+	x.stringReg("DeviceSerialNumber", regSerial, 16, "RO")
+	x.stringReg("DeviceID", regSerial, 16, "RO")
+	x.stringReg("DeviceUserID", regUserName, 16, "RW")
+
+	// Image format.
+	x.category("ImageFormatControl", "SensorWidth", "SensorHeight", "Width", "Height", "OffsetX", "OffsetY", "PixelFormat", "PayloadSize")
+	x.intReg("SensorWidth", regSensorWidth, 4, "RO", false, true)
+	x.intReg("SensorHeight", regSensorHeight, 4, "RO", false, true)
+	x.integer("Width", "WidthReg", fmt.Sprint(minSize), "<pMax>SensorWidth</pMax>", 1)
+	x.intReg("WidthReg", regWidth, 4, "RW", false, false)
+	x.integer("Height", "HeightReg", fmt.Sprint(minSize), "<pMax>SensorHeight</pMax>", 1)
+	x.intReg("HeightReg", regHeight, 4, "RW", false, false)
+	x.f(`  <Integer Name="OffsetX" NameSpace="Standard"><Value>0</Value><Min>0</Min><Max>0</Max></Integer>
+  <Integer Name="OffsetY" NameSpace="Standard"><Value>0</Value><Min>0</Min><Max>0</Max></Integer>
+`)
+	x.enum("PixelFormat", "PixelFormatReg", [][2]any{{"Mono8", PixelFormatMono8}, {"BayerGR8", PixelFormatBayerGR8}})
+	x.intReg("PixelFormatReg", regPixelFormat, 4, "RW", false, false)
+	x.intReg("PayloadSize", regPayloadSize, 4, "RO", false, true)
+
+	// Acquisition and triggers.
+	x.category("AcquisitionControl", "AcquisitionMode", "AcquisitionStart", "AcquisitionStop", "AcquisitionFrameRate",
+		"TriggerSelector", "TriggerMode", "TriggerSource", "TriggerSoftware")
+	x.enum("AcquisitionMode", "AcquisitionModeReg", [][2]any{{"Continuous", 0}})
+	x.intReg("AcquisitionModeReg", regAcquisitionMode, 4, "RW", false, false)
+	x.command("AcquisitionStart", regAcquisitionStart, 1)
+	x.command("AcquisitionStop", regAcquisitionStop, 1)
+	x.f(`  <Float Name="AcquisitionFrameRate" NameSpace="Standard">
+    <pValue>AcquisitionFrameRateReg</pValue><Min>0.1</Min><Max>1000</Max><Unit>Hz</Unit>
+  </Float>
+  <FloatReg Name="AcquisitionFrameRateReg">
+    <Address>0x%x</Address><Length>8</Length><AccessMode>RW</AccessMode><pPort>Device</pPort><Endianess>BigEndian</Endianess>
+  </FloatReg>
+`, regFrameRate)
+	x.enum("TriggerSelector", "TriggerSelectorReg", [][2]any{{"FrameStart", 0}})
+	x.intReg("TriggerSelectorReg", regTriggerSelector, 4, "RW", false, false)
+	x.enum("TriggerMode", "TriggerModeReg", [][2]any{{"Off", 0}, {"On", 1}})
+	x.intReg("TriggerModeReg", regTriggerMode, 4, "RW", false, false)
+	x.enum("TriggerSource", "TriggerSourceReg", [][2]any{{"Software", triggerSourceSoftware}, {"Action0", triggerSourceAction0}, {"Line0", triggerSourceLine0}})
+	x.intReg("TriggerSourceReg", regTriggerSource, 4, "RW", false, false)
+	x.command("TriggerSoftware", regTriggerSoftware, 1)
+
+	// Actions (GEV 2.0 action registers plus The Imaging Source's scheduler).
+	x.category("ActionControl", "ActionDeviceKey", "ActionSelector", "ActionGroupKey", "ActionGroupMask",
+		"ActionSchedulerTime", "ActionSchedulerInterval", "ActionSchedulerCommit", "ActionSchedulerCancel", "ActionSchedulerStatus")
+	x.intReg("ActionDeviceKey", regActionDeviceKey, 4, "RW", false, false)
+	x.f(`  <Integer Name="ActionSelector" NameSpace="Standard">
+    <pValue>ActionSelectorReg</pValue><Min>0</Min><Max>0</Max>
+    <pSelected>ActionGroupKey</pSelected><pSelected>ActionGroupMask</pSelected>
+  </Integer>
+`)
+	x.intReg("ActionSelectorReg", regActionSelector, 4, "RW", false, false)
+	x.intReg("ActionGroupKey", regActionGroupKey0, 4, "RW", false, false)
+	x.intReg("ActionGroupMask", regActionGroupMask0, 4, "RW", false, false)
+	x.intReg("ActionSchedulerTime", regSchedulerTime, 8, "RW", false, false)
+	x.intReg("ActionSchedulerInterval", regSchedulerInterval, 4, "RW", false, false)
+	x.command("ActionSchedulerCommit", regSchedulerCommit, 1)
+	x.command("ActionSchedulerCancel", regSchedulerCancel, 1)
+	x.intReg("ActionSchedulerStatus", regSchedulerStatus, 4, "RO", false, true)
+
+	// Transport layer.
+	x.category("TransportLayerControl", "GevTimestampTickFrequency", "GevHeartbeatTimeout", "GevSCPSPacketSize", "GevSCPD", "GevSCDA", "GevSCPHostPort")
+	x.intReg("GevTimestampTickFrequency", regTickFreqHigh, 8, "RO", false, false)
+	x.intReg("GevHeartbeatTimeout", regHeartbeatTimeout, 4, "RW", false, false)
+	x.f(`  <Integer Name="GevSCPSPacketSize" NameSpace="Standard">
+    <pValue>GevSCPSPacketSizeReg</pValue><Min>576</Min><Max>16404</Max><Inc>4</Inc>
+  </Integer>
+  <MaskedIntReg Name="GevSCPSPacketSizeReg">
+    <Address>0x%x</Address><Length>4</Length><AccessMode>RW</AccessMode><pPort>Device</pPort><Cachable>NoCache</Cachable>
+    <LSB>31</LSB><MSB>16</MSB><Sign>Unsigned</Sign><Endianess>BigEndian</Endianess>
+  </MaskedIntReg>
+  <MaskedIntReg Name="GevSCPHostPort" NameSpace="Standard">
+    <Address>0x%x</Address><Length>4</Length><AccessMode>RW</AccessMode><pPort>Device</pPort><Cachable>NoCache</Cachable>
+    <LSB>31</LSB><MSB>16</MSB><Sign>Unsigned</Sign><Endianess>BigEndian</Endianess>
+  </MaskedIntReg>
+`, regSCP0PacketSize, regSCP0Port)
+	x.intReg("GevSCPD", regSCP0Delay, 4, "RW", false, false)
+	x.intReg("GevSCDA", regSCP0DestAddr, 4, "RW", false, true)
+
+	tsControl := func() {
+		x.intReg("TimestampControlReg", regTimestampControl, 4, "WO", false, true)
+	}
+	switch p {
+	case ProfileSFNC:
+		x.category("TimestampControl", "TimestampLatch", "TimestampLatchValue", "TimestampReset")
+		x.commandReg("TimestampLatch", "TimestampControlReg", tsLatch)
+		x.commandReg("TimestampReset", "TimestampControlReg", tsReset)
+		tsControl()
+		x.intReg("TimestampLatchValue", regTimestampHigh, 8, "RO", false, true)
+
+		x.category("PtpControl", "PtpEnable", "PtpStatus", "PtpDataSetLatch", "PtpOffsetFromMaster", "PtpClockID",
+			"PtpParentClockID", "PtpGrandmasterClockID")
+		x.boolean("PtpEnable", "PtpEnableReg")
+		x.intReg("PtpEnableReg", regPtpEnable, 4, "RW", false, true)
+		x.ptpStatusEnum("PtpStatus")
+		x.command("PtpDataSetLatch", regPtpDataSetLatch, 1)
+		x.intReg("PtpOffsetFromMaster", regPtpOffset, 8, "RO", true, true)
+		x.intReg("PtpClockID", regPtpClockID, 8, "RO", false, false)
+		x.intReg("PtpParentClockID", regPtpGMClockID, 8, "RO", false, true)
+		x.intReg("PtpGrandmasterClockID", regPtpGMClockID, 8, "RO", false, true)
+	case ProfileGEV:
+		x.category("GevTimestampControl", "GevTimestampControlLatch", "GevTimestampControlReset", "GevTimestampValue")
+		x.commandReg("GevTimestampControlLatch", "TimestampControlReg", tsLatch)
+		x.commandReg("GevTimestampControlReset", "TimestampControlReg", tsReset)
+		tsControl()
+		x.intReg("GevTimestampValue", regTimestampHigh, 8, "RO", false, true)
+
+		x.category("GevIEEE1588Control", "GevIEEE1588", "GevIEEE1588Status", "GevIEEE1588DataSetLatch",
+			"GevIEEE1588OffsetFromMaster", "GevIEEE1588ClockId", "GevIEEE1588ParentClockId")
+		x.boolean("GevIEEE1588", "GevIEEE1588Reg")
+		x.intReg("GevIEEE1588Reg", regPtpEnable, 4, "RW", false, true)
+		x.ptpStatusEnum("GevIEEE1588Status")
+		x.command("GevIEEE1588DataSetLatch", regPtpDataSetLatch, 1)
+		x.intReg("GevIEEE1588OffsetFromMaster", regPtpOffset, 8, "RO", true, true)
+		x.intReg("GevIEEE1588ClockId", regPtpClockID, 8, "RO", false, false)
+		x.intReg("GevIEEE1588ParentClockId", regPtpGMClockID, 8, "RO", false, true)
+	}
+
+	x.f(`  <Port Name="Device" NameSpace="Standard"/>
+</RegisterDescription>
+`)
+	return []byte(x.b.String())
+}
+
+type xmlWriter struct{ b strings.Builder }
+
+func (x *xmlWriter) f(format string, args ...any) { fmt.Fprintf(&x.b, format, args...) }
+
+func xmlEscape(s string) string {
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+	return r.Replace(s)
+}
+
+func (x *xmlWriter) category(name string, features ...string) {
+	x.f("  <Category Name=%q NameSpace=\"Standard\">\n", name)
+	for _, f := range features {
+		x.f("    <pFeature>%s</pFeature>\n", f)
+	}
+	x.f("  </Category>\n")
+}
+
+func (x *xmlWriter) stringReg(name string, addr, length int, access string) {
+	x.f(`  <StringReg Name=%q NameSpace="Standard">
+    <Address>0x%x</Address><Length>%d</Length><AccessMode>%s</AccessMode><pPort>Device</pPort>
+  </StringReg>
+`, name, addr, length, access)
+}
+
+// intReg writes an IntReg; volatile registers are NoCache so that Aravis
+// reads them from the device every time.
+func (x *xmlWriter) intReg(name string, addr, length int, access string, signed, volatile bool) {
+	sign := "Unsigned"
+	if signed {
+		sign = "Signed"
+	}
+	cache := ""
+	if volatile {
+		cache = "<Cachable>NoCache</Cachable>"
+	}
+	x.f(`  <IntReg Name=%q>
+    <Address>0x%x</Address><Length>%d</Length><AccessMode>%s</AccessMode><pPort>Device</pPort>%s
+    <Sign>%s</Sign><Endianess>BigEndian</Endianess>
+  </IntReg>
+`, name, addr, length, access, cache, sign)
+}
+
+func (x *xmlWriter) integer(name, reg, minV, maxXML string, inc int) {
+	x.f(`  <Integer Name=%q NameSpace="Standard">
+    <pValue>%s</pValue><Min>%s</Min>%s<Inc>%d</Inc>
+  </Integer>
+`, name, reg, minV, maxXML, inc)
+}
+
+func (x *xmlWriter) enum(name, reg string, entries [][2]any) {
+	x.f("  <Enumeration Name=%q NameSpace=\"Standard\">\n", name)
+	for _, e := range entries {
+		x.f("    <EnumEntry Name=%q><Value>%d</Value></EnumEntry>\n", e[0], e[1])
+	}
+	x.f("    <pValue>%s</pValue>\n  </Enumeration>\n", reg)
+}
+
+func (x *xmlWriter) ptpStatusEnum(name string) {
+	entries := make([][2]any, 0, len(ptpStatusNames)-1)
+	for i := 1; i < len(ptpStatusNames); i++ {
+		entries = append(entries, [2]any{ptpStatusNames[i], i})
+	}
+	reg := name + "Reg"
+	x.enum(name, reg, entries)
+	x.intReg(reg, regPtpStatus, 4, "RO", false, true)
+}
+
+func (x *xmlWriter) command(name string, addr int, value int) {
+	reg := name + "Reg"
+	x.commandReg(name, reg, value)
+	x.intReg(reg, addr, 4, "WO", false, true)
+}
+
+func (x *xmlWriter) commandReg(name, reg string, value int) {
+	x.f(`  <Command Name=%q NameSpace="Standard">
+    <pValue>%s</pValue><CommandValue>%d</CommandValue>
+  </Command>
+`, name, reg, value)
+}
+
+func (x *xmlWriter) boolean(name, reg string) {
+	x.f(`  <Boolean Name=%q NameSpace="Standard">
+    <pValue>%s</pValue><OnValue>1</OnValue><OffValue>0</OffValue>
+  </Boolean>
+`, name, reg)
+}
