@@ -164,7 +164,7 @@ func downByName(name string, loadErr error) int {
 			continue
 		}
 		n := f[0]
-		if n == name+"-host" || strings.HasPrefix(n, name+"-c") {
+		if n == name+"-host" || isCameraNetns(name, n) {
 			if err := rig.DeleteNetns(n); err != nil {
 				fmt.Fprintf(os.Stderr, "rig down: %v\n", err)
 				return 1
@@ -176,6 +176,16 @@ func downByName(name string, loadErr error) int {
 		fmt.Fprintf(os.Stderr, "rig down: nothing to do: %v\n", loadErr)
 	}
 	return 0
+}
+
+// isCameraNetns: rig NAME's cameras live in NAME-c0, NAME-c1, ...
+func isCameraNetns(name, ns string) bool {
+	rest, ok := strings.CutPrefix(ns, name+"-c")
+	if !ok || rest == "" {
+		return false
+	}
+	_, err := strconv.Atoi(rest)
+	return err == nil
 }
 
 // buildCameras applies --camera specs to n default cameras.

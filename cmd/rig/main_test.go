@@ -1,0 +1,199 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ptpcam/ptpcam/internal/testenv"
+	"github.com/ptpcam/ptpcam/rig"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.CleanupBuild()
+	os.Exit(code)
+}
+
+type rigCLI struct {
+	bin, name, state string
+}
+
+func (r rigCLI) run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.bin, append([]string{"--name", r.name, "--state-dir", r.state}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("rig %v: %v", args, err)
+	}
+	return o.String(), e.String(), code
+}
+
+// netnsNames lists the machine's network namespaces.
+func netnsNames(t *testing.T) map[string]bool {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			names[f[0]] = true
+		}
+	}
+	return names
+}
+
+// The simulated rig as a user drives it: up, Aravis' own tools in the host
+// namespace, camsim faults, down.
+func TestRigCommand(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTool(t, "ptp4l", "arv-tool-0.8")
+	dir := testenv.Build(t, "rig", "camsim")
+	r := rigCLI{bin: filepath.Join(dir, "rig"), name: rig.UniqueName("rc"), state: t.TempDir()}
+	t.Cleanup(func() { r.run(t, "down") })
+
+	out, errOut, code := r.run(t, "up", "--cameras", "4", "--camera", "05520129:domain=1", "--camera", "05520130:profile=noptp")
+	if code != 0 {
+		t.Fatalf("rig up: exit %d: %s", code, errOut)
+	}
+	env := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		env[k] = v
+	}
+	if env["CAMERAS"] != "05520125,05520126,05520128,05520129,05520130" || env["CAMERA_3_DOMAIN"] != "1" || env["CAMERA_4_PROFILE"] != "noptp" {
+		t.Fatalf("rig up printed:\n%s", out)
+	}
+	if _, err := os.Stat(env["PTP_SOCKET"]); err != nil {
+		t.Fatalf("PTP_SOCKET: %v", err)
+	}
+
+	// Aravis' own tool, in the rig's host namespace, lists every camera.
+	out, errOut, code = r.run(t, "exec", "--", "arv-tool-0.8")
+	for _, s := range strings.Split(env["CAMERAS"], ",") {
+		if !strings.Contains(out, s) {
+			t.Errorf("arv-tool-0.8 does not list %s (exit %d):\n%s%s", s, code, out, errOut)
+		}
+	}
+	// PtpStatus through Aravis: Slave in the grandmaster's domain, Master in
+	// another, within 30 s of enabling PTP.
+	arv := func(serial string, args ...string) string {
+		out, errOut, _ := r.run(t, append([]string{"exec", "--", "arv-tool-0.8", "-n", "ptpcam-camsim-" + serial, "control"}, args...)...)
+		return out + errOut
+	}
+	for _, s := range []string{"05520125", "05520129"} {
+		arv(s, "PtpEnable=true")
+	}
+	for serial, want := range map[string]string{"05520125": "Slave", "05520129": "Master"} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := arv(serial, "PtpStatus")
+			if strings.Contains(got, "PtpStatus = "+want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("camera %s: %q, want PtpStatus = %s", serial, got, want)
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+
+	// rig ctl sets a fault and prints the state.
+	if _, errOut, code := r.run(t, "ctl", "05520126", "offset=5ms", "drift-ppm=2"); code != 0 {
+		t.Fatalf("rig ctl: exit %d: %s", code, errOut)
+	}
+	out, _, _ = r.run(t, "ctl", "05520126")
+	var st struct {
+		OffsetNS int64   `json:"offset_ns"`
+		DriftPPM float64 `json:"drift_ppm"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.OffsetNS != 5_000_000 || st.DriftPPM != 2 {
+		t.Errorf("rig ctl state: %+v %v\n%s", st, err, out)
+	}
+	for _, bad := range [][]string{{"ctl", "99999999", "offset=1ms"}, {"ctl", "05520126", "offset"}, {"ctl", "05520126", "bogus=1"}} {
+		if _, errOut, code := r.run(t, bad...); code == 0 || errOut == "" {
+			t.Errorf("rig %v: exit %d, stderr %q", bad, code, errOut)
+		}
+	}
+
+	// rig exec passes the exit code through.
+	if _, _, code := r.run(t, "exec", "--", "sh", "-c", "exit 7"); code != 7 {
+		t.Errorf("rig exec exit code %d, want 7", code)
+	}
+	// A second `up` of the same rig is refused.
+	if _, errOut, code := r.run(t, "up", "--cameras", "1"); code == 0 || !strings.Contains(errOut, "already up") {
+		t.Errorf("second up: exit %d: %s", code, errOut)
+	}
+
+	if _, errOut, code := r.run(t, "down"); code != 0 {
+		t.Fatalf("rig down: exit %d: %s", code, errOut)
+	}
+	for ns := range netnsNames(t) {
+		if strings.HasPrefix(ns, r.name+"-") {
+			t.Errorf("namespace %s left after down", ns)
+		}
+	}
+}
+
+// After a crash that lost the rig's state, down still removes its
+// namespaces, and only its own.
+func TestRigDownAfterCrash(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTool(t, "ptp4l")
+	dir := testenv.Build(t, "rig", "camsim")
+	r := rigCLI{bin: filepath.Join(dir, "rig"), name: rig.UniqueName("rc"), state: t.TempDir()}
+	other := rigCLI{bin: r.bin, name: r.name + "-c1x", state: t.TempDir()}
+	t.Cleanup(func() { r.run(t, "down"); other.run(t, "down") })
+	for _, x := range []rigCLI{r, other} {
+		if _, errOut, code := x.run(t, "up", "--cameras", "2"); code != 0 {
+			t.Fatalf("rig up: %s", errOut)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(r.state, r.name)); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := r.run(t, "down"); code != 0 {
+		t.Fatalf("rig down: exit %d: %s", code, errOut)
+	}
+	names := netnsNames(t)
+	for _, ns := range []string{r.name + "-host", r.name + "-c0", r.name + "-c1"} {
+		if names[ns] {
+			t.Errorf("namespace %s left", ns)
+		}
+	}
+	if !names[other.name+"-host"] || !names[other.name+"-c0"] {
+		t.Errorf("down removed another rig's namespaces (%s-*): %v", other.name, names)
+	}
+}
+
+func TestRigBadFlags(t *testing.T) {
+	dir := testenv.Build(t, "rig")
+	r := rigCLI{bin: filepath.Join(dir, "rig"), name: "unused", state: t.TempDir()}
+	for _, args := range [][]string{
+		{"up", "--cameras", "-1"},
+		{"up", "--camera", "05520125:profile=usb"},
+		{"up", "--camera", "05520125:domain=300"},
+		{"up", "--camera", ":profile=gev"},
+		{"up", "--camera", "05520125:nokey"},
+		{"env"},
+	} {
+		if _, errOut, code := r.run(t, args...); code != 1 || errOut == "" {
+			t.Errorf("rig %v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
