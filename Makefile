@@ -44,6 +44,8 @@ test: lint unit fuzz promu
 bench: deps
 	$(GO) test ./pmc/ -run '^$$' -bench NativeVsPmc -benchtime 20x -count 1
 	$(GO) test ./cmd/ptpcam_exporter/ -run '^$$' -bench Scrape -benchtime 1x -count 1
+	$(GO) test ./genicam/ -run '^$$' -bench Latch8 -benchtime 300x -count 1
+	$(GO) test ./camsim/ -run '^$$' -bench Stream1080p -benchtime 150x -count 1
 
 demo: build
 	./.ci/demo.sh

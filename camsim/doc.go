@@ -83,13 +83,19 @@
 //
 // # Device clock
 //
-// Host CLOCK_REALTIME, plus TAI−UTC (37 s, or currentUtcOffset of the heard
-// Announce) with --timescale tai, plus offset, plus drift accumulated since it
+// Host CLOCK_REALTIME, plus TAI−UTC (37 s) when the timescale is TAI, plus
+// offset, plus drift accumulated since it
 // was last set (ppm of elapsed host time), plus a uniform random jitter in
 // ±jitter on every read (latches, free-running frame stamps). PTP state does
 // not steer this clock: a camera slaved in a rig whose grandmaster is the host
 // clock is right to the extent offset/drift/jitter say, which is what the
 // faults below simulate. TimestampReset makes the counter restart at 0.
+//
+// The timescale starts as --timescale says. Once an Announce of its domain is
+// heard, the camera runs on its grandmaster's timescale, as a slaved camera
+// does: TAI (with the Announce's currentUtcOffset) when the Announce sets
+// ptpTimescale, else the grandmaster's arbitrary time — for ptp4l with
+// software timestamping, which announces ARB, that is CLOCK_REALTIME itself.
 //
 // # PTP
 //
