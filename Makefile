@@ -21,7 +21,7 @@ promu: deps
 	$(PROMU) build --prefix $(BUILD_DIR)/promu
 	@for b in $(BUILD_DIR)/promu/*; do \
 		$(GO) version -m $$b | grep -q 'CGO_ENABLED=1' || { echo "$$b: not a cgo build"; exit 1; }; \
-		$$b --version 2>&1 | grep -q 'version' || { echo "$$b: no version info"; exit 1; }; \
+		$$b --version 2>&1 | grep -q "^$$(basename $$b), version $$(cat VERSION) " || { echo "$$b: no version info"; exit 1; }; \
 	done
 	@echo "promu: all binaries built with CGO_ENABLED=1 and version info"
 

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/version"
 
 	"github.com/ptpcam/ptpcam/camsim"
 )
@@ -31,6 +32,7 @@ func main() {
 	)
 	app := kingpin.New("camsim", "A GigE Vision camera simulator with PTP, timestamp latch, action commands and GVSP streaming.")
 	app.HelpFlag.Short('h')
+	app.Version(version.Print("camsim"))
 	app.Flag("address", "IPv4 address to answer GVCP on and stream from.").StringVar(&address)
 	app.Flag("interface", "Interface carrying the address; PTP multicast is joined on it.").StringVar(&cfg.Interface)
 	app.Flag("serial", "Device serial number.").Default("05520125").StringVar(&cfg.Serial)

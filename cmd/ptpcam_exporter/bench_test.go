@@ -74,4 +74,3 @@ func BenchmarkScrape(b *testing.B) {
 		b.ReportMetric(perCamPerInterval, "latches/cam/interval"+suffix)
 	}
 }
-
