@@ -63,7 +63,9 @@ func TestEvaluate(t *testing.T) {
 }
 
 func TestStatistics(t *testing.T) {
-	m := func(serial string, d int64, ok bool) Measurement { return Measurement{Serial: serial, DeltaNs: d, OK: ok} }
+	m := func(serial string, d int64, ok bool) Measurement {
+		return Measurement{Serial: serial, DeltaNs: d, OK: ok}
+	}
 	samples := [][]Measurement{
 		{m("a", 100, true), m("b", -5_000_000, false)},
 		{m("a", 300, true), {Serial: "b", Error: "timeout"}},
