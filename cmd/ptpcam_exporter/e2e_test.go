@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -128,32 +127,10 @@ scrape_configs:
       - targets: ['127.0.0.1:19877']
 `, rulesFile))
 
-	start := func(name string, args ...string) {
-		ctx, cancel := context.WithCancel(context.Background())
-		cmd := host.Command(ctx, name, args...)
-		logf, err := os.Create(filepath.Join(dir, filepath.Base(name)+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cancel()
-			cmd.Wait()
-			logf.Close()
-			if t.Failed() {
-				b, _ := os.ReadFile(logf.Name())
-				t.Logf("%s log:\n%s", name, tail(string(b), 3000))
-			}
-		})
-	}
-	start(exporterBin, "--ptp.socket", r.Socket, "--camera.enable-ptp", "--camera.interval", "1s",
-		"--web.listen-address", "127.0.0.1:19877", "--ptp.client-dir", dir)
-	start("prometheus-alertmanager", "--config.file", amConf, "--storage.path", filepath.Join(dir, "am"),
+	startRigExporter(t, r, "--camera.enable-ptp", "--camera.interval", "1s")
+	startInRig(t, r, "prometheus-alertmanager", "--config.file", amConf, "--storage.path", filepath.Join(dir, "am"),
 		"--web.listen-address", "127.0.0.1:19093", "--cluster.listen-address=")
-	start("prometheus", "--config.file", promConf, "--storage.tsdb.path", filepath.Join(dir, "tsdb"),
+	startInRig(t, r, "prometheus", "--config.file", promConf, "--storage.tsdb.path", filepath.Join(dir, "tsdb"),
 		"--web.listen-address", "127.0.0.1:19090")
 
 	client := &http.Client{Transport: &http.Transport{DialContext: host.DialContext}, Timeout: 5 * time.Second}
