@@ -35,8 +35,10 @@ lint: deps
 unit: deps
 	$(GO) test -count=1 -timeout 20m ./...
 
+# Short fuzz runs of the decoders of untrusted input: ptp4l's answers and GVCP.
 fuzz: deps
 	$(GO) test ./pmc/ -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./camsim/ -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 
 test: lint unit fuzz promu
 	@if [ -d alerts ]; then promtool test rules alerts/*_test.yml; fi
