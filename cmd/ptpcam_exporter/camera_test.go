@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,6 +178,19 @@ func TestExporterCameras(t *testing.T) {
 	}
 	_, body := scrape(t, e.client, e.url)
 	promtoolCheck(t, body)
+	// collector/testdata/metrics.txt, which the alert and dashboard tests
+	// trust, is exactly what the exporter exposes.
+	known := testenv.KnownMetrics(t)
+	for name := range mfs {
+		if _, ok := known[name]; !ok && strings.HasPrefix(name, "ptpcam_") {
+			t.Errorf("metric %s is not listed in collector/testdata/metrics.txt", name)
+		}
+	}
+	for name, conditional := range known {
+		if !conditional && mfs[name] == nil {
+			t.Errorf("metric %s listed in collector/testdata/metrics.txt is not exported", name)
+		}
+	}
 
 	ctl := func(s, k, v string) {
 		t.Helper()

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,12 +40,8 @@ func Build(t testing.TB, cmds ...string) string {
 		}
 	}
 	if len(todo) > 0 {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			t.Fatalf("go env GOMOD: %v", err)
-		}
 		cmd := exec.Command("go", append([]string{"build", "-o", buildDir + "/"}, todo...)...)
-		cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
+		cmd.Dir = ModuleRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go build %v: %v\n%s", todo, err, out)
 		}
