@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ptpcam/ptpcam/camsim"
 	"github.com/ptpcam/ptpcam/rig"
 )
 
@@ -277,6 +278,7 @@ func TestCamsimScheduler(t *testing.T) {
 	}
 	defer s.Close()
 	var prev Frame
+	var prevCounter uint64
 	for i := 0; i < 15; i++ {
 		f, err := s.Next(ctx)
 		if err != nil {
@@ -284,6 +286,19 @@ func TestCamsimScheduler(t *testing.T) {
 		}
 		if f.Status != FrameSuccess {
 			t.Fatalf("frame %d: %v", i, f.Status)
+		}
+		// camsim writes its frame counter and the frame's timestamp into the
+		// first pixels: no frame lost or reordered between camera and Go.
+		counter, ok := camsim.FrameCounter(f.Data)
+		if !ok {
+			t.Fatalf("frame %d: no camsim frame counter in the pixels", f.FrameID)
+		}
+		if i > 0 && counter != prevCounter+1 {
+			t.Errorf("frame counter %d after %d: lost or reordered", counter, prevCounter)
+		}
+		prevCounter = counter
+		if ts, ok := camsim.FrameTimestamp(f.Data); !ok || int64(ts) != f.Timestamp {
+			t.Errorf("frame %d: timestamp in the pixels %d, in the leader %d", f.FrameID, ts, f.Timestamp)
 		}
 		if off := f.Timestamp - start; off < 0 || off%int64(interval) != 0 {
 			t.Errorf("frame %d at %d: %d ns off the %v grid from %d", f.FrameID, f.Timestamp, off%int64(interval), interval, start)

@@ -444,3 +444,45 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return certFile, keyFile
 }
+
+// Built without Aravis, the exporter serves host metrics only and says so.
+func TestExporterWithoutAravis(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "ptpcam_exporter")
+	if out, err := exec.Command("go", "build", "-tags", "noaravis", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags noaravis: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	sock := filepath.Join(t.TempDir(), "none")
+	ctx, cancel := context.WithCancel(context.Background())
+	// The camera collector is left on: a build without Aravis must not try it.
+	cmd := exec.CommandContext(ctx, bin, "--web.listen-address", addr, "--ptp.socket", sock)
+	log := &lockedWriter{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		cmd.Wait()
+	}()
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer: %v\n%s", err, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(log.String(), "Built without Aravis: serving host metrics only") {
+		t.Errorf("no start-up line saying so:\n%s", log.String())
+	}
+	if !strings.Contains(body, `ptpcam_ptp_up{socket="`+sock+`"} 0`) || strings.Contains(body, "ptpcam_camera_") || strings.Contains(body, `collector="camera"`) {
+		t.Errorf("want host metrics only:\n%s", body)
+	}
+}

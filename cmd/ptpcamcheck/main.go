@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("ptp.socket", "ptp4l management (UDS) socket.").Default(pmc.DefaultSocket).StringVar(&c.socket)
 	app.Flag("ptp.domain", "PTP domain of ptp4l.").Default("0").Uint8Var(&c.domain)
 	app.Flag("serials", "Comma-separated camera serials (default: every discovered camera, up to --max).").StringVar(&c.serials)
-	app.Flag("iface", "Host network interface the cameras are on (restricts discovery; printed in the log).").StringVar(&c.iface)
+	app.Flag("iface", "Host network interface of the cameras, for the log only (as the original).").StringVar(&c.iface)
 	app.Flag("output", "Output format: text or json.").Default("text").EnumVar(&c.output, "text", "json")
 	app.Flag("max", "Most cameras taken when no serials are given.").Default("8").IntVar(&c.max)
 
@@ -147,7 +147,7 @@ func parseSerials(s string) ([]string, error) {
 // found, up to max) by address. An unknown serial is fatal and the error
 // lists the serials found.
 func openCameras(ctx context.Context, c common, serials []string) ([]*genicam.Camera, error) {
-	devs, err := genicam.Discover(ctx, c.iface)
+	devs, err := genicam.Discover(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("camera discovery: %w", err)
 	}
