@@ -5,7 +5,7 @@ PROMU     := $(GO) tool -modfile=tools/go.mod promu
 BUILD_DIR := .build
 FUZZTIME  ?= 15s
 
-.PHONY: all deps build promu test unit fuzz lint bench demo clean
+.PHONY: all deps build promu test unit fuzz lint bench demo dashboards clean
 
 all: build
 
@@ -49,6 +49,11 @@ bench: deps
 	$(GO) test ./cmd/ptpcam_exporter/ -run '^$$' -bench Scrape -benchtime 1x -count 1
 	$(GO) test ./genicam/ -run '^$$' -bench Latch8 -benchtime 300x -count 1
 	$(GO) test ./camsim/ -run '^$$' -bench Stream1080p -benchtime 150x -count 1
+
+# Regenerate the Grafana dashboard from its Go source (a test fails when the
+# committed JSON is stale).
+dashboards: deps
+	$(GO) run ./dashboards/gen -o dashboards/ptpcam.json
 
 demo: build
 	./.ci/demo.sh
