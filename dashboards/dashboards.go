@@ -1,0 +1,440 @@
+// Package dashboards builds ptpcam's Grafana dashboard from Go code with the
+// Grafana Foundation SDK. dashboards/ptpcam.json is its committed output:
+// regenerate it with `go run ./dashboards/gen -o dashboards/ptpcam.json`; a
+// test fails when the two differ.
+package dashboards
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
+	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
+)
+
+// Thresholds drawn on the panels. They are the ones of alerts/ptpcam.rules.yml
+// (a test checks that they still agree), so that a panel turns red exactly
+// when the alert would fire.
+const (
+	// DesyncThreshold is the |camera clock delta| above which a camera is
+	// out of sync (PtpcamCameraClockDesync).
+	DesyncThreshold = 0.001
+	// UncertaintyThreshold is the latch uncertainty above which a delta
+	// cannot be judged against DesyncThreshold (PtpcamLatchUncertaintyHigh).
+	UncertaintyThreshold = 0.0005
+	// SyncStaleThreshold is the Sync age in seconds above which a slave
+	// host's grandmaster is considered silent (PtpcamSyncStale).
+	SyncStaleThreshold = 10
+)
+
+// UID is the dashboard's stable Grafana uid, so that links survive re-imports.
+const UID = "ptpcam"
+
+// Selectors of the template variables. Both are multi-value with "All", hence
+// regex matchers.
+const (
+	hostSel   = `instance=~"$instance"`
+	cameraSel = `instance=~"$instance", serial=~"$camera"`
+)
+
+// hostRoles are the values of ptpcam_ptp_role's role label (pmc.AllRoles,
+// lower-cased) with the colour each gets on the timeline; the index + 1 is
+// the code the timeline query maps the state set to.
+var hostRoles = []state{
+	{"unknown", "text"}, {"grandmaster", "green"}, {"slave", "green"}, {"uncalibrated", "yellow"},
+	{"listening", "orange"}, {"faulty", "red"}, {"disabled", "text"}, {"master", "blue"}, {"passive", "purple"},
+}
+
+// cameraStatuses are the values of ptpcam_camera_ptp_status's status label
+// (the exporter's contract, README "Metrics").
+var cameraStatuses = []state{
+	{"initializing", "yellow"}, {"faulty", "red"}, {"disabled", "text"}, {"listening", "orange"},
+	{"premaster", "yellow"}, {"master", "blue"}, {"passive", "purple"}, {"uncalibrated", "yellow"},
+	{"slave", "green"}, {"unknown", "text"},
+}
+
+type state struct{ name, color string }
+
+// JSON returns the dashboard as committed in dashboards/ptpcam.json:
+// indented, with a final newline.
+func JSON() ([]byte, error) {
+	d, err := PTPCam()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("dashboard %s: marshal: %w", UID, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// PTPCam builds the rig dashboard: the host's ptp4l, the cameras' clocks and
+// PTP states, and the exporter's own health.
+func PTPCam() (dashboard.Dashboard, error) {
+	ds := common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
+	p := &panels{ds: ds}
+
+	b := dashboard.NewDashboardBuilder("ptpcam: PTP camera rig").
+		Uid(UID).
+		Description("PTP timing of a GigE Vision camera rig, from ptpcam_exporter: the host's ptp4l, each camera's clock against the host, and the exporter's health.").
+		Tags([]string{"ptpcam", "ptp", "cameras"}).
+		Refresh("30s").
+		Time("now-1h", "now").
+		Timezone(common.TimeZoneBrowser).
+		Tooltip(dashboard.DashboardCursorSyncCrosshair).
+		Link(dashboard.NewDashboardLinkBuilder("Runbook").
+			Type(dashboard.DashboardLinkTypeLink).
+			Url("https://github.com/ptpcam/ptpcam#runbook").
+			TargetBlank(true)).
+		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").
+			Label("Data source").
+			Type("prometheus")).
+		WithVariable(dashboard.NewQueryVariableBuilder("instance").
+			Label("Exporter").
+			Datasource(ds).
+			Query(dashboard.StringOrMap{String: cog.ToPtr(`label_values(ptpcam_exporter_build_info, instance)`)}).
+			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+			Sort(dashboard.VariableSortAlphabeticalAsc).
+			Multi(true).
+			IncludeAll(true)).
+		WithVariable(dashboard.NewQueryVariableBuilder("camera").
+			Label("Camera").
+			Description("Camera serial number").
+			Datasource(ds).
+			Query(dashboard.StringOrMap{String: cog.ToPtr(`label_values(ptpcam_camera_up{instance=~"$instance"}, serial)`)}).
+			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+			Sort(dashboard.VariableSortAlphabeticalAsc).
+			Multi(true).
+			IncludeAll(true)).
+		Annotation(dashboard.NewAnnotationQueryBuilder().
+			Name("ptpcam alerts").
+			Datasource(ds).
+			Enable(true).
+			IconColor("red").
+			// ALERTS is written by Prometheus itself for every pending or
+			// firing alert of the loaded rules (alerts/ptpcam.rules.yml).
+			Expr(`ALERTS{alertname=~"Ptpcam.+", alertstate="firing"}`).
+			Step("1m").
+			TitleFormat("{{alertname}}").
+			TextFormat("{{severity}} {{instance}} {{serial}}{{socket}}").
+			TagKeys("severity"))
+
+	b.WithRow(dashboard.NewRowBuilder("Host: ptp4l").Id(p.id()))
+	for _, pb := range p.host() {
+		b.WithPanel(pb)
+	}
+	b.WithRow(dashboard.NewRowBuilder("Cameras").Id(p.id()))
+	for _, pb := range p.cameras() {
+		b.WithPanel(pb)
+	}
+	b.WithRow(dashboard.NewRowBuilder("Exporter").Id(p.id()))
+	for _, pb := range p.exporter() {
+		b.WithPanel(pb)
+	}
+	d, err := b.Build()
+	if err != nil {
+		return dashboard.Dashboard{}, fmt.Errorf("dashboard %s: %w", UID, err)
+	}
+	return d, nil
+}
+
+// panels hands out stable panel ids (Grafana's links to a panel use them) in
+// the order the panels are built.
+type panels struct {
+	ds     common.DataSourceRef
+	lastID uint32
+}
+
+func (p *panels) id() uint32 {
+	p.lastID++
+	return p.lastID
+}
+
+func (p *panels) host() []cog.Builder[dashboard.Panel] {
+	return []cog.Builder[dashboard.Panel]{
+		p.stat().
+			Title("Host role").
+			Description("What ptp4l is doing as a whole, derived from its ports (grandmaster, slave, ...). The rig expects the host to be grandmaster unless the exporter runs with --no-ptp.expect-grandmaster.").
+			Datasource(p.ds).Height(5).Span(6).
+			WithTarget(p.instant(`ptpcam_ptp_role{`+hostSel+`} == 1`, "{{role}}")).
+			TextMode(common.BigValueTextModeName).
+			ColorMode(common.BigValueColorModeNone).
+			GraphMode(common.BigValueGraphModeNone),
+		table.NewPanelBuilder().Id(p.id()).
+			Title("Clock and grandmaster identity").
+			Description("The host's own clock identity and PTP domain, and the grandmaster it follows (itself when it is grandmaster). Several rows with different grandmasters in one domain fire PtpcamGrandmasterDisagreement.").
+			Datasource(p.ds).Height(5).Span(12).
+			WithTarget(p.table(`ptpcam_ptp_clock_info{` + hostSel + `}
+  * on(instance, socket) group_left(grandmaster_identity)
+ptpcam_ptp_grandmaster_info{` + hostSel + `}`)).
+			WithTransformation(organize([]string{"Time", "Value", "__name__", "job"},
+				map[string]string{"clock_identity": "clock", "grandmaster_identity": "grandmaster"})),
+		p.stat().
+			Title("Grandmaster clock class").
+			Description("clockClass the grandmaster announces: 6 locked to a primary reference, 7 holdover, 248 default (free-running), 255 slave-only. Higher is worse.").
+			Datasource(p.ds).Height(5).Span(3).
+			WithTarget(p.instant(`ptpcam_ptp_grandmaster_clock_class{`+hostSel+`}`, "{{instance}}")).
+			ColorMode(common.BigValueColorModeNone).
+			GraphMode(common.BigValueGraphModeNone),
+		p.stat().
+			Title("Worst host |offset|").
+			Description("Largest |offset from master| ptp4l reported within the dashboard's time range (0 on a grandmaster).").
+			Datasource(p.ds).Height(5).Span(3).
+			Unit("s").
+			WithTarget(p.instant(`max(max_over_time(ptpcam_ptp_offset_from_master_max_abs_seconds{`+hostSel+`}[$__range]))`, "worst")).
+			Thresholds(steps("green", level{DesyncThreshold, "red"})).
+			ColorMode(common.BigValueColorModeValue).
+			GraphMode(common.BigValueGraphModeNone),
+
+		p.timeline().
+			Title("Host role over time").
+			Datasource(p.ds).Height(6).Span(12).
+			WithTarget(p.query(stateCode("ptpcam_ptp_role", hostSel, "role", hostRoles, "instance, socket"), "{{instance}} {{socket}}")).
+			Mappings(stateMappings(hostRoles)).
+			ShowValue(common.VisibilityModeAuto),
+		p.timeline().
+			Title("ptp4l management reachable").
+			Description("Whether ptp4l's management socket answered the exporter (ptpcam_ptp_up).").
+			Datasource(p.ds).Height(6).Span(12).
+			WithTarget(p.query(`ptpcam_ptp_up{`+hostSel+`}`, "{{instance}} {{socket}}")).
+			Mappings(upMappings("answers", "unreachable")).
+			ShowValue(common.VisibilityModeNever),
+
+		p.seconds("Host offset from master",
+			"ptp4l's offset from its master (time series of polled values); 0 when the host is grandmaster.",
+			`ptpcam_ptp_offset_from_master_seconds{`+hostSel+`}`, "{{instance}} {{socket}}").Span(8),
+		p.seconds("Host worst |offset| per poll window",
+			"Worst |offset| ptp4l reported between two scrapes, so that short excursions are not missed by the scrape interval.",
+			`ptpcam_ptp_offset_from_master_max_abs_seconds{`+hostSel+`}`, "{{instance}} {{socket}}").Span(8),
+		p.seconds("Mean path delay",
+			"ptp4l's mean path delay to its master: a jump means the network path changed.",
+			`ptpcam_ptp_mean_path_delay_seconds{`+hostSel+`}`, "{{instance}} {{socket}}").Span(8),
+
+		p.seconds("Sync age",
+			"Time since ptp4l last processed a Sync from the grandmaster (slave hosts only). The red line is the PtpcamSyncStale threshold.",
+			`ptpcam_ptp_sync_age_seconds{`+hostSel+`}`, "{{instance}} {{socket}}").
+			Span(12).
+			Thresholds(steps("green", level{SyncStaleThreshold, "red"})).
+			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)),
+		timeseries.NewPanelBuilder().Id(p.id()).
+			Title("Grandmaster and port state changes").
+			Description("Changes seen per interval: a grandmaster change is a BMCA decision (PtpcamGrandmasterChanged); many port state changes are flapping (PtpcamPortStateFlapping).").
+			Datasource(p.ds).Height(8).Span(12).
+			WithTarget(p.query(`increase(ptpcam_ptp_grandmaster_changes_total{`+hostSel+`}[$__rate_interval])`, "grandmaster {{instance}} {{socket}}")).
+			WithTarget(p.query(`increase(ptpcam_ptp_port_state_changes_total{`+hostSel+`}[$__rate_interval])`, "port {{port}} {{interface}} {{instance}}")).
+			DrawStyle(common.GraphDrawStyleBars).
+			FillOpacity(80).
+			Min(0).
+			Decimals(0).
+			Tooltip(tooltip()),
+	}
+}
+
+func (p *panels) cameras() []cog.Builder[dashboard.Panel] {
+	return []cog.Builder[dashboard.Panel]{
+		p.seconds("Camera clock delta",
+			"Camera time minus the midpoint of the host's bracket around the timestamp latch (TAI/UTC corrected). The green band is ±1 ms, the PtpcamCameraClockDesync threshold; the alert only fires while the host clock is a valid reference.",
+			`ptpcam_camera_clock_delta_seconds{`+cameraSel+`}`, "{{serial}}").
+			Span(16).Height(9).
+			Thresholds(steps("red", level{-DesyncThreshold, "green"}, level{DesyncThreshold, "red"})).
+			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashedAndArea)).
+			// Keep the band in view when every camera is well inside it.
+			AxisSoftMin(-2 * DesyncThreshold).
+			AxisSoftMax(2 * DesyncThreshold),
+		p.stat().
+			Title("Worst camera |delta|").
+			Description("Largest |camera clock delta| of the selected cameras within the dashboard's time range.").
+			Datasource(p.ds).Height(9).Span(4).
+			Unit("s").
+			WithTarget(p.instant(`max(max_over_time(abs(ptpcam_camera_clock_delta_seconds{`+cameraSel+`})[$__range:]))`, "worst")).
+			Thresholds(steps("green", level{DesyncThreshold, "red"})).
+			ColorMode(common.BigValueColorModeBackground).
+			GraphMode(common.BigValueGraphModeNone),
+		p.stat().
+			Title("Host reference valid").
+			Description("Whether the host clock is a valid reference for the camera deltas: the host is grandmaster or a synchronized slave. While it is not, deltas are shown but not alerted on.").
+			Datasource(p.ds).Height(9).Span(4).
+			WithTarget(p.instant(`ptpcam_camera_host_reference_valid{`+hostSel+`}`, "{{instance}}")).
+			Mappings(upMappings("valid", "not valid")).
+			ColorMode(common.BigValueColorModeBackground).
+			GraphMode(common.BigValueGraphModeNone),
+
+		p.timeline().
+			Title("Camera PTP status").
+			Description("PTP status of each camera. In a healthy rig every camera is Slave of the host grandmaster; a Master camera did not hear it (PtpcamSeveralMasters). Cameras without PTP have no row.").
+			Datasource(p.ds).Height(8).Span(12).
+			WithTarget(p.query(stateCode("ptpcam_camera_ptp_status", cameraSel, "status", cameraStatuses, "instance, serial"), "{{serial}}")).
+			Mappings(stateMappings(cameraStatuses)).
+			ShowValue(common.VisibilityModeAuto),
+		p.timeline().
+			Title("Camera up").
+			Description("Whether the camera answered the exporter (ptpcam_camera_up).").
+			Datasource(p.ds).Height(8).Span(12).
+			WithTarget(p.query(`ptpcam_camera_up{`+cameraSel+`}`, "{{serial}}")).
+			Mappings(upMappings("up", "down")).
+			ShowValue(common.VisibilityModeNever),
+
+		p.seconds("Delta uncertainty",
+			"Half the host bracket around each latch: the delta is known to ± this. Above the red line (PtpcamLatchUncertaintyHigh) a 1 ms threshold cannot be judged.",
+			`ptpcam_camera_clock_delta_uncertainty_seconds{`+cameraSel+`}`, "{{serial}}").
+			Span(8).
+			Min(0).
+			Thresholds(steps("green", level{UncertaintyThreshold, "red"})).
+			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)),
+		p.seconds("Delta sample age",
+			"Age of the last good latch sample of each camera: it grows while a camera does not answer latches.",
+			`ptpcam_camera_clock_delta_sample_age_seconds{`+cameraSel+`}`, "{{serial}}").
+			Span(8).
+			Min(0),
+		p.seconds("Camera offset from master",
+			"The offset from master the camera itself reports, for cameras that expose it.",
+			`ptpcam_camera_ptp_offset_from_master_seconds{`+cameraSel+`}`, "{{serial}}").
+			Span(8),
+
+		table.NewPanelBuilder().Id(p.id()).
+			Title("Cameras").
+			Description("Every camera the exporter watches, and the grandmaster each one follows when it exposes it (it should be the host's: PtpcamCameraGrandmasterMismatch).").
+			Datasource(p.ds).Height(7).Span(24).
+			WithTarget(p.table(`ptpcam_camera_info{` + cameraSel + `}`)).
+			WithTarget(p.table(`ptpcam_camera_ptp_grandmaster_info{` + cameraSel + `}`)).
+			WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
+			WithTransformation(organize([]string{"Time", "Value #A", "Value #B", "__name__", "job"},
+				map[string]string{"grandmaster_identity": "grandmaster"})),
+	}
+}
+
+func (p *panels) exporter() []cog.Builder[dashboard.Panel] {
+	return []cog.Builder[dashboard.Panel]{
+		p.timeline().
+			Title("Scrape health").
+			Description("Whether Prometheus could scrape the exporter (up) and whether each collector succeeded (ptpcam_scrape_collector_success). A failing collector does not fail the scrape.").
+			Datasource(p.ds).Height(8).Span(12).
+			WithTarget(p.query(`up{`+hostSel+`}`, "scrape {{instance}}")).
+			WithTarget(p.query(`ptpcam_scrape_collector_success{`+hostSel+`}`, "{{collector}} {{instance}}")).
+			Mappings(upMappings("ok", "failed")).
+			ShowValue(common.VisibilityModeNever),
+		p.seconds("Collector duration",
+			"Time each collector took in a scrape: the camera collector shares one sample among concurrent scrapes, so it should stay flat however many scrapers there are.",
+			`ptpcam_scrape_collector_duration_seconds{`+hostSel+`}`, "{{collector}} {{instance}}").
+			Span(12).
+			Min(0),
+	}
+}
+
+// query is a range query of the dashboard's data source.
+func (p *panels) query(expr, legend string) *prometheus.DataqueryBuilder {
+	return prometheus.NewDataqueryBuilder().Datasource(p.ds).Expr(expr).LegendFormat(legend).Range()
+}
+
+// instant is an instant query, for stats that show the current value.
+func (p *panels) instant(expr, legend string) *prometheus.DataqueryBuilder {
+	return prometheus.NewDataqueryBuilder().Datasource(p.ds).Expr(expr).LegendFormat(legend).Instant()
+}
+
+// table is an instant query whose labels become table columns.
+func (p *panels) table(expr string) *prometheus.DataqueryBuilder {
+	return p.instant(expr, "__auto").Format(prometheus.PromQueryFormatTable)
+}
+
+// seconds is a time series panel of one query in seconds.
+func (p *panels) seconds(title, description, expr, legend string) *timeseries.PanelBuilder {
+	return timeseries.NewPanelBuilder().Id(p.id()).
+		Title(title).
+		Description(description).
+		Datasource(p.ds).
+		Height(8).
+		Unit("s").
+		WithTarget(p.query(expr, legend)).
+		Legend(common.NewVizLegendOptionsBuilder().
+			DisplayMode(common.LegendDisplayModeTable).
+			Placement(common.LegendPlacementBottom).
+			ShowLegend(true).
+			Calcs([]string{"min", "max", "lastNotNull"})).
+		Tooltip(tooltip())
+}
+
+// stat is a stat panel of the current value (last non-null).
+func (p *panels) stat() *stat.PanelBuilder {
+	return stat.NewPanelBuilder().Id(p.id()).
+		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
+		Orientation(common.VizOrientationAuto)
+}
+
+// timeline is a state timeline, one row per series.
+func (p *panels) timeline() *statetimeline.PanelBuilder {
+	return statetimeline.NewPanelBuilder().Id(p.id()).
+		MergeValues(true).
+		Tooltip(tooltip())
+}
+
+func tooltip() *common.VizTooltipOptionsBuilder {
+	return common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderDescending)
+}
+
+// stateCode turns a state set (one series per state, the current one 1) into
+// one series per group whose value is the current state's code (index + 1),
+// which a state timeline can show as one row. PromQL cannot turn a label into
+// a value, hence one term per state.
+func stateCode(metric, sel, label string, states []state, by string) string {
+	terms := make([]string, len(states))
+	for i, s := range states {
+		terms[i] = fmt.Sprintf("%s{%s, %s=%q} * %d", metric, sel, label, s.name, i+1)
+	}
+	return "max by (" + by + ") (\n    " + strings.Join(terms, "\n  or ") + "\n)"
+}
+
+// stateMappings maps stateCode's codes back to the state names.
+func stateMappings(states []state) []dashboard.ValueMapping {
+	opts := map[string]dashboard.ValueMappingResult{}
+	for i, s := range states {
+		opts[strconv.Itoa(i+1)] = dashboard.ValueMappingResult{Text: cog.ToPtr(s.name), Color: cog.ToPtr(s.color), Index: cog.ToPtr(int32(i))}
+	}
+	return []dashboard.ValueMapping{{ValueMap: &dashboard.ValueMap{Type: dashboard.MappingTypeValueToText, Options: opts}}}
+}
+
+// upMappings names the two values of a 0/1 gauge.
+func upMappings(one, zero string) []dashboard.ValueMapping {
+	return []dashboard.ValueMapping{{ValueMap: &dashboard.ValueMap{
+		Type: dashboard.MappingTypeValueToText,
+		Options: map[string]dashboard.ValueMappingResult{
+			"0": {Text: cog.ToPtr(zero), Color: cog.ToPtr("red"), Index: cog.ToPtr(int32(0))},
+			"1": {Text: cog.ToPtr(one), Color: cog.ToPtr("green"), Index: cog.ToPtr(int32(1))},
+		},
+	}}}
+}
+
+// level is a threshold: from this value up, the colour.
+type level struct {
+	from  float64
+	color string
+}
+
+// steps builds absolute thresholds: base below the first level.
+func steps(base string, levels ...level) *dashboard.ThresholdsConfigBuilder {
+	out := []dashboard.Threshold{{Color: base}} // nil value: -Infinity
+	for _, l := range levels {
+		out = append(out, dashboard.Threshold{Value: cog.ToPtr(l.from), Color: l.color})
+	}
+	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(out)
+}
+
+// organize hides and renames table columns.
+func organize(exclude []string, rename map[string]string) dashboard.DataTransformerConfig {
+	ex := map[string]bool{}
+	for _, e := range exclude {
+		ex[e] = true
+	}
+	return dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
+		"excludeByName": ex,
+		"renameByName":  rename,
+	}}
+}
