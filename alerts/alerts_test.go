@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"testing"
 
-	"go.yaml.in/yaml/v2"
-
 	"github.com/ptpcam/ptpcam/internal/testenv"
 )
 
@@ -34,41 +32,23 @@ var metricRE = regexp.MustCompile(`\bptpcam_[a-z0-9_]+\b`)
 // alert has a unit test.
 func TestRulesUseKnownMetrics(t *testing.T) {
 	known := testenv.KnownMetrics(t)
-	b, err := os.ReadFile("ptpcam.rules.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rules struct {
-		Groups []struct {
-			Rules []struct {
-				Alert string `yaml:"alert"`
-				Expr  string `yaml:"expr"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(b, &rules); err != nil {
-		t.Fatal(err)
-	}
 	tests, err := os.ReadFile("ptpcam_test.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			n++
-			for _, m := range metricRE.FindAllString(r.Expr, -1) {
-				if _, ok := known[m]; !ok {
-					t.Errorf("alert %s uses %s, which the exporter does not expose (collector/testdata/metrics.txt)", r.Alert, m)
-				}
-			}
-			firing := regexp.MustCompile(`alertname: ` + r.Alert + `\n\s+exp_alerts:\n\s+- exp_labels:`)
-			if !firing.Match(tests) {
-				t.Errorf("alert %s has no unit test in which it fires", r.Alert)
+	rules := testenv.AlertRules(t)
+	for _, r := range rules {
+		for _, m := range metricRE.FindAllString(r.Expr, -1) {
+			if _, ok := known[m]; !ok {
+				t.Errorf("alert %s uses %s, which the exporter does not expose (collector/testdata/metrics.txt)", r.Alert, m)
 			}
 		}
+		firing := regexp.MustCompile(`alertname: ` + r.Alert + `\n\s+exp_alerts:\n\s+- exp_labels:`)
+		if !firing.Match(tests) {
+			t.Errorf("alert %s has no unit test in which it fires", r.Alert)
+		}
 	}
-	if n < 15 {
-		t.Errorf("%d alerts, want at least 15", n)
+	if len(rules) < 15 {
+		t.Errorf("%d alerts, want at least 15", len(rules))
 	}
 }

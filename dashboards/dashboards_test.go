@@ -121,26 +121,9 @@ func TestCheckQueriesRejects(t *testing.T) {
 
 // The panels' thresholds are the alerts' thresholds.
 func TestThresholdsMatchAlerts(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "alerts", "ptpcam.rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rules struct {
-		Groups []struct {
-			Rules []struct {
-				Alert string `yaml:"alert"`
-				Expr  string `yaml:"expr"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(b, &rules); err != nil {
-		t.Fatalf("alerts/ptpcam.rules.yml: %v", err)
-	}
 	exprs := map[string]string{}
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			exprs[r.Alert] = r.Expr
-		}
+	for _, r := range testenv.AlertRules(t) {
+		exprs[r.Alert] = r.Expr
 	}
 	for alert, v := range map[string]float64{
 		"PtpcamCameraClockDesync":    DesyncThreshold,
