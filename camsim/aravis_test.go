@@ -288,7 +288,7 @@ func TestAravisOverVeth(t *testing.T) {
 	}
 	p, err := rig.StartPTP4L(t.Context(), host, rig.PTP4LConfig{Interface: "vh0", Dir: t.TempDir(), Domain: 0})
 	if err != nil {
-		t.Skipf("ptp4l on a veth: %v", err)
+		testenv.Skip(t, "ptp4l on a veth: %v", err)
 	}
 	t.Cleanup(p.Stop)
 	cam := startCamsim(t, camNS, "", "05520130", "--interface", "vc0", "--profile", "gev", "--ptp-enable")
