@@ -1,0 +1,383 @@
+// Command camrecord records every camera of a PTP-synchronized GigE Vision
+// rig, starting on one common PTP instant, each camera into its own ffmpeg,
+// with live Prometheus metrics, crash-safe files and a per-frame sidecar.
+//
+// Exit codes: 0 every camera recorded every trigger; 1 nothing was recorded
+// (bad flags, no camera, preflight refused, encoder unusable, arming failed);
+// 2 at least one camera or its ffmpeg failed during the take (the others are
+// complete); 3 every camera completed but frames were missing, dropped or
+// incomplete (see the sidecars).
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/ptpcam/ptpcam/check"
+	"github.com/ptpcam/ptpcam/genicam"
+	"github.com/ptpcam/ptpcam/internal/logging"
+	"github.com/ptpcam/ptpcam/pmc"
+	"github.com/ptpcam/ptpcam/record"
+)
+
+const (
+	exitClean   = 0
+	exitNothing = 1
+	exitFailed  = 2
+	exitGaps    = 3
+)
+
+// defaultAddress: next to ptpcam_exporter's 9877.
+const defaultAddress = ":9878"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// options are the parsed flags.
+type options struct {
+	serials     *[]string
+	iface       *string
+	width       *int
+	height      *int
+	pixFmt      *string
+	fps         *float64
+	duration    *time.Duration
+	lead        *time.Duration
+	outDir      *string
+	encoder     *string
+	bitrate     *string
+	preset      *string
+	container   *string
+	nvencMax    *int
+	align       *bool
+	queue       *int
+	buffers     *int
+	nice        *int
+	overwrite   *bool
+	ffmpegBin   *string
+	force       *bool
+	syncTimeout *time.Duration
+	noEnable    *bool
+	socket      *string
+	domain      *uint8
+	metricsPath *string
+	progressInt *time.Duration
+	webConfig   *web.FlagConfig
+	log         *promslog.Config
+}
+
+// newApp defines camrecord's flags.
+func newApp() (*kingpin.Application, *options) {
+	app := kingpin.New("camrecord", "Record PTP-synchronized GigE Vision cameras, all starting on one PTP instant, each into its own ffmpeg.\n\n"+
+		"Exit codes: 0 all cameras recorded every trigger; 1 nothing recorded; 2 a camera or its ffmpeg failed; 3 completed with missing/dropped frames.\n\n"+
+		"--config FILE reads flags from a file: one `name = value` per line (flag names without --, # comments; repeat a line for repeatable flags such as serial). Flags on the command line override the file.")
+	app.Flag("config", "Read flag values from this file (name = value lines); the command line overrides them.").PlaceHolder("FILE").String()
+	o := &options{}
+	o.serials = app.Flag("serial", "Serial of a camera to record; repeat for several (default: every discovered camera).").Strings()
+	o.iface = app.Flag("camera.interface", "Discover cameras on this host interface only (default: all).").String()
+	o.width = app.Flag("width", "Image width in pixels.").Default("1920").Int()
+	o.height = app.Flag("height", "Image height in pixels.").Default("1080").Int()
+	o.pixFmt = app.Flag("pixel-format", "GenICam pixel format (BayerGR8, BayerRG8, BayerGB8, BayerBG8, Mono8, Mono16).").Default("BayerGR8").String()
+	o.fps = app.Flag("fps", "Frames per second; the scheduler interval is 1/fps.").Default("50").Float64()
+	o.duration = app.Flag("duration", "Length of the take; 0 records until SIGINT/SIGTERM.").Default("600s").Duration()
+	o.lead = app.Flag("lead-time", "Time from the latest latched camera clock to the common start.").Default("10s").Duration()
+	o.outDir = app.Flag("output-dir", "Directory of the videos, sidecars and session file.").Default(".").String()
+	o.encoder = app.Flag("encoder", "Encoder: auto probes hevc_nvenc, then libx265, then libx264; raw is lossless (Matroska); null discards the frames (transport checks, benchmarks).").Default("auto").Enum(record.Encoders...)
+	o.bitrate = app.Flag("bitrate", "Target bitrate of the encoder.").Default("2.2M").String()
+	o.preset = app.Flag("preset", "Encoder preset (default p4 for NVENC, ultrafast for libx264/libx265).").String()
+	o.container = app.Flag("container", "mkv (Matroska flushed every 200 ms) or mp4 (fragmented at 1 s keyframes); both survive a crash.").Default("mkv").Enum(record.Containers...)
+	o.nvencMax = app.Flag("nvenc-max-sessions", "Most cameras encoded with NVENC; the others use a CPU encoder (GeForce cards allow 3 to 8 sessions).").Default("3").Int()
+	o.align = app.Flag("align", "Write the previous frame again for every missing or dropped frame, so frame k is trigger k in every file (--no-align to write only received frames).").Default("true").Bool()
+	o.queue = app.Flag("queue-frames", "Frame slots per camera between acquisition and ffmpeg (0: 64 MiB worth, at least 16).").Default("0").Int()
+	o.buffers = app.Flag("stream-buffers", "Aravis buffers per camera (0: 16 MiB worth, at least 8).").Default("0").Int()
+	o.nice = app.Flag("ffmpeg-nice", "Nice value of the ffmpeg processes, so that acquisition wins when CPU is short (-1: unchanged).").Default("5").Int()
+	o.overwrite = app.Flag("overwrite", "Replace existing files of the same name.").Bool()
+	o.ffmpegBin = app.Flag("ffmpeg", "ffmpeg binary.").Default("ffmpeg").String()
+	o.force = app.Flag("force", "Record even when the PTP preflight finds the rig not synchronized (with a warning).").Bool()
+	o.syncTimeout = app.Flag("sync-timeout", "Longest wait in the preflight for the host and cameras to be PTP-synchronized.").Default("30s").Duration()
+	o.noEnable = app.Flag("no-enable-ptp", "Do not enable PTP in the cameras in the preflight, only check.").Bool()
+	o.socket = app.Flag("ptp.socket", "ptp4l management (UDS) socket.").Default(pmc.DefaultSocket).String()
+	o.domain = app.Flag("ptp.domain", "PTP domainNumber of ptp4l.").Default("0").Uint8()
+	o.metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	o.progressInt = app.Flag("progress.interval", "Interval of the progress log lines when stderr is not a terminal.").Default("10s").Duration()
+	o.webConfig = kingpinflag.AddFlags(app, defaultAddress)
+	o.log = &promslog.Config{}
+	flag.AddFlags(app, o.log)
+	app.Version(version.Print("camrecord"))
+	app.HelpFlag.Short('h')
+	return app, o
+}
+
+func run(args []string) int {
+	app, o := newApp()
+	if err := applyConfigFile(app, args); err != nil {
+		fmt.Fprintf(os.Stderr, "camrecord: %v\n", err)
+		return exitNothing
+	}
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "camrecord: %v\n", err)
+		return exitNothing
+	}
+	logger := logging.New(o.log)
+	logger.Info("Starting camrecord", "version", version.Info())
+
+	rec, err := record.New(record.Config{
+		Width: *o.width, Height: *o.height, PixelFormat: *o.pixFmt, FPS: *o.fps, Duration: *o.duration, LeadTime: *o.lead,
+		OutputDir: *o.outDir, Encoder: *o.encoder, Bitrate: *o.bitrate, Preset: *o.preset, Container: *o.container,
+		NVENCMaxSessions: *o.nvencMax, Align: *o.align, QueueFrames: *o.queue, StreamBuffers: *o.buffers, FFmpegNice: *o.nice,
+		FFmpeg: *o.ffmpegBin, Overwrite: *o.overwrite,
+	}, logger)
+	if err != nil {
+		logger.Error("Invalid configuration", "err", err)
+		return exitNothing
+	}
+	if !genicam.Supported {
+		logger.Error("Built without Aravis: no cameras", "err", genicam.ErrNoAravis)
+		return exitNothing
+	}
+
+	// First signal: stop the take cleanly. Second: force (kill ffmpeg).
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	forceCh := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		s := <-sigs
+		logger.Warn("Stopping: draining queues and finalizing files (signal again to force)", "signal", s)
+		stop()
+		s = <-sigs
+		logger.Warn("Forced stop", "signal", s)
+		close(forceCh)
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(versioncollector.NewCollector("camrecord"), rec)
+	stopHTTP, err := serveMetrics(logger, reg, *o.metricsPath, o.webConfig)
+	if err != nil {
+		logger.Error("Metrics server", "err", err)
+		return exitNothing
+	}
+	defer stopHTTP()
+
+	infos, err := findCameras(ctx, *o.iface, *o.serials)
+	if err != nil {
+		logger.Error("Cameras", "err", err)
+		return exitNothing
+	}
+	// Encoders before any camera is touched: an unusable one fails here.
+	if _, err := rec.Prepare(ctx, len(infos)); err != nil {
+		logger.Error("Encoder", "err", err)
+		return exitNothing
+	}
+	cams, err := openCameras(ctx, infos)
+	if err != nil {
+		logger.Error("Cameras", "err", err)
+		return exitNothing
+	}
+	defer func() {
+		for _, c := range cams {
+			_ = c.Close()
+		}
+	}()
+
+	syncCams := make([]check.SyncCamera, len(cams))
+	recCams := make([]record.Camera, len(cams))
+	for i, c := range cams {
+		syncCams[i], recCams[i] = c, record.FromGenicam(c)
+	}
+	logger.Info("Preflight: waiting for the host and cameras to be PTP-synchronized", "timeout", *o.syncTimeout)
+	pcfg := pmc.Config{Socket: *o.socket, Domain: *o.domain}
+	res, err := check.WaitSync(ctx, func(ctx context.Context) (*check.Host, error) { return check.ReadHost(ctx, pcfg) },
+		syncCams, !*o.noEnable, 500*time.Millisecond, *o.syncTimeout)
+	switch {
+	case err != nil && *o.force:
+		logger.Warn("Preflight failed; recording anyway (--force)", "err", err)
+	case err != nil:
+		logger.Error("Preflight failed (use --force to record anyway)", "err", err)
+		return exitNothing
+	case !res.Verdict.Converged && *o.force:
+		logger.Warn("Rig not PTP-synchronized; recording anyway (--force): start times may differ", "problems", strings.Join(res.Verdict.Problems, "; "))
+	case !res.Verdict.Converged:
+		logger.Error("Rig not PTP-synchronized; refusing to record (--force to record anyway)", "problems", strings.Join(res.Verdict.Problems, "; "), "hints", strings.Join(res.Verdict.Hints, "; "))
+		return exitNothing
+	default:
+		logger.Info("Preflight: rig synchronized", "waited", res.Waited.Round(time.Millisecond), "masters", strings.Join(res.Verdict.Masters, ","))
+	}
+	if ctx.Err() != nil {
+		return exitNothing
+	}
+
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		rec.SetProgress(os.Stderr, true, 0)
+	} else {
+		rec.SetProgress(os.Stderr, false, *o.progressInt)
+	}
+	result, err := rec.Run(ctx, forceCh, recCams, res)
+	if err != nil {
+		logger.Error("Recording did not start", "err", err)
+		return exitNothing
+	}
+	logger.Info("Take finished", "frames", result.Frames, "start_skew", time.Duration(result.StartSkewNs),
+		"failed_cameras", result.Failed(), "session", result.Session)
+	switch {
+	case result.Failed() > 0:
+		return exitFailed
+	case !result.Clean():
+		return exitGaps
+	}
+	return exitClean
+}
+
+// applyConfigFile reads --config (found in args before parsing) and makes
+// its values the flags' defaults, so the command line still overrides them.
+func applyConfigFile(app *kingpin.Application, args []string) error {
+	path := ""
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--config="); ok {
+			path = v
+		} else if a == "--config" && i+1 < len(args) {
+			path = args[i+1]
+		}
+	}
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	defer f.Close()
+	values := map[string][]string{}
+	var order []string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimPrefix(strings.TrimSpace(k), "--")
+		if !ok || k == "" {
+			return fmt.Errorf("config %s:%d: want `name = value`, got %q", path, n, line)
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		if base, ok := strings.CutPrefix(k, "no-"); ok && app.GetFlag(k) == nil && app.GetFlag(base) != nil {
+			// no-align = true is align = false.
+			k, v = base, strconv.FormatBool(v == "false")
+		}
+		if k == "config" || app.GetFlag(k) == nil {
+			return fmt.Errorf("config %s:%d: unknown flag %q", path, n, k)
+		}
+		if _, seen := values[k]; !seen {
+			order = append(order, k)
+		}
+		values[k] = append(values[k], v)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	for _, k := range order {
+		app.GetFlag(k).Default(values[k]...)
+	}
+	return nil
+}
+
+func findCameras(ctx context.Context, iface string, serials []string) ([]genicam.DeviceInfo, error) {
+	devs, err := genicam.Discover(ctx, iface)
+	if err != nil {
+		return nil, fmt.Errorf("camera discovery: %w", err)
+	}
+	slices.SortFunc(devs, func(a, b genicam.DeviceInfo) int { return strings.Compare(a.Serial, b.Serial) })
+	if len(serials) == 0 {
+		if len(devs) == 0 {
+			return nil, errors.New("no camera found")
+		}
+		return devs, nil
+	}
+	by := map[string]genicam.DeviceInfo{}
+	var found []string
+	for _, d := range devs {
+		by[d.Serial] = d
+		found = append(found, d.Serial)
+	}
+	var out []genicam.DeviceInfo
+	for _, s := range serials {
+		d, ok := by[s]
+		if !ok {
+			return nil, fmt.Errorf("camera %s not found; found %d camera(s): %s", s, len(found), strings.Join(found, ", "))
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func openCameras(ctx context.Context, infos []genicam.DeviceInfo) ([]*genicam.Camera, error) {
+	var cams []*genicam.Camera
+	for _, d := range infos {
+		c, err := genicam.OpenAddress(ctx, d.Address)
+		if err != nil {
+			for _, c := range cams {
+				_ = c.Close()
+			}
+			return nil, fmt.Errorf("camera %s: %w", d.Serial, err)
+		}
+		cams = append(cams, c)
+	}
+	return cams, nil
+}
+
+// serveMetrics serves the registry until the returned stop is called.
+func serveMetrics(logger *slog.Logger, reg *prometheus.Registry, path string, webConfig *web.FlagConfig) (func(), error) {
+	mux := http.NewServeMux()
+	mux.Handle(path, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	if path != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name: "camrecord", Description: "Synchronized multi-camera recorder", Version: version.Info(),
+			Links: []web.LandingLinks{{Address: path, Text: "Metrics"}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/", landing)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(srv, webConfig, logger) }()
+	select {
+	case err := <-errc:
+		return nil, err
+	case <-time.After(100 * time.Millisecond):
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}

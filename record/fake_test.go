@@ -1,0 +1,155 @@
+package record
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/ptpcam/ptpcam/genicam"
+)
+
+// fakeCamera is an in-process camera whose device clock is the host's
+// CLOCK_REALTIME plus offset; its stream delivers frame k at start+k·interval
+// carrying k in its first 8 bytes, like camsim's frame counter.
+type fakeCamera struct {
+	serial string
+	offset time.Duration
+	// skip: triggers whose frame never arrives; incomplete: frames that
+	// arrive with packets missing; stopAfter: the camera goes silent after
+	// this trigger (0: never).
+	skip, incomplete map[int64]bool
+	stopAfter        int64
+
+	mu       sync.Mutex
+	acq      genicam.Acquisition
+	start    int64
+	interval time.Duration
+	armed    bool
+	streams  int
+}
+
+func (f *fakeCamera) Serial() string { return f.serial }
+
+func (f *fakeCamera) Configure(ctx context.Context, a genicam.Acquisition) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.acq = a
+	return nil
+}
+
+func (f *fakeCamera) now() int64 { return time.Now().Add(f.offset).UnixNano() }
+
+func (f *fakeCamera) Latch(ctx context.Context) (genicam.LatchSample, error) {
+	b := time.Now()
+	d := f.now()
+	return genicam.LatchSample{Serial: f.serial, Device: d, HostBefore: b, HostAfter: time.Now()}, nil
+}
+
+func (f *fakeCamera) ProgramScheduler(ctx context.Context, start int64, interval time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.start, f.interval, f.armed = start, interval, true
+	return nil
+}
+
+func (f *fakeCamera) CancelScheduler(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed = false
+	return nil
+}
+
+func (f *fakeCamera) StartStream(ctx context.Context, cfg genicam.StreamConfig) (Stream, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.armed {
+		return nil, errors.New("fake: scheduler not programmed before the stream")
+	}
+	f.streams++
+	s := &fakeStream{cam: f, frames: make(chan genicam.Frame, cfg.Buffers), done: make(chan struct{})}
+	size := f.acq.Width * f.acq.Height
+	go s.run(f.start, f.interval, size)
+	return s, nil
+}
+
+type fakeStream struct {
+	cam    *fakeCamera
+	frames chan genicam.Frame
+	done   chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	stats  genicam.StreamStats
+}
+
+func (s *fakeStream) run(start int64, interval time.Duration, size int) {
+	f := s.cam
+	for k := int64(0); ; k++ {
+		if f.stopAfter > 0 && k > f.stopAfter {
+			return
+		}
+		at := time.Unix(0, start+k*int64(interval)-int64(f.offset))
+		select {
+		case <-s.done:
+			return
+		case <-time.After(time.Until(at)):
+		}
+		f.mu.Lock()
+		armed := f.armed
+		f.mu.Unlock()
+		if !armed {
+			return
+		}
+		if f.skip[k] {
+			s.mu.Lock()
+			s.stats.MissingFrames++
+			s.mu.Unlock()
+			continue
+		}
+		data := make([]byte, size)
+		binary.BigEndian.PutUint64(data, uint64(k))
+		for i := 8; i < len(data); i++ {
+			data[i] = byte(k)
+		}
+		fr := genicam.Frame{Data: data, FrameID: uint64(k%65535 + 1), Timestamp: start + k*int64(interval) + 1000,
+			SystemTimestamp: time.Now().UnixNano(), Status: genicam.FrameSuccess}
+		if f.incomplete[k] {
+			fr.Status = genicam.FrameMissingPackets
+		}
+		select {
+		case s.frames <- fr:
+			s.mu.Lock()
+			s.stats.CompletedBuffers++
+			s.mu.Unlock()
+		default:
+			s.mu.Lock()
+			s.stats.Underruns++
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (s *fakeStream) Next(ctx context.Context) (genicam.Frame, error) {
+	select {
+	case <-ctx.Done():
+		return genicam.Frame{}, ctx.Err()
+	case <-s.done:
+		return genicam.Frame{}, genicam.ErrClosed
+	case fr := <-s.frames:
+		return fr, nil
+	}
+}
+
+func (s *fakeStream) Release(genicam.Frame) error { return nil }
+
+func (s *fakeStream) Stats() genicam.StreamStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+func (s *fakeStream) Close() error {
+	s.once.Do(func() { close(s.done) })
+	return nil
+}

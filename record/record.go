@@ -1,0 +1,1035 @@
+// Package record records several PTP-synchronized GigE Vision cameras, each
+// into its own ffmpeg, starting on one common device-time instant.
+//
+// # Pipeline
+//
+// Per camera, two goroutines and a bounded queue of preallocated frame slots:
+//
+//	Aravis stream --Next--> acquire: copy into a free slot, Release at once --queue--> write: whole frames to ffmpeg stdin
+//
+// The Aravis buffer goes back to the stream right after the copy, so a slow
+// encoder never starves acquisition (Aravis' n_underruns stays 0). When no
+// slot is free the frame is dropped at a frame boundary and counted with its
+// reason. The writer only ever writes whole frames, with no deadline: a cut
+// write would misalign ffmpeg for the rest of the file.
+//
+// # Alignment
+//
+// Frames are placed on the trigger grid start + k/fps by their device
+// timestamp (frame ids wrap at 16 bits on GigE Vision 1.x and only cross-
+// check). With alignment on, every grid point k gets output frame k: a
+// missing, dropped or incomplete frame is replaced by the previous frame
+// written again (black before the first) and marked in the sidecar, so frame
+// k of every camera's file is trigger k.
+//
+// # Stopping
+//
+// A take ends after Config.Duration worth of triggers, or when the context
+// passed to Run ends (SIGINT/SIGTERM in camrecord): acquisition stops, the
+// queues drain, every file is padded (aligned) to the same frame count,
+// stdin is closed and ffmpeg finalizes. The force channel kills ffmpeg
+// instead of waiting. A camera or ffmpeg that fails is reported in its
+// CameraResult; the other cameras go on.
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ptpcam/ptpcam/genicam"
+)
+
+// Camera is what the recorder needs of a camera. FromGenicam adapts a
+// *genicam.Camera.
+type Camera interface {
+	Serial() string
+	Configure(ctx context.Context, a genicam.Acquisition) error
+	Latch(ctx context.Context) (genicam.LatchSample, error)
+	ProgramScheduler(ctx context.Context, start int64, interval time.Duration) error
+	CancelScheduler(ctx context.Context) error
+	StartStream(ctx context.Context, cfg genicam.StreamConfig) (Stream, error)
+}
+
+// Stream is a running acquisition (*genicam.Stream).
+type Stream interface {
+	// Next waits for a frame; it fails only when ctx ends or the stream is
+	// closed.
+	Next(ctx context.Context) (genicam.Frame, error)
+	Release(f genicam.Frame) error
+	Stats() genicam.StreamStats
+	Close() error
+}
+
+// FromGenicam adapts an open Aravis camera.
+func FromGenicam(c *genicam.Camera) Camera { return genicamCamera{c} }
+
+type genicamCamera struct{ *genicam.Camera }
+
+func (g genicamCamera) StartStream(ctx context.Context, cfg genicam.StreamConfig) (Stream, error) {
+	s, err := g.Camera.StartStream(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Config is one recording.
+type Config struct {
+	Width, Height int
+	// PixelFormat is the GenICam pixel format (BayerGR8, Mono8, ...).
+	PixelFormat string
+	FPS         float64
+	// Duration of the take; 0 records until Run's context ends.
+	Duration time.Duration
+	// LeadTime from the latest latched camera time to the common start.
+	LeadTime  time.Duration
+	OutputDir string
+	// Encoder is one of Encoders.
+	Encoder string
+	Bitrate string
+	// Preset is the encoder's preset; empty: p4 for NVENC, ultrafast for CPU.
+	Preset string
+	// Container is mkv (Matroska, flushed every ClusterTimeLimit) or mp4
+	// (fragmented).
+	Container string
+	// NVENCMaxSessions caps the cameras encoded with NVENC.
+	NVENCMaxSessions int
+	// Align pads missing frames so output frame k is trigger k on every camera.
+	Align bool
+	// QueueFrames is the number of frame slots per camera between
+	// acquisition and ffmpeg (default: 64 MiB worth, at least 16).
+	QueueFrames int
+	// StreamBuffers is the number of Aravis buffers per camera (default:
+	// 16 MiB worth, at least 8).
+	StreamBuffers int
+	// FFmpegNice is the nice value ffmpeg runs at (default 5; negative:
+	// leave as is). Encoders have the queue as slack, acquisition has
+	// only the Aravis buffers: when CPU is short, acquisition must win.
+	FFmpegNice int
+	// StallTimeout: a camera that delivers no frame for this long once its
+	// start has passed is reported failed (default max(2s, 20 intervals)).
+	StallTimeout time.Duration
+	// FFmpeg is the ffmpeg binary (default "ffmpeg").
+	FFmpeg string
+	// ClusterTimeLimit bounds what a killed Matroska recording loses
+	// (default 200ms).
+	ClusterTimeLimit time.Duration
+	// Overwrite replaces existing files; otherwise they are an error.
+	Overwrite bool
+	// Now gives the host time (tests); time.Now when nil.
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.FFmpegNice == 0 {
+		c.FFmpegNice = 5
+	}
+	if c.FFmpeg == "" {
+		c.FFmpeg = "ffmpeg"
+	}
+	if c.ClusterTimeLimit <= 0 {
+		c.ClusterTimeLimit = 200 * time.Millisecond
+	}
+	if c.Container == "" {
+		c.Container = "mkv"
+	}
+	if c.Bitrate == "" {
+		c.Bitrate = "2.2M"
+	}
+	if c.Encoder == "" {
+		c.Encoder = EncoderAuto
+	}
+	if c.NVENCMaxSessions <= 0 {
+		c.NVENCMaxSessions = 3
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.StallTimeout <= 0 && c.FPS > 0 {
+		c.StallTimeout = max(2*time.Second, time.Duration(20*float64(time.Second)/c.FPS))
+	}
+}
+
+// Validate checks the configuration; errors name the setting.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Width <= 0 || c.Height <= 0 {
+		errs = append(errs, fmt.Errorf("size %dx%d: must be positive", c.Width, c.Height))
+	}
+	if _, _, err := FFmpegPixelFormat(c.PixelFormat); err != nil {
+		errs = append(errs, err)
+	}
+	if !(c.FPS > 0 && c.FPS <= 10000) {
+		errs = append(errs, fmt.Errorf("fps %v: must be in (0, 10000]", c.FPS))
+	}
+	if c.Duration < 0 {
+		errs = append(errs, fmt.Errorf("duration %v: must be >= 0", c.Duration))
+	}
+	if c.LeadTime <= 0 {
+		errs = append(errs, fmt.Errorf("lead time %v: must be > 0", c.LeadTime))
+	}
+	if c.Encoder != "" && !contains(Encoders, c.Encoder) {
+		errs = append(errs, fmt.Errorf("encoder %q: one of %s", c.Encoder, strings.Join(Encoders, ", ")))
+	}
+	if c.Container != "" && !contains(Containers, c.Container) {
+		errs = append(errs, fmt.Errorf("container %q: one of %s", c.Container, strings.Join(Containers, ", ")))
+	}
+	if c.Encoder == EncoderRaw && c.Container == "mp4" {
+		errs = append(errs, errors.New("encoder raw: needs container mkv (MP4 does not carry Bayer rawvideo)"))
+	}
+	return errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Interval is the trigger interval, 1/fps, as the scheduler is programmed
+// (whole microseconds: ActionSchedulerInterval is in µs).
+func (c *Config) Interval() time.Duration {
+	return time.Duration(math.Round(1e6/c.FPS)) * time.Microsecond
+}
+
+// Frames is the number of triggers of a take of Duration (0: unlimited).
+func (c *Config) Frames() int64 {
+	if c.Duration <= 0 {
+		return 0
+	}
+	return int64(math.Round(c.Duration.Seconds() * c.FPS))
+}
+
+// Recorder records one take. Create it with New, call Prepare (encoder
+// probes: before any camera is touched), then Run. It is a
+// prometheus.Collector for its live metrics.
+type Recorder struct {
+	cfg     Config
+	log     *slog.Logger
+	opts    ffmpegOptions
+	frameSz int
+
+	encoders []EncoderChoice
+	version  string
+
+	state    atomic.Int32
+	started  atomic.Int64 // host ns of the common start, 0 before
+	skewNs   atomic.Int64 // -1 until known
+	mu       sync.Mutex
+	cams     []*camRec
+	progress *progressDisplay
+}
+
+// New validates cfg.
+func New(cfg Config, log *slog.Logger) (*Recorder, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pf, bpp, _ := FFmpegPixelFormat(cfg.PixelFormat)
+	r := &Recorder{cfg: cfg, log: log, frameSz: cfg.Width * cfg.Height * bpp,
+		opts: ffmpegOptions{bin: cfg.FFmpeg, width: cfg.Width, height: cfg.Height, fps: cfg.FPS, pixFmt: pf, genicamFormat: cfg.PixelFormat,
+			bitrate: cfg.Bitrate, preset: cfg.Preset, container: cfg.Container,
+			clusterLimitMs: int(cfg.ClusterTimeLimit / time.Millisecond)}}
+	if r.cfg.QueueFrames <= 0 {
+		r.cfg.QueueFrames = min(512, max(16, (64<<20)/r.frameSz))
+	}
+	if r.cfg.StreamBuffers <= 0 {
+		r.cfg.StreamBuffers = min(64, max(8, (16<<20)/r.frameSz))
+	}
+	r.skewNs.Store(-1)
+	r.state.Store(int32(StateIdle))
+	return r, nil
+}
+
+// Prepare checks ffmpeg and chooses the encoder of each of n cameras with a
+// one-frame test encode. It fails (before any camera is armed) when the
+// requested encoder cannot open.
+func (r *Recorder) Prepare(ctx context.Context, n int) ([]EncoderChoice, error) {
+	r.state.Store(int32(StatePreparing))
+	v, err := ffmpegVersion(ctx, r.cfg.FFmpeg)
+	if err != nil {
+		r.state.Store(int32(StateFailed))
+		return nil, err
+	}
+	r.version = v
+	enc, err := planEncoders(ctx, r.opts, r.cfg.Encoder, n, r.cfg.NVENCMaxSessions, r.log)
+	if err != nil {
+		r.state.Store(int32(StateFailed))
+		return nil, err
+	}
+	r.encoders = enc
+	for i, e := range enc {
+		r.log.Info("Encoder chosen", "camera", i, "encoder", e.Encoder, "reason", e.Reason)
+	}
+	return enc, nil
+}
+
+// FFmpegVersion is the version line of ffmpeg, known after Prepare.
+func (r *Recorder) FFmpegVersion() string { return r.version }
+
+// Ext is the file extension of the configured container.
+func (r *Recorder) Ext() string {
+	if r.cfg.Container == "mp4" {
+		return "mp4"
+	}
+	return "mkv"
+}
+
+// FileName is the video file name of a camera: cam<serial>_YYYYMMDD_HHMMSSmmm.<ext>.
+func FileName(serial string, stamp time.Time, ext string) string {
+	return fmt.Sprintf("cam%s_%s%03d.%s", serial, stamp.Format("20060102_150405"), stamp.Nanosecond()/1e6, ext)
+}
+
+// CameraResult is how one camera's recording went.
+type CameraResult struct {
+	Serial  string        `json:"serial"`
+	File    string        `json:"file"`
+	Sidecar string        `json:"sidecar"`
+	Encoder EncoderChoice `json:"encoder"`
+	// FFmpegArgs is the command line (without the program).
+	FFmpegArgs []string `json:"ffmpeg_args"`
+	// Triggers is the number of grid points the take covered for this camera.
+	Received   uint64 `json:"frames_received"`
+	Written    uint64 `json:"frames_written"`
+	Filled     uint64 `json:"frames_filled"`
+	Missing    uint64 `json:"frames_missing"`
+	Dropped    uint64 `json:"frames_dropped"`
+	Incomplete uint64 `json:"frames_incomplete"`
+	// FirstFrameOffsetNs is the first frame's timestamp minus its grid time.
+	FirstFrameOffsetNs int64               `json:"first_frame_offset_ns"`
+	Stream             genicam.StreamStats `json:"stream"`
+	FFmpegExitCode     int                 `json:"ffmpeg_exit_code"`
+	Err                string              `json:"error,omitempty"`
+}
+
+// Clean reports whether the camera recorded every trigger as it came.
+func (c CameraResult) Clean() bool {
+	return c.Err == "" && c.Missing == 0 && c.Dropped == 0 && c.Incomplete == 0
+}
+
+// Result is the outcome of a take.
+type Result struct {
+	Start time.Time `json:"start"`
+	// StartDeviceNs is the common start in camera (PTP) time.
+	StartDeviceNs int64 `json:"start_device_ns"`
+	// Frames is the number of frames of every aligned file.
+	Frames int64 `json:"frames"`
+	// StartSkewNs is the spread of the first frames' timestamps (-1: unknown).
+	StartSkewNs int64          `json:"start_skew_ns"`
+	Cameras     []CameraResult `json:"cameras"`
+	Session     string         `json:"session_file"`
+}
+
+// Failed counts cameras that failed (camera or ffmpeg).
+func (r *Result) Failed() int {
+	n := 0
+	for _, c := range r.Cameras {
+		if c.Err != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Clean reports whether every camera recorded every trigger.
+func (r *Result) Clean() bool {
+	for _, c := range r.Cameras {
+		if !c.Clean() {
+			return false
+		}
+	}
+	return len(r.Cameras) > 0
+}
+
+// Session is the session JSON written next to the files at the start and
+// rewritten with the results at the end.
+type Session struct {
+	Start         time.Time         `json:"start"`
+	StartDeviceNs int64             `json:"start_device_ns"`
+	FPS           float64           `json:"fps"`
+	IntervalNs    int64             `json:"interval_ns"`
+	Width         int               `json:"width"`
+	Height        int               `json:"height"`
+	PixelFormat   string            `json:"pixel_format"`
+	Duration      string            `json:"duration"`
+	Align         bool              `json:"align"`
+	Serials       []string          `json:"serials"`
+	PTP           any               `json:"ptp,omitempty"`
+	FFmpegVersion string            `json:"ffmpeg_version"`
+	Cameras       []CameraResult    `json:"cameras"`
+	Result        *Result           `json:"result,omitempty"`
+	Extra         map[string]string `json:"extra,omitempty"`
+}
+
+// frameMeta is what the acquirer knows of one trigger.
+type frameMeta struct {
+	k       int64
+	frameID uint64
+	ts      int64
+	rx      int64
+	status  FrameStatus
+	depth   int
+}
+
+// item travels from acquirer to writer: a slot with the frame's bytes, or
+// nil for a trigger whose frame was dropped or incomplete.
+type item struct {
+	slot *[]byte
+	meta frameMeta
+}
+
+// camRec is one camera's pipeline.
+type camRec struct {
+	r      *Recorder
+	idx    int
+	serial string
+	cam    Camera
+	stream Stream
+	enc    EncoderChoice
+	args   []string
+	file   string
+	side   *sidecar
+	sideP  string
+	ff     *ffmpegProc
+	log    *slog.Logger
+
+	free  chan *[]byte
+	queue chan item
+	black []byte
+
+	cancel context.CancelFunc // stops acquisition
+
+	received, written, filled, missing, bytes atomic.Uint64
+	dropQueue, dropIncomplete, dropLate       atomic.Uint64
+	lastFrameHost                             atomic.Int64
+	lastK                                     atomic.Int64
+	firstOffset                               atomic.Int64
+	haveFirst                                 atomic.Bool
+	failed                                    atomic.Bool
+	acqDone                                   atomic.Bool
+
+	mu       sync.Mutex
+	err      error
+	stats    genicam.StreamStats
+	progress Progress
+}
+
+func (c *camRec) fail(err error) {
+	c.mu.Lock()
+	first := c.err == nil
+	if first {
+		c.err = err
+	}
+	c.mu.Unlock()
+	if first {
+		c.failed.Store(true)
+		c.log.Error("Camera failed; the other cameras go on", "err", err)
+		if c.cancel != nil {
+			c.cancel()
+		}
+	}
+}
+
+func (c *camRec) error() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Run records a take from cams (opened, PTP-checked; encoders from Prepare
+// in the same order). ptp is stored in the session file. When ctx ends the
+// take stops cleanly; when force is closed ffmpeg is killed instead of
+// awaited. Run returns an error only when recording could not start; camera
+// failures during the take are in the Result.
+func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera, ptp any) (*Result, error) {
+	if len(r.encoders) != len(cams) {
+		return nil, fmt.Errorf("record: %d cameras but %d encoders prepared (call Prepare with the camera count)", len(cams), len(r.encoders))
+	}
+	cfg := &r.cfg
+	interval := cfg.Interval()
+	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
+		return nil, fmt.Errorf("output dir: %w", err)
+	}
+	setupCtx, cancelSetup := context.WithCancel(ctx)
+	defer cancelSetup()
+
+	// Configure every camera: size, format and rate first, as the payload
+	// size of the streams depends on them.
+	r.state.Store(int32(StateArming))
+	for _, c := range cams {
+		if err := c.Configure(setupCtx, genicam.Acquisition{Width: cfg.Width, Height: cfg.Height, PixelFormat: cfg.PixelFormat, FrameRate: cfg.FPS}); err != nil {
+			r.state.Store(int32(StateFailed))
+			return nil, fmt.Errorf("camera %s: configure: %w", c.Serial(), err)
+		}
+	}
+	// One common start on the shared PTP timeline: the latest latched
+	// device time plus the lead time. Latches run concurrently so the
+	// latest one is as recent as possible.
+	samples := make([]genicam.LatchSample, len(cams))
+	errs := make([]error, len(cams))
+	var wg sync.WaitGroup
+	for i, c := range cams {
+		wg.Go(func() { samples[i], errs[i] = c.Latch(setupCtx) })
+	}
+	wg.Wait()
+	var latest int64
+	for i, c := range cams {
+		if errs[i] != nil {
+			r.state.Store(int32(StateFailed))
+			return nil, fmt.Errorf("camera %s: latch: %w", c.Serial(), errs[i])
+		}
+		latest = max(latest, samples[i].Device)
+	}
+	start := latest + int64(cfg.LeadTime)
+	// Host time of the start, through the first camera's offset (all share
+	// PTP time; the offset absorbs TAI/UTC).
+	hostStart := time.Unix(0, start-int64(samples[0].Offset()))
+	stamp := hostStart.Local()
+
+	res := &Result{Start: hostStart, StartDeviceNs: start, StartSkewNs: -1}
+	recs := make([]*camRec, len(cams))
+	cleanupSetup := func() {
+		for _, c := range recs {
+			if c == nil {
+				continue
+			}
+			if c.stream != nil {
+				_ = c.cam.CancelScheduler(context.Background())
+				_ = c.stream.Close()
+			}
+			if c.ff != nil {
+				c.ff.stdin.Close()
+				_ = c.ff.cmd.Process.Kill()
+				<-c.ff.done
+			}
+			if c.side != nil {
+				c.side.close()
+			}
+		}
+	}
+	zero := make([]byte, r.frameSz) // black Bayer/mono frame for fills before the first frame
+	for i, c := range cams {
+		serial := c.Serial()
+		file := filepath.Join(cfg.OutputDir, FileName(serial, stamp, r.Ext()))
+		if !cfg.Overwrite {
+			if _, err := os.Stat(file); err == nil {
+				cleanupSetup()
+				r.state.Store(int32(StateFailed))
+				return nil, fmt.Errorf("camera %s: %s exists (use --overwrite)", serial, file)
+			}
+		}
+		cr := &camRec{r: r, idx: i, serial: serial, cam: c, enc: r.encoders[i], file: file,
+			log: r.log.With("serial", serial), black: zero,
+			free: make(chan *[]byte, cfg.QueueFrames+1), queue: make(chan item, 2*cfg.QueueFrames+64)}
+		cr.lastK.Store(-1)
+		// One slot more than the queue: the writer holds the last written
+		// frame to repeat it for a gap.
+		for range cfg.QueueFrames + 1 {
+			b := make([]byte, r.frameSz)
+			cr.free <- &b
+		}
+		cr.sideP = strings.TrimSuffix(file, filepath.Ext(file)) + ".csv"
+		side, err := createSidecar(cr.sideP, !cfg.Overwrite)
+		if err != nil {
+			cleanupSetup()
+			r.state.Store(int32(StateFailed))
+			return nil, fmt.Errorf("camera %s: %w", serial, err)
+		}
+		cr.side = side
+		cr.args = r.opts.recordArgs(cr.enc.Encoder, file)
+		recs[i] = cr
+		ff, err := startFFmpeg(cfg.FFmpeg, cr.args, cfg.FFmpegNice, cr.log.With("encoder", cr.enc.Encoder), func(p Progress) {
+			cr.mu.Lock()
+			cr.progress = p
+			cr.mu.Unlock()
+		})
+		if err != nil {
+			cleanupSetup()
+			r.state.Store(int32(StateFailed))
+			return nil, fmt.Errorf("camera %s: %w", serial, err)
+		}
+		cr.ff = ff
+	}
+	// Arm: scheduler, trigger and stream, then check that the start is
+	// still ahead of every camera.
+	for _, cr := range recs {
+		if err := cr.cam.ProgramScheduler(setupCtx, start, interval); err != nil {
+			cleanupSetup()
+			r.state.Store(int32(StateFailed))
+			return nil, fmt.Errorf("camera %s: program scheduler: %w", cr.serial, err)
+		}
+		st, err := cr.cam.StartStream(setupCtx, genicam.StreamConfig{Buffers: cfg.StreamBuffers})
+		if err != nil {
+			cleanupSetup()
+			r.state.Store(int32(StateFailed))
+			return nil, fmt.Errorf("camera %s: start stream: %w", cr.serial, err)
+		}
+		cr.stream = st
+	}
+	if s, err := recs[len(recs)-1].cam.Latch(setupCtx); err == nil && s.Device >= start {
+		cleanupSetup()
+		r.state.Store(int32(StateFailed))
+		return nil, fmt.Errorf("lead time %v too short: arming finished %v after the start", cfg.LeadTime, time.Duration(s.Device-start))
+	}
+
+	r.mu.Lock()
+	r.cams = recs
+	r.mu.Unlock()
+	r.started.Store(hostStart.UnixNano())
+	r.state.Store(int32(StateWaiting))
+
+	sess := &Session{Start: hostStart, StartDeviceNs: start, FPS: cfg.FPS, IntervalNs: int64(interval),
+		Width: cfg.Width, Height: cfg.Height, PixelFormat: cfg.PixelFormat, Duration: cfg.Duration.String(),
+		Align: cfg.Align, PTP: ptp, FFmpegVersion: r.version}
+	for _, cr := range recs {
+		sess.Serials = append(sess.Serials, cr.serial)
+		sess.Cameras = append(sess.Cameras, CameraResult{Serial: cr.serial, File: cr.file, Sidecar: cr.sideP, Encoder: cr.enc, FFmpegArgs: cr.args})
+	}
+	res.Session = filepath.Join(cfg.OutputDir, "session_"+strings.TrimSuffix(strings.TrimPrefix(FileName("", stamp, "json"), "cam_"), ".json")+".json")
+	if err := writeJSONAtomic(res.Session, sess); err != nil {
+		r.log.Warn("Session file", "err", err)
+	}
+	r.log.Info("Armed: recording starts on the common PTP instant",
+		"start_device_ns", start, "start", hostStart.Format(time.RFC3339Nano), "in", time.Until(hostStart).Round(time.Millisecond),
+		"interval", interval, "frames", cfg.Frames(), "cameras", len(recs))
+
+	total := cfg.Frames()
+	var acqWG, wrWG sync.WaitGroup
+	endReady := make(chan struct{})
+	var end int64
+	for _, cr := range recs {
+		actx, cancel := context.WithCancel(ctx)
+		cr.cancel = cancel
+		cr.lastFrameHost.Store(hostStart.UnixNano())
+		acqWG.Go(func() {
+			defer cancel()
+			cr.acquire(actx, start, int64(interval), total)
+			// The take is over for this camera: its counters are final
+			// now (frames that still arrive until the stream closes would
+			// count as underruns), and its scheduler can stop.
+			cr.pollStats()
+			cr.acqDone.Store(true)
+			cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Second)
+			if err := cr.cam.CancelScheduler(cctx); err != nil && !cr.failed.Load() {
+				cr.log.Warn("Cancel scheduler", "err", err)
+			}
+			ccancel()
+		})
+		wrWG.Go(func() { cr.writeLoop(start, int64(interval), endReady, &end, force) })
+		go cr.watchdog(actx, hostStart, interval, total)
+	}
+	monitorDone := make(chan struct{})
+	var monWG sync.WaitGroup
+	monWG.Go(func() { r.monitor(monitorDone, hostStart, recs) })
+
+	acqWG.Wait()
+	r.state.Store(int32(StateStopping))
+	// All acquirers are done: the files end at the same trigger. A take
+	// of fixed length ends at its length; a stopped one at the latest
+	// trigger any working camera delivered.
+	var maxK int64 = -1
+	stoppedEarly := ctx.Err() != nil
+	for _, cr := range recs {
+		if !cr.failed.Load() {
+			maxK = max(maxK, cr.lastK.Load())
+		}
+	}
+	end = maxK + 1
+	if total > 0 && !stoppedEarly {
+		end = total
+	}
+	if total > 0 {
+		end = min(end, total)
+	}
+	res.Frames = end
+	close(endReady)
+	// Stop the cameras while the writers drain.
+	for _, cr := range recs {
+		if err := cr.stream.Close(); err != nil && !cr.failed.Load() {
+			cr.log.Warn("Close stream", "err", err)
+		}
+	}
+	wrWG.Wait()
+	close(monitorDone)
+	monWG.Wait()
+
+	res.StartSkewNs = r.skewNs.Load()
+	for _, cr := range recs {
+		cr.mu.Lock()
+		cres := CameraResult{Serial: cr.serial, File: cr.file, Sidecar: cr.sideP, Encoder: cr.enc, FFmpegArgs: cr.args,
+			Received: cr.received.Load(), Written: cr.written.Load(), Filled: cr.filled.Load(), Missing: cr.missing.Load(),
+			Dropped: cr.dropQueue.Load() + cr.dropLate.Load(), Incomplete: cr.dropIncomplete.Load(),
+			FirstFrameOffsetNs: cr.firstOffset.Load(), Stream: cr.stats, FFmpegExitCode: cr.ff.ExitCode()}
+		if cr.err != nil {
+			cres.Err = cr.err.Error()
+		}
+		cr.mu.Unlock()
+		res.Cameras = append(res.Cameras, cres)
+		cr.log.Info("Camera done", "file", cr.file, "frames_written", cres.Written, "filled", cres.Filled,
+			"missing", cres.Missing, "dropped", cres.Dropped, "incomplete", cres.Incomplete,
+			"aravis_underruns", cres.Stream.Underruns, "aravis_missing_packets", cres.Stream.MissingPackets,
+			"aravis_resent_packets", cres.Stream.ResentPackets, "err", cres.Err)
+	}
+	sess.Cameras = res.Cameras
+	sess.Result = res
+	if err := writeJSONAtomic(res.Session, sess); err != nil {
+		r.log.Warn("Session file", "err", err)
+	}
+	if res.Failed() > 0 {
+		r.state.Store(int32(StateFailed))
+	} else {
+		r.state.Store(int32(StateDone))
+	}
+	return res, nil
+}
+
+// watchdog ends acquisition when the take's time is over (the last triggers
+// never arrived) and reports a camera that stopped delivering frames.
+func (c *camRec) watchdog(ctx context.Context, hostStart time.Time, interval time.Duration, total int64) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	stall := c.r.cfg.StallTimeout
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if total > 0 && now.After(hostStart.Add(time.Duration(total)*interval+stall)) {
+				c.log.Warn("Take over but the last triggers never arrived", "last_grid_index", c.lastK.Load(), "frames", total)
+				c.cancel()
+				return
+			}
+			last := time.Unix(0, c.lastFrameHost.Load())
+			if now.Sub(last) > stall && now.After(hostStart) {
+				if c.lastK.Load() < 0 {
+					c.fail(fmt.Errorf("camera %s: no frame %v after the start (scheduler not firing, stream blocked, or camera gone)", c.serial, now.Sub(hostStart).Round(time.Millisecond)))
+				} else {
+					c.fail(fmt.Errorf("camera %s: no frame for %v after trigger %d (camera unplugged or stream lost)", c.serial, stall, c.lastK.Load()))
+				}
+				return
+			}
+		}
+	}
+}
+
+// gridIndex places a frame on the trigger grid by its timestamp.
+func gridIndex(ts, start, interval int64) int64 {
+	d := ts - start
+	if d >= 0 {
+		return (d + interval/2) / interval
+	}
+	return -((-d + interval/2) / interval)
+}
+
+// frameIDStep is the number of blocks from prev to id with GigE Vision
+// 1.x's 16-bit block ids, which skip 0 when they wrap.
+func frameIDStep(prev, id uint64) int64 {
+	if id > 0xffff || prev > 0xffff {
+		return int64(id - prev)
+	}
+	if id >= prev {
+		return int64(id - prev)
+	}
+	return int64(id + 0xffff - prev)
+}
+
+// acquire takes frames from the stream until the take is complete or ctx
+// ends. It never blocks on the writer.
+func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
+	defer close(c.queue)
+	// Largest believable gap between two frames: 10 s of triggers.
+	maxJump := max(int64(10*time.Second)/interval, 100)
+	var prevID uint64
+	haveID := false
+	lastK := int64(-1)
+	for {
+		f, err := c.stream.Next(ctx)
+		if err != nil {
+			return
+		}
+		now := time.Now().UnixNano()
+		c.lastFrameHost.Store(now)
+		c.received.Add(1)
+		rx := f.SystemTimestamp
+		if rx == 0 {
+			rx = now
+		}
+		k := gridIndex(f.Timestamp, start, interval)
+		if f.Timestamp <= 0 && haveID {
+			// No usable timestamp: count blocks instead.
+			k = lastK + frameIDStep(prevID, f.FrameID)
+		}
+		if haveID && k > lastK {
+			if step := frameIDStep(prevID, f.FrameID); step != k-lastK {
+				c.log.Debug("Frame id and timestamp disagree on the gap", "frame_id", f.FrameID, "prev_frame_id", prevID, "id_step", step, "grid_step", k-lastK)
+			}
+		}
+		prevID, haveID = f.FrameID, true
+		switch {
+		case k < 0 || k <= lastK:
+			// Before the start or not after the previous one: a stale or
+			// reordered frame has no place in the file.
+			_ = c.stream.Release(f)
+			c.dropLate.Add(1)
+			continue
+		case total > 0 && k >= total:
+			_ = c.stream.Release(f)
+			return
+		case lastK >= 0 && k-lastK > maxJump:
+			// A timestamp far off the grid (camera clock stepped): padding
+			// up to it would write minutes of repeats. Not a frame of ours.
+			c.log.Warn("Frame timestamp far off the trigger grid: dropped", "frame_id", f.FrameID, "timestamp", f.Timestamp, "grid_index", k, "last_grid_index", lastK)
+			_ = c.stream.Release(f)
+			c.dropLate.Add(1)
+			continue
+		}
+		if lastK < 0 && !c.haveFirst.Load() {
+			c.firstOffset.Store(f.Timestamp - (start + k*interval))
+			c.haveFirst.Store(true)
+		}
+		if gap := k - lastK - 1; gap > 0 {
+			c.missing.Add(uint64(gap))
+		}
+		m := frameMeta{k: k, frameID: f.FrameID, ts: f.Timestamp, rx: rx, status: StatusOK, depth: len(c.queue)}
+		var slot *[]byte
+		switch {
+		case f.Status != genicam.FrameSuccess || len(f.Data) < c.r.frameSz:
+			m.status = StatusIncomplete
+			c.dropIncomplete.Add(1)
+		default:
+			select {
+			case slot = <-c.free:
+				copy(*slot, f.Data[:c.r.frameSz])
+			default:
+				m.status = StatusDropped
+				c.dropQueue.Add(1)
+			}
+		}
+		_ = c.stream.Release(f)
+		select {
+		case c.queue <- item{slot: slot, meta: m}:
+		default:
+			// The marker queue is twice the slots: full only when the
+			// writer is stuck; the writer then sees a gap (missing).
+			if slot != nil {
+				c.free <- slot
+				c.dropQueue.Add(1)
+			}
+		}
+		lastK = k
+		c.lastK.Store(k)
+		if total > 0 && k == total-1 {
+			return
+		}
+	}
+}
+
+// writeLoop writes queued frames to ffmpeg in grid order, filling gaps when
+// aligning, until the acquirer closes the queue; then it pads to the common
+// end and lets ffmpeg finalize.
+func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end *int64, force <-chan struct{}) {
+	align := c.r.cfg.Align
+	// A forced stop must not wait for a write into a stuck ffmpeg.
+	go func() {
+		select {
+		case <-force:
+			_ = c.ff.cmd.Process.Kill()
+		case <-c.ff.done:
+		}
+	}()
+	var prev *[]byte
+	next := int64(0) // next grid index
+	out := int64(0)  // next output index
+	broken := false
+	emit := func(buf []byte, r row) {
+		if broken {
+			return
+		}
+		if buf != nil {
+			if _, err := c.ff.stdin.Write(buf); err != nil {
+				broken = true
+				c.ff.stdin.Close()
+				// The exit status explains the broken pipe better.
+				select {
+				case <-c.ff.done:
+				case <-time.After(2 * time.Second):
+				}
+				if ferr := c.ff.result(); ferr != nil && c.ff.exited() {
+					c.fail(fmt.Errorf("camera %s: %w", c.serial, ferr))
+				} else {
+					c.fail(fmt.Errorf("camera %s: write to ffmpeg: %w", c.serial, err))
+				}
+				return
+			}
+			c.written.Add(1)
+			c.bytes.Add(uint64(len(buf)))
+			r.output = out
+			out++
+		} else {
+			r.output = -1
+		}
+		if err := c.side.write(r); err != nil {
+			c.log.Warn("Sidecar write", "err", err)
+		}
+	}
+	fillBuf := func() []byte {
+		if !align {
+			return nil
+		}
+		c.filled.Add(1)
+		if prev != nil {
+			return *prev
+		}
+		return c.black
+	}
+	for it := range c.queue {
+		if broken {
+			if it.slot != nil {
+				c.free <- it.slot
+			}
+			continue
+		}
+		k := it.meta.k
+		for ; next < k; next++ {
+			emit(fillBuf(), row{grid: next, gridNs: start + next*interval, status: StatusMissing, filled: align})
+		}
+		r := row{grid: k, has: true, frameID: it.meta.frameID, deviceTS: it.meta.ts, hostRx: it.meta.rx,
+			gridNs: start + k*interval, status: it.meta.status, depth: it.meta.depth}
+		if it.slot == nil {
+			r.filled = align
+			emit(fillBuf(), r)
+		} else {
+			emit(*it.slot, r)
+			if prev != nil {
+				c.free <- prev
+			}
+			prev = it.slot
+		}
+		next = k + 1
+	}
+	<-endReady
+	if align && !c.failed.Load() {
+		for ; next < *end; next++ {
+			emit(fillBuf(), row{grid: next, gridNs: start + next*interval, status: StatusFilled, filled: true})
+		}
+	}
+	if prev != nil {
+		c.free <- prev
+	}
+	if err := c.ff.finish(force); err != nil && !broken {
+		c.fail(fmt.Errorf("camera %s: %w", c.serial, err))
+	}
+	if err := c.side.close(); err != nil {
+		c.log.Warn("Sidecar close", "err", err)
+	}
+}
+
+// pollStats copies Aravis' counters (kept after the stream is closed).
+func (c *camRec) pollStats() {
+	if c.stream == nil {
+		return
+	}
+	s := c.stream.Stats()
+	if s == (genicam.StreamStats{}) {
+		return // closed
+	}
+	c.mu.Lock()
+	c.stats = s
+	c.mu.Unlock()
+}
+
+// monitor polls stream counters every second, computes the start skew once
+// every camera has its first frame, and drives the progress output.
+func (r *Recorder) monitor(done <-chan struct{}, hostStart time.Time, recs []*camRec) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	skewDone := false
+	for {
+		select {
+		case <-done:
+			r.checkSkew(recs, true)
+			if r.progress != nil {
+				r.progress.update(r, true)
+			}
+			return
+		case <-t.C:
+		}
+		if r.state.Load() == int32(StateWaiting) && time.Now().After(hostStart) {
+			r.state.Store(int32(StateRecording))
+		}
+		for _, cr := range recs {
+			if !cr.failed.Load() && !cr.acqDone.Load() {
+				cr.pollStats()
+			}
+		}
+		if !skewDone {
+			skewDone = r.checkSkew(recs, time.Since(hostStart) > 3*time.Second)
+		}
+		if r.progress != nil {
+			r.progress.update(r, false)
+		}
+	}
+}
+
+// checkSkew computes the start skew: the spread across cameras of their
+// first frames' offsets from the grid. With final set it settles for the
+// cameras that have a first frame.
+func (r *Recorder) checkSkew(recs []*camRec, final bool) bool {
+	if r.skewNs.Load() >= 0 {
+		return true
+	}
+	lo, hi, n := int64(math.MaxInt64), int64(math.MinInt64), 0
+	for _, cr := range recs {
+		if !cr.haveFirst.Load() {
+			continue
+		}
+		o := cr.firstOffset.Load()
+		lo, hi, n = min(lo, o), max(hi, o), n+1
+	}
+	if n == 0 || (n < len(recs) && !final) {
+		return false
+	}
+	r.skewNs.Store(hi - lo)
+	r.log.Info("Start skew across cameras", "skew", time.Duration(hi-lo), "cameras", n)
+	return true
+}
+
+// State is the recorder's state, exported as a state set.
+type State int32
+
+// Recorder states.
+const (
+	StateIdle State = iota
+	StatePreparing
+	StateArming
+	StateWaiting
+	StateRecording
+	StateStopping
+	StateDone
+	StateFailed
+)
+
+var stateNames = [...]string{"idle", "preparing", "arming", "waiting", "recording", "stopping", "done", "failed"}
+
+func (s State) String() string {
+	if s >= 0 && int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}

@@ -1,0 +1,475 @@
+package record
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ptpcam/ptpcam/internal/testenv"
+)
+
+const (
+	tw, th = 64, 48
+)
+
+func testConfig(t *testing.T) Config {
+	return Config{Width: tw, Height: th, PixelFormat: "BayerGR8", FPS: 100, Duration: time.Second,
+		LeadTime: 300 * time.Millisecond, OutputDir: t.TempDir(), Encoder: EncoderRaw, Container: "mkv",
+		Align: true, QueueFrames: 8}
+}
+
+func record(t *testing.T, cfg Config, cams ...Camera) (*Recorder, *Result) {
+	t.Helper()
+	testenv.RequireTool(t, "ffmpeg", "ffprobe")
+	r, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := r.Prepare(ctx, len(cams)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(ctx, nil, cams, map[string]string{"test": "fake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, res
+}
+
+// decodeCounters decodes a raw recording and returns the counter in the
+// first 8 bytes of every frame; a frame whose body does not repeat the
+// counter's low byte (a misaligned write) fails the test.
+func decodeCounters(t *testing.T, file string, frameSize int) []uint64 {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", file, "-f", "rawvideo", "-pix_fmt", "gray", "-").Output()
+	if err != nil {
+		t.Fatalf("decode %s: %v", file, err)
+	}
+	if len(out)%frameSize != 0 {
+		t.Fatalf("%s: %d bytes is not whole frames of %d", file, len(out), frameSize)
+	}
+	var ks []uint64
+	for off := 0; off < len(out); off += frameSize {
+		f := out[off : off+frameSize]
+		k := binary.BigEndian.Uint64(f)
+		if bytes.Count(f[8:], []byte{byte(k)}) != frameSize-8 && !bytes.Equal(f, make([]byte, frameSize)) {
+			t.Fatalf("%s: frame %d (counter %d) has foreign bytes: a frame was cut", file, len(ks), k)
+		}
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func ffprobeFrames(t *testing.T, file string) int {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+		"-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", file).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", file, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("ffprobe %s: %q: %v", file, out, err)
+	}
+	return n
+}
+
+func readSidecar(t *testing.T, path string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("sidecar %s: %v", path, err)
+	}
+	if strings.Join(recs[0], ",")+"\n" != SidecarHeader {
+		t.Fatalf("sidecar header %v", recs[0])
+	}
+	var rows []map[string]string
+	for _, r := range recs[1:] {
+		m := map[string]string{}
+		for i, h := range recs[0] {
+			m[h] = r[i]
+		}
+		rows = append(rows, m)
+	}
+	return rows
+}
+
+// TestAlignedTake records three fake cameras, one losing two frames and one
+// delivering an incomplete frame, and checks that every file has one frame
+// per trigger with frame k being trigger k (or the repeat of k-1), and that
+// the sidecars say so.
+func TestAlignedTake(t *testing.T) {
+	cfg := testConfig(t)
+	cams := []Camera{
+		&fakeCamera{serial: "A1", offset: 37 * time.Second},
+		&fakeCamera{serial: "B2", skip: map[int64]bool{5: true, 6: true}, offset: 37 * time.Second},
+		&fakeCamera{serial: "C3", incomplete: map[int64]bool{10: true}, offset: 37 * time.Second},
+	}
+	r, res := record(t, cfg, cams...)
+	if res.Frames != 100 {
+		t.Fatalf("take frames = %d, want 100", res.Frames)
+	}
+	if res.StartSkewNs < 0 || res.StartSkewNs > int64(time.Millisecond) {
+		t.Errorf("start skew %v", time.Duration(res.StartSkewNs))
+	}
+	for i, c := range res.Cameras {
+		if c.Err != "" {
+			t.Fatalf("camera %s: %s", c.Serial, c.Err)
+		}
+		if n := ffprobeFrames(t, c.File); n != 100 {
+			t.Errorf("camera %s: ffprobe counts %d frames, want 100", c.Serial, n)
+		}
+		ks := decodeCounters(t, c.File, tw*th)
+		rows := readSidecar(t, c.Sidecar)
+		if len(rows) != 100 {
+			t.Fatalf("camera %s: %d sidecar rows, want 100", c.Serial, len(rows))
+		}
+		for k, got := range ks {
+			want := uint64(k)
+			switch {
+			case i == 1 && (k == 5 || k == 6):
+				want = 4
+			case i == 2 && k == 10:
+				want = 9
+			}
+			if got != want {
+				t.Errorf("camera %s: output frame %d holds trigger %d, want %d", c.Serial, k, got, want)
+			}
+			row := rows[k]
+			if row["output_index"] != strconv.Itoa(k) || row["grid_index"] != strconv.Itoa(k) {
+				t.Errorf("camera %s row %d: %v", c.Serial, k, row)
+			}
+			wantStatus, wantFilled := "ok", "0"
+			if want != uint64(k) {
+				wantStatus, wantFilled = "missing", "1"
+				if i == 2 {
+					wantStatus = "incomplete"
+				}
+			}
+			if row["status"] != wantStatus || row["filled"] != wantFilled {
+				t.Errorf("camera %s row %d: status %s filled %s, want %s %s", c.Serial, k, row["status"], row["filled"], wantStatus, wantFilled)
+			}
+			gridNs, _ := strconv.ParseInt(row["grid_ns"], 10, 64)
+			if gridNs != res.StartDeviceNs+int64(k)*int64(10*time.Millisecond) {
+				t.Errorf("camera %s row %d: grid_ns %d off the 10 ms grid from %d", c.Serial, k, gridNs, res.StartDeviceNs)
+			}
+		}
+	}
+	if c := res.Cameras[1]; c.Missing != 2 || c.Filled != 2 || c.Clean() {
+		t.Errorf("camera B2: missing %d filled %d clean %v, want 2 2 false", c.Missing, c.Filled, c.Clean())
+	}
+	if c := res.Cameras[2]; c.Incomplete != 1 || c.Filled != 1 {
+		t.Errorf("camera C3: incomplete %d filled %d, want 1 1", c.Incomplete, c.Filled)
+	}
+	if !res.Cameras[0].Clean() || res.Clean() {
+		t.Errorf("clean: A1 %v, take %v; want true, false", res.Cameras[0].Clean(), res.Clean())
+	}
+	// The session file names every camera and its ffmpeg command.
+	var sess Session
+	b, err := os.ReadFile(res.Session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sess); err != nil {
+		t.Fatal(err)
+	}
+	if len(sess.Serials) != 3 || sess.FPS != 100 || sess.Result == nil || len(sess.Cameras[0].FFmpegArgs) == 0 || !strings.HasPrefix(sess.FFmpegVersion, "ffmpeg version") {
+		t.Errorf("session file: %+v", sess)
+	}
+	// Metrics: counters per serial and reason, and the final state.
+	if err := testutil.CollectAndCompare(r, strings.NewReader(`
+# HELP ptpcam_record_frames_missing_total Triggers with no frame at all: gaps in timestamps and frame ids on the 1/fps grid.
+# TYPE ptpcam_record_frames_missing_total counter
+ptpcam_record_frames_missing_total{serial="A1"} 0
+ptpcam_record_frames_missing_total{serial="B2"} 2
+ptpcam_record_frames_missing_total{serial="C3"} 0
+# HELP ptpcam_record_frames_written_total Frames written to ffmpeg (including repeated frames that fill gaps).
+# TYPE ptpcam_record_frames_written_total counter
+ptpcam_record_frames_written_total{serial="A1"} 100
+ptpcam_record_frames_written_total{serial="B2"} 100
+ptpcam_record_frames_written_total{serial="C3"} 100
+# HELP ptpcam_record_state Recorder state (one series per state, 1 for the current).
+# TYPE ptpcam_record_state gauge
+ptpcam_record_state{state="arming"} 0
+ptpcam_record_state{state="done"} 1
+ptpcam_record_state{state="failed"} 0
+ptpcam_record_state{state="idle"} 0
+ptpcam_record_state{state="preparing"} 0
+ptpcam_record_state{state="recording"} 0
+ptpcam_record_state{state="stopping"} 0
+ptpcam_record_state{state="waiting"} 0
+`), "ptpcam_record_frames_missing_total", "ptpcam_record_frames_written_total", "ptpcam_record_state"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(r, "ptpcam_record_frames_dropped_total"); n != 9 {
+		t.Errorf("frames_dropped_total series = %d, want 3 cameras × 3 reasons", n)
+	}
+}
+
+// TestUnaligned: with alignment off gaps are not padded; the sidecar keeps a
+// row per trigger with output_index -1 for the ones not written.
+func TestUnaligned(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Align = false
+	cfg.Duration = 500 * time.Millisecond
+	_, res := record(t, cfg, &fakeCamera{serial: "U1", skip: map[int64]bool{3: true}})
+	c := res.Cameras[0]
+	if n := ffprobeFrames(t, c.File); n != 49 {
+		t.Errorf("ffprobe counts %d frames, want 49", n)
+	}
+	rows := readSidecar(t, c.Sidecar)
+	if len(rows) != 50 || rows[3]["status"] != "missing" || rows[3]["output_index"] != "-1" || rows[4]["output_index"] != "3" {
+		t.Errorf("sidecar rows %d: row 3 %v row 4 %v", len(rows), rows[3], rows[4])
+	}
+}
+
+// TestSlowEncoderDrops stops one ffmpeg (SIGSTOP) for a while: its queue
+// fills, frames are dropped at frame boundaries with reason queue_full,
+// acquisition never stalls, and once ffmpeg resumes the file still has one
+// whole frame per trigger.
+func TestSlowEncoderDrops(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Width, cfg.Height = 640, 480 // 300 KB frames: the 1 MiB pipe holds 3
+	cfg.QueueFrames = 4
+	cfg.Duration = 1500 * time.Millisecond
+	r, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.RequireTool(t, "ffmpeg", "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := r.Prepare(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		// Once the take runs, freeze ffmpeg for 400 ms (40 triggers).
+		for r.state.Load() != int32(StateWaiting) && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		r.mu.Lock()
+		pid := r.cams[0].ff.cmd.Process.Pid
+		r.mu.Unlock()
+		time.Sleep(time.Until(time.Unix(0, r.started.Load())) + 200*time.Millisecond)
+		_ = syscall.Kill(pid, syscall.SIGSTOP)
+		time.Sleep(400 * time.Millisecond)
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+	}()
+	res, err := r.Run(ctx, nil, []Camera{&fakeCamera{serial: "S1"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Cameras[0]
+	if c.Dropped == 0 || c.Err != "" {
+		t.Fatalf("dropped %d err %q: want drops and no error", c.Dropped, c.Err)
+	}
+	if c.Stream.Underruns != 0 {
+		t.Errorf("stream underruns %d: acquisition stalled behind the encoder", c.Stream.Underruns)
+	}
+	ks := decodeCounters(t, c.File, 640*480)
+	if len(ks) != 150 {
+		t.Fatalf("%d frames, want 150", len(ks))
+	}
+	rows := readSidecar(t, c.Sidecar)
+	dropped := 0
+	for k, row := range rows {
+		if row["status"] == "dropped" {
+			dropped++
+			if ks[k] == uint64(k) {
+				t.Errorf("frame %d marked dropped but holds its own trigger", k)
+			}
+		} else if row["status"] == "ok" && ks[k] != uint64(k) {
+			t.Errorf("frame %d ok but holds trigger %d", k, ks[k])
+		}
+	}
+	if uint64(dropped) != c.Dropped {
+		t.Errorf("sidecar has %d dropped rows, result %d", dropped, c.Dropped)
+	}
+}
+
+// TestStopEarly cancels the take midway: every file ends at the same trigger
+// and is playable.
+func TestStopEarly(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Duration = 0
+	cfg.Encoder = EncoderLibx264
+	cfg.Container = "mp4"
+	r, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.RequireTool(t, "ffmpeg", "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := r.Prepare(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	stop, cancelStop := context.WithCancel(ctx)
+	go func() {
+		for r.started.Load() == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Until(time.Unix(0, r.started.Load())) + 700*time.Millisecond)
+		cancelStop()
+	}()
+	res, err := r.Run(stop, nil, []Camera{&fakeCamera{serial: "E1"}, &fakeCamera{serial: "E2"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Frames < 50 || res.Frames > 90 {
+		t.Errorf("take of %d frames after 0.7 s at 100 fps", res.Frames)
+	}
+	for _, c := range res.Cameras {
+		if c.Err != "" {
+			t.Errorf("camera %s: %s", c.Serial, c.Err)
+		}
+		if n := ffprobeFrames(t, c.File); int64(n) != res.Frames {
+			t.Errorf("camera %s: %d frames, want %d", c.Serial, n, res.Frames)
+		}
+		if rows := readSidecar(t, c.Sidecar); int64(len(rows)) != res.Frames {
+			t.Errorf("camera %s: %d sidecar rows, want %d", c.Serial, len(rows), res.Frames)
+		}
+	}
+}
+
+// TestCameraFails: a camera going silent mid-take is reported, the other
+// completes.
+func TestCameraFails(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.StallTimeout = 300 * time.Millisecond
+	_, res := record(t, cfg, &fakeCamera{serial: "F1"}, &fakeCamera{serial: "F2", stopAfter: 30})
+	if res.Cameras[0].Err != "" || res.Cameras[0].Written != 100 {
+		t.Errorf("F1: %+v", res.Cameras[0])
+	}
+	c := res.Cameras[1]
+	if !strings.Contains(c.Err, "no frame for") {
+		t.Errorf("F2 error %q, want a stall report", c.Err)
+	}
+	if n := ffprobeFrames(t, c.File); n != 31 {
+		t.Errorf("F2: %d frames playable, want 31", n)
+	}
+	if res.Failed() != 1 {
+		t.Errorf("failed = %d", res.Failed())
+	}
+}
+
+// TestFFmpegKilled: a camera's ffmpeg killed mid-take is reported with its
+// exit; the other camera completes and the killed one's Matroska file plays
+// up to the kill.
+func TestFFmpegKilled(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Encoder = EncoderLibx264
+	r, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.RequireTool(t, "ffmpeg", "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := r.Prepare(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for r.state.Load() != int32(StateWaiting) && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		r.mu.Lock()
+		pid := r.cams[1].ff.cmd.Process.Pid
+		r.mu.Unlock()
+		time.Sleep(time.Until(time.Unix(0, r.started.Load())) + 600*time.Millisecond)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}()
+	res, err := r.Run(ctx, nil, []Camera{&fakeCamera{serial: "K1"}, &fakeCamera{serial: "K2"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Cameras[0]; c.Err != "" || ffprobeFrames(t, c.File) != 100 {
+		t.Errorf("K1: %+v", c)
+	}
+	c := res.Cameras[1]
+	if !strings.Contains(c.Err, "killed") || c.FFmpegExitCode != -1 {
+		t.Errorf("K2: error %q exit %d, want killed", c.Err, c.FFmpegExitCode)
+	}
+	if n := ffprobeFrames(t, c.File); n < 20 || n > 70 {
+		t.Errorf("K2: %d frames playable after a kill at ~60", n)
+	}
+}
+
+func TestFileName(t *testing.T) {
+	ts := time.Date(2025, 1, 7, 14, 23, 55, 123456789, time.UTC)
+	if got := FileName("05520125", ts, "mkv"); got != "cam05520125_20250107_142355123.mkv" {
+		t.Errorf("FileName = %s", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.PixelFormat = "RGB8" }, `pixel format "RGB8"`},
+		{func(c *Config) { c.FPS = 0 }, "fps 0"},
+		{func(c *Config) { c.Encoder = "vp9" }, `encoder "vp9"`},
+		{func(c *Config) { c.Container = "avi" }, `container "avi"`},
+		{func(c *Config) { c.Encoder = EncoderRaw; c.Container = "mp4" }, "needs container mkv"},
+		{func(c *Config) { c.LeadTime = 0 }, "lead time"},
+	} {
+		cfg := Config{Width: 8, Height: 8, PixelFormat: "BayerGR8", FPS: 50, LeadTime: time.Second, OutputDir: "x"}
+		tc.mod(&cfg)
+		_, err := New(cfg, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q", err, tc.want)
+		}
+	}
+}
+
+func TestGridIndex(t *testing.T) {
+	const start, iv = 1_000_000_000, 20_000_000
+	for _, tc := range []struct {
+		ts   int64
+		want int64
+	}{{start, 0}, {start + 9_999_999, 0}, {start + 10_000_000, 1}, {start + 20_000_100, 1}, {start - 20_000_000, -1}, {start + 500*iv, 500}} {
+		if got := gridIndex(tc.ts, start, iv); got != tc.want {
+			t.Errorf("gridIndex(%d) = %d, want %d", tc.ts, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		prev, id uint64
+		want     int64
+	}{{1, 2, 1}, {65535, 1, 1}, {65534, 2, 3}, {100, 100, 0}, {70000, 70002, 2}} {
+		if got := frameIDStep(tc.prev, tc.id); got != tc.want {
+			t.Errorf("frameIDStep(%d, %d) = %d, want %d", tc.prev, tc.id, got, tc.want)
+		}
+	}
+}
+
+// TestSidecarNoAllocs: a sidecar row costs no allocation.
+func TestSidecarNoAllocs(t *testing.T) {
+	s, err := createSidecar(filepath.Join(t.TempDir(), "s.csv"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	r := row{output: 1, grid: 1, has: true, frameID: 2, deviceTS: 3, hostRx: 4, gridNs: 5, status: StatusOK, depth: 1}
+	if n := testing.AllocsPerRun(100, func() { _ = s.write(r) }); n != 0 {
+		t.Errorf("%v allocations per sidecar row", n)
+	}
+}
