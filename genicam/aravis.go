@@ -35,6 +35,20 @@ package genicam
 // }
 //
 // static void gp_unref(gpointer p) { if (p != NULL) g_object_unref(p); }
+//
+// // gp_gv_stream_tune sets the GigE Vision stream's timing properties (µs; 0
+// // leaves one as it is); g_object_set is variadic, which cgo cannot call.
+// static void gp_gv_stream_tune(ArvStream *s, guint frame_retention_us, guint packet_timeout_us) {
+// 	if (s == NULL || !ARV_IS_GV_STREAM(s)) return;
+// 	if (frame_retention_us > 0) g_object_set(s, "frame-retention", frame_retention_us, NULL);
+// 	if (packet_timeout_us > 0) g_object_set(s, "packet-timeout", packet_timeout_us, NULL);
+// }
+//
+// static guint gp_gv_stream_uint(ArvStream *s, const char *prop) {
+// 	guint v = 0;
+// 	if (s != NULL && ARV_IS_GV_STREAM(s)) g_object_get(s, prop, &v, NULL);
+// 	return v;
+// }
 import "C"
 
 import (
@@ -995,6 +1009,7 @@ func (c *Camera) StartStream(ctx context.Context, cfg StreamConfig) (*Stream, er
 	if st == nil {
 		return nil, fmt.Errorf("camera %s: stream: Aravis created none", c.info.Serial)
 	}
+	C.gp_gv_stream_tune(st, C.guint(cfg.FrameRetention.Microseconds()), C.guint(cfg.PacketTimeout.Microseconds()))
 	s := &Stream{cam: c, stream: st, out: make(map[*C.ArvBuffer]bool, cfg.Buffers)}
 	for i := 0; i < cfg.Buffers; i++ {
 		b := C.arv_buffer_new_allocate(C.size_t(payload))
@@ -1010,6 +1025,16 @@ func (c *Camera) StartStream(ctx context.Context, cfg StreamConfig) (*Stream, er
 	c.streams[s] = struct{}{}
 	runtime.SetFinalizer(s, func(s *Stream) { _ = s.Close() })
 	return s, nil
+}
+
+// timing returns the stream's frame retention and packet timeout as Aravis
+// has them.
+func (s *Stream) timing() (frameRetention, packetTimeout time.Duration) {
+	fr, pt := C.CString("frame-retention"), C.CString("packet-timeout")
+	defer C.free(unsafe.Pointer(fr))
+	defer C.free(unsafe.Pointer(pt))
+	return time.Duration(C.gp_gv_stream_uint(s.stream, fr)) * time.Microsecond,
+		time.Duration(C.gp_gv_stream_uint(s.stream, pt)) * time.Microsecond
 }
 
 // Next waits for the next frame. Frames that arrived incomplete are returned

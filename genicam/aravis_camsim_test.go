@@ -272,11 +272,14 @@ func TestCamsimScheduler(t *testing.T) {
 	if err := cam.ProgramScheduler(ctx, start, interval); err != nil {
 		t.Fatal(err)
 	}
-	s, err := cam.StartStream(ctx, StreamConfig{Buffers: 8})
+	s, err := cam.StartStream(ctx, StreamConfig{Buffers: 8, FrameRetention: 300 * time.Millisecond, PacketTimeout: 15 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if fr, pt := s.timing(); fr != 300*time.Millisecond || pt != 15*time.Millisecond {
+		t.Errorf("stream frame retention %v, packet timeout %v; want 300ms, 15ms", fr, pt)
+	}
 	var prev Frame
 	var prevCounter uint64
 	for i := 0; i < 15; i++ {

@@ -110,6 +110,14 @@ type StreamConfig struct {
 	// are received into them in turn; a frame the caller holds (not yet
 	// released) takes one out of the rotation.
 	Buffers int
+	// FrameRetention is how long Aravis keeps waiting for the missing
+	// packets of a frame (resends) before it gives the frame up as
+	// incomplete; zero keeps Aravis' default (100 ms). A recorder, which
+	// can wait, gains complete frames on a loaded host by raising it.
+	FrameRetention time.Duration
+	// PacketTimeout is how long Aravis waits for a missing packet before it
+	// asks for a resend; zero keeps Aravis' default (20 ms).
+	PacketTimeout time.Duration
 }
 
 // FrameStatus is the state of a received buffer (ArvBufferStatus).

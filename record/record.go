@@ -74,6 +74,9 @@ func FromGenicam(c *genicam.Camera) Camera { return genicamCamera{c} }
 
 type genicamCamera struct{ *genicam.Camera }
 
+// streamFrameRetention is how long a frame may wait for resent packets.
+const streamFrameRetention = 500 * time.Millisecond
+
 func (g genicamCamera) StartStream(ctx context.Context, cfg genicam.StreamConfig) (Stream, error) {
 	s, err := g.Camera.StartStream(ctx, cfg)
 	if err != nil {
@@ -574,7 +577,9 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 			r.state.Store(int32(StateFailed))
 			return nil, fmt.Errorf("camera %s: program scheduler: %w", cr.serial, err)
 		}
-		st, err := cr.cam.StartStream(setupCtx, genicam.StreamConfig{Buffers: cfg.StreamBuffers})
+		// A recorder can wait for resends: Aravis' 100 ms frame retention
+		// gives frames up as incomplete on a loaded host.
+		st, err := cr.cam.StartStream(setupCtx, genicam.StreamConfig{Buffers: cfg.StreamBuffers, FrameRetention: streamFrameRetention})
 		if err != nil {
 			cleanupSetup()
 			r.state.Store(int32(StateFailed))
