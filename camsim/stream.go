@@ -298,6 +298,11 @@ func (s *streamer) resend(block uint16, first, last uint32) {
 	}
 	buf := make([]byte, 0, f.p.packetSize+64)
 	for id := first; id <= last; id++ {
+		// A lossy link loses resent packets as well.
+		if s.drop() {
+			s.packetsDropped.Add(1)
+			continue
+		}
 		buf = s.packet(f, id, buf)
 		s.send(buf, f.p.dst)
 		s.packetsResent.Add(1)
