@@ -32,8 +32,10 @@ lint: deps
 	CGO_ENABLED=0 $(GO) build ./...
 	@if [ -d alerts ]; then promtool check rules alerts/*.rules.yml; fi
 
+# One package at a time: the rig tests run real ptp4l, camsims, Aravis and
+# ffmpeg, and two such packages side by side starve each other on 2 cores.
 unit: deps
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -p 1 -count=1 -timeout 20m ./...
 
 # Short fuzz runs of the decoders of untrusted input: ptp4l's answers and GVCP.
 fuzz: deps

@@ -345,7 +345,9 @@ func TestCamsimActionCommand(t *testing.T) {
 		if err := cam.SetTrigger(ctx, "Action0"); err != nil {
 			t.Fatal(err)
 		}
-		s, err := cam.StartStream(ctx, StreamConfig{Buffers: 4})
+		// The one frame each camera sends must arrive whole: give its
+		// resends time on a loaded machine.
+		s, err := cam.StartStream(ctx, StreamConfig{Buffers: 4, FrameRetention: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,6 +372,9 @@ func TestCamsimActionCommand(t *testing.T) {
 		f, err := s.Next(ctx)
 		if err != nil {
 			t.Fatalf("%s: %v", cams[i].Serial(), err)
+		}
+		if f.Status != FrameSuccess {
+			t.Errorf("%s: frame %d %v (stream %+v)", cams[i].Serial(), f.FrameID, f.Status, s.Stats())
 		}
 		stamps = append(stamps, f.Timestamp)
 		_ = s.Release(f)
