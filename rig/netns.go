@@ -13,16 +13,19 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
-// Netns is a network namespace created with `ip netns add`. Close kills what
-// still runs in it and deletes it.
+// Netns is a network namespace created with `ip netns add`, or, with PID
+// set, the user and network namespace of an unprivileged holder process
+// (NewUserNetns). Close kills what still runs in it and deletes it.
 type Netns struct {
 	Name string
+	PID  int
 }
 
 // NewNetns creates the namespace name with its loopback up. It fails if the
@@ -52,6 +55,11 @@ func UniqueName(prefix string) string {
 // execs prog, so the process of the command is prog itself.
 func (n *Netns) Command(ctx context.Context, prog string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.Name, prog}, args...)...)
+	if n.PID != 0 {
+		// nsenter execs prog (it forks only to enter a PID namespace).
+		cmd = exec.CommandContext(ctx, "nsenter", append([]string{"--target", strconv.Itoa(n.PID), "--user", "--net",
+			"--preserve-credentials", prog}, args...)...)
+	}
 	// A test's context ending must not leave ptp4l or camsim behind, nor
 	// kill them so hard they cannot clean up their sockets.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -67,11 +75,20 @@ func detach(cmd *exec.Cmd) {
 
 // IP runs `ip -n NAME args...`.
 func (n *Netns) IP(ctx context.Context, args ...string) error {
+	if n.PID != 0 {
+		if out, err := n.Command(ctx, "ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: ip %s: %w: %s", n.Name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
 	return ip(ctx, append([]string{"-n", n.Name}, args...)...)
 }
 
 // PIDs lists the processes running in the namespace.
 func (n *Netns) PIDs(ctx context.Context) []string {
+	if n.PID != 0 {
+		return n.userPIDs()
+	}
 	out, err := exec.CommandContext(ctx, "ip", "netns", "pids", n.Name).Output()
 	if err != nil {
 		return nil
@@ -81,6 +98,9 @@ func (n *Netns) PIDs(ctx context.Context) []string {
 
 // Close kills every process left in the namespace and deletes it.
 func (n *Netns) Close() error {
+	if n.PID != 0 {
+		return n.closeUser()
+	}
 	return DeleteNetns(n.Name)
 }
 

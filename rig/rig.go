@@ -47,6 +47,9 @@ type Config struct {
 	Camsim string
 	// NoPTP4L leaves the host without ptp4l (cameras then become masters).
 	NoPTP4L bool
+	// Unprivileged builds the rig without root: one user and network
+	// namespace with only loopback, cameras on 127.0.0.x, ptp4l on lo.
+	Unprivileged bool
 }
 
 // Rig is a simulated rig: a host namespace with a bridge and ptp4l as
@@ -61,6 +64,8 @@ type Rig struct {
 	Domain        uint8    `json:"domain"`
 	Cameras       []Camera `json:"cameras"`
 	Namespaces    []string `json:"namespaces"`
+	// HolderPID is the process holding an unprivileged rig's namespace.
+	HolderPID int `json:"holder_pid,omitempty"`
 }
 
 const (
@@ -103,9 +108,12 @@ func Up(ctx context.Context, cfg Config) (r *Rig, err error) {
 			r.Down()
 		}
 	}()
+	r.HostNetns = cfg.Name + "-host"
+	if cfg.Unprivileged {
+		return r, r.upUnprivileged(ctx, cfg, camsim)
+	}
 	// The state is saved before anything exists, so that a crash at any
 	// point leaves `rig down` enough to clean up.
-	r.HostNetns = cfg.Name + "-host"
 	r.Namespaces = append(r.Namespaces, r.HostNetns)
 	if err := r.save(); err != nil {
 		return r, err
@@ -169,6 +177,46 @@ func Up(ctx context.Context, cfg Config) (r *Rig, err error) {
 		}
 	}
 	return r, r.save()
+}
+
+// upUnprivileged builds the rig in one user and network namespace: ptp4l on
+// lo, cameras on 127.0.0.10, 127.0.0.11, ...
+func (r *Rig) upUnprivileged(ctx context.Context, cfg Config, camsim string) error {
+	host, err := NewUserNetns(ctx, r.HostNetns)
+	if err != nil {
+		return err
+	}
+	r.HolderPID, r.HostInterface, r.HostAddress = host.PID, "lo", "127.0.0.1"
+	if err := r.save(); err != nil {
+		return err
+	}
+	if !cfg.NoPTP4L {
+		pdir := filepath.Join(r.Dir, "ptp4l")
+		if err := os.MkdirAll(pdir, 0o755); err != nil {
+			return err
+		}
+		p, err := StartPTP4L(ctx, host, PTP4LConfig{Interface: "lo", Dir: pdir, Domain: cfg.Domain, Priority1: 100, LogFile: filepath.Join(r.Dir, "ptp4l.log")})
+		if err != nil {
+			return err
+		}
+		r.Socket = p.Socket
+	}
+	for i, c := range cfg.Cameras {
+		if c.Serial == "" {
+			return fmt.Errorf("rig %s: camera %d has no serial", cfg.Name, i)
+		}
+		if c.Profile == "" {
+			c.Profile = "sfnc"
+		}
+		c.Address = "127.0.0." + strconv.Itoa(firstOctet+i)
+		c.Netns, c.Interface = r.HostNetns, "lo"
+		c.Control = "unix:" + filepath.Join(r.Dir, c.Serial+".sock")
+		r.Cameras = append(r.Cameras, c)
+		if err := startCamsim(ctx, host, camsim, c, filepath.Join(r.Dir, c.Serial+".log")); err != nil {
+			return fmt.Errorf("rig %s: camera %s: %w", cfg.Name, c.Serial, err)
+		}
+	}
+	return r.save()
 }
 
 func findCamsim(path string, cameras int) (string, error) {
@@ -256,6 +304,14 @@ func Load(stateDir, name string) (*Rig, error) {
 // It works on a half-built or crashed rig, and twice.
 func (r *Rig) Down() error {
 	var errs []error
+	if r.HolderPID != 0 {
+		// Only while the PID is still our holder: not a PID reused later.
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", r.HolderPID)); err == nil && strings.TrimSpace(string(comm)) == "sleep" {
+			if err := r.Host().Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	// Cameras first, the host (with the bridge) last.
 	for i := len(r.Namespaces) - 1; i >= 0; i-- {
 		if err := DeleteNetns(r.Namespaces[i]); err != nil {
@@ -284,7 +340,7 @@ func (r *Rig) Camera(serial string) (Camera, error) {
 
 // Host returns the rig's host namespace, where the exporter, the checks and
 // the recorder run and where camera discovery is allowed.
-func (r *Rig) Host() *Netns { return &Netns{Name: r.HostNetns} }
+func (r *Rig) Host() *Netns { return &Netns{Name: r.HostNetns, PID: r.HolderPID} }
 
 // Env returns the rig as KEY=VALUE lines, as `rig up` prints them.
 func (r *Rig) Env() []string {

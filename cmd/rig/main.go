@@ -41,6 +41,7 @@ func run(args []string) int {
 	specs := up.Flag("camera", "SERIAL:key=value,... changes that camera or adds one: profile=sfnc|gev|noptp, domain=N, and any camsim flag (offset=5ms, drift-ppm=2, jitter=10us, timescale=utc).").Strings()
 	camsimBin := up.Flag("camsim", "camsim binary (default: next to rig, or on PATH).").String()
 	noPTP := up.Flag("no-ptp4l", "Do not run ptp4l on the host.").Bool()
+	unpriv := up.Flag("unprivileged", "Without root: one user and network namespace (unshare) with only loopback; cameras on 127.0.0.x, ptp4l on lo. The default when not run as root.").Default(strconv.FormatBool(os.Geteuid() != 0)).Bool()
 
 	app.Command("down", "Stop and remove everything the rig created, also after a crash.")
 	app.Command("env", "Print a rig that is up as KEY=VALUE lines.")
@@ -67,7 +68,7 @@ func run(args []string) int {
 		}
 		uctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		r, err := rig.Up(uctx, rig.Config{Name: *name, StateDir: *stateDir, Domain: *domain, Cameras: cams, Camsim: *camsimBin, NoPTP4L: *noPTP})
+		r, err := rig.Up(uctx, rig.Config{Name: *name, StateDir: *stateDir, Domain: *domain, Cameras: cams, Camsim: *camsimBin, NoPTP4L: *noPTP, Unprivileged: *unpriv})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "rig up: %v\n", err)
 			return 1

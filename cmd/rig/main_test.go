@@ -197,3 +197,77 @@ func TestRigBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// Without root: `rig up` as an unprivileged user builds the rig in one user
+// and network namespace (cameras on 127.0.0.x, ptp4l on lo); Aravis'
+// arv-tool-0.8 finds the cameras there and down leaves nothing running.
+func TestRigUnprivileged(t *testing.T) {
+	testenv.RequireRoot(t) // to become the unprivileged user
+	testenv.RequireTool(t, "ptp4l", "arv-tool-0.8", "runuser", "unshare", "nsenter")
+	dir := testenv.Build(t, "rig", "camsim")
+	state, err := os.MkdirTemp("", "ptpcam-unpriv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(state) })
+	// nobody writes the state and runs the binaries.
+	if err := os.Chmod(state, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := rig.UniqueName("ru")
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "runuser", append([]string{"-u", "nobody", "--", filepath.Join(dir, "rig"), "--name", name, "--state-dir", state}, args...)...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("rig %v: %v", args, err)
+		}
+		return string(out), code
+	}
+	t.Cleanup(func() { run("down") })
+	if out, code := run("up", "--cameras", "2", "--camera", "05520126:domain=1"); code != 0 {
+		if strings.Contains(out, "unprivileged user namespaces disabled") {
+			testenv.Skip(t, "kernel refuses unprivileged user namespaces: %s", out)
+		}
+		t.Fatalf("rig up as nobody: exit %d:\n%s", code, out)
+	} else if !strings.Contains(out, "CAMERA_0_ADDRESS=127.0.0.10") || !strings.Contains(out, "RIG_HOST_INTERFACE=lo") {
+		t.Fatalf("rig up printed:\n%s", out)
+	}
+	out, _ := run("exec", "--", "arv-tool-0.8")
+	for _, s := range []string{"05520125", "05520126"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("arv-tool-0.8 in the user namespace does not list %s:\n%s", s, out)
+		}
+	}
+	// PTP follows the Announce messages of ptp4l on lo: Slave in its domain,
+	// Master in another.
+	for serial, want := range map[string]string{"05520125": "Slave", "05520126": "Master"} {
+		run("exec", "--", "arv-tool-0.8", "-n", "ptpcam-camsim-"+serial, "control", "PtpEnable=true")
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, _ := run("exec", "--", "arv-tool-0.8", "-n", "ptpcam-camsim-"+serial, "control", "PtpStatus")
+			if strings.Contains(out, "PtpStatus = "+want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("camera %s: %q, want PtpStatus = %s", serial, out, want)
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	if out, code := run("down"); code != 0 {
+		t.Fatalf("rig down: exit %d: %s", code, out)
+	}
+	if out, err := exec.Command("pgrep", "-u", "nobody", "-f", "camsim|ptp4l|sleep infinity").Output(); err == nil {
+		t.Errorf("processes left after down:\n%s", out)
+	}
+}
