@@ -52,6 +52,7 @@ bench: deps
 	$(GO) test ./genicam/ -run '^$$' -bench Latch8 -benchtime 300x -count 1
 	$(GO) test ./camsim/ -run '^$$' -bench Stream1080p -benchtime 150x -count 1
 	$(GO) test ./record/ -run '^$$' -bench Pipeline -benchtime 1x -count 1 -timeout 300s
+	$(GO) test ./cmd/camrecord/ -run '^$$' -bench RecordRig1080p -benchtime 1x -count 1 -timeout 300s
 
 # Regenerate the Grafana dashboard from its Go source (a test fails when the
 # committed JSON is stale).

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 // namespace (a namespace of the test's own, so the port is free).
 const metricsAddr = "127.0.0.1:19878"
 
-func upRig(t *testing.T, n int) *rig.Rig {
+func upRig(t testing.TB, n int) *rig.Rig {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "ptp4l", "ffmpeg", "ffprobe", "curl")
@@ -70,7 +70,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startRecord(t *testing.T, r *rig.Rig, args ...string) *recording {
+func startRecord(t testing.TB, r *rig.Rig, args ...string) *recording {
 	t.Helper()
 	bin := filepath.Join(testenv.Build(t, "camrecord"), "camrecord")
 	dir := t.TempDir()
@@ -101,7 +101,7 @@ func startRecord(t *testing.T, r *rig.Rig, args ...string) *recording {
 	return rec
 }
 
-func (rec *recording) wait(t *testing.T, timeout time.Duration) int {
+func (rec *recording) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {
 	case <-rec.done:
@@ -171,7 +171,7 @@ func metricSum(text, name, match string) float64 {
 	return sum
 }
 
-func readSession(t *testing.T, dir string) record.Session {
+func readSession(t testing.TB, dir string) record.Session {
 	t.Helper()
 	m, _ := filepath.Glob(filepath.Join(dir, "session_*.json"))
 	if len(m) != 1 {
@@ -471,5 +471,25 @@ func TestConfigFileValues(t *testing.T) {
 	}
 	if *o.width != 640 || *o.fps != 30 || strings.Join(*o.serials, ",") != "1,2" || *o.height != 1080 {
 		t.Errorf("width %d fps %v serials %v height %d; want 640, 30 (command line wins), [1 2], 1080", *o.width, *o.fps, *o.serials, *o.height)
+	}
+}
+
+// BenchmarkRecordRig1080p records N camsims at 1920x1080 BayerGR8 50 fps
+// through real Aravis for 5 s (encoder null: the transport, not x264) and
+// reports drops, missing frames and Aravis' stream counters per camera.
+func BenchmarkRecordRig1080p(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		r := upRig(b, n)
+		rec := startRecord(b, r, "--width", "1920", "--height", "1080", "--fps", "50", "--duration", "5s", "--encoder", "null")
+		code := rec.wait(b, 90*time.Second)
+		s := readSession(b, rec.dir)
+		var lost uint64
+		for _, c := range s.Cameras {
+			b.Logf("N=%d camera %s: exit %d, received %d written %d dropped %d missing %d incomplete %d; Aravis underruns %d missing frames %d missing packets %d resend requests %d resent packets %d completed %d",
+				n, c.Serial, code, c.Received, c.Written, c.Dropped, c.Missing, c.Incomplete, c.Stream.Underruns, c.Stream.MissingFrames,
+				c.Stream.MissingPackets, c.Stream.ResendRequests, c.Stream.ResentPackets, c.Stream.CompletedBuffers)
+			lost += uint64(c.Dropped + c.Missing + c.Incomplete)
+		}
+		b.ReportMetric(float64(lost), fmt.Sprintf("lost-frames-N%d", n))
 	}
 }
