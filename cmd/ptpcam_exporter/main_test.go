@@ -296,9 +296,8 @@ func TestExporterHostMetrics(t *testing.T) {
 	if got := value(t, mfs, "ptpcam_ptp_up", sl); got != 1 {
 		t.Errorf("the other ptp4l: up = %v, want 1", got)
 	}
-	if !strings.Contains(log.String(), "ptp4l management socket unreachable") {
-		t.Errorf("no log line for the unreachable socket:\n%s", log.String())
-	}
+	// The log reaches the test through a pipe: give it a moment.
+	waitLog(t, log, "ptp4l management socket unreachable")
 	// Restarted: the next scrape recovers.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -310,6 +309,18 @@ func TestExporterHostMetrics(t *testing.T) {
 	mfs, _ = scrape(t, http.DefaultClient, url)
 	if got := value(t, mfs, "ptpcam_ptp_up", gm); got != 1 {
 		t.Errorf("after restarting ptp4l: up = %v, want 1", got)
+	}
+}
+
+// waitLog waits up to 5 s for the exporter's log to contain want.
+func waitLog(t *testing.T, log *lockedWriter, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(log.String(), want); {
+		if time.Now().After(deadline) {
+			t.Errorf("exporter log lacks %q:\n%s", want, log.String())
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -339,9 +350,7 @@ func TestExporterMissingSocket(t *testing.T) {
 	if got := value(t, mfs, "ptpcam_ptp_up", map[string]string{"socket": sock}); got != 0 {
 		t.Errorf("up = %v, want 0", got)
 	}
-	if !strings.Contains(log.String(), sock) {
-		t.Errorf("log does not name the socket %s:\n%s", sock, log.String())
-	}
+	waitLog(t, log, sock)
 }
 
 func TestExporterBadFlags(t *testing.T) {
@@ -479,9 +488,7 @@ func TestExporterWithoutAravis(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !strings.Contains(log.String(), "Built without Aravis: serving host metrics only") {
-		t.Errorf("no start-up line saying so:\n%s", log.String())
-	}
+	waitLog(t, log, "Built without Aravis: serving host metrics only")
 	if !strings.Contains(body, `ptpcam_ptp_up{socket="`+sock+`"} 0`) || strings.Contains(body, "ptpcam_camera_") || strings.Contains(body, `collector="camera"`) {
 		t.Errorf("want host metrics only:\n%s", body)
 	}
