@@ -203,7 +203,8 @@ func TestExporterCameras(t *testing.T) {
 	ctl("05520126", "offset", "5ms")
 	e.waitFor(t, "delta of 05520126 ≈ 5 ms", 10*time.Second, func(m map[string]*dto.MetricFamily) bool {
 		v, ok := lookup(m, "ptpcam_camera_clock_delta_seconds", serial("05520126"))
-		return ok && math.Abs(v-0.005) < 200e-6
+		u, _ := lookup(m, "ptpcam_camera_clock_delta_uncertainty_seconds", serial("05520126"))
+		return ok && math.Abs(v-0.005) <= u+100e-6
 	})
 	ctl("05520126", "offset", "0s")
 
