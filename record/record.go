@@ -45,6 +45,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ptpcam/ptpcam/check"
 	"github.com/ptpcam/ptpcam/genicam"
 )
 
@@ -373,7 +374,7 @@ type Session struct {
 	Duration      string            `json:"duration"`
 	Align         bool              `json:"align"`
 	Serials       []string          `json:"serials"`
-	PTP           any               `json:"ptp,omitempty"`
+	PTP           *check.SyncResult `json:"ptp,omitempty"`
 	FFmpegVersion string            `json:"ffmpeg_version"`
 	Cameras       []CameraResult    `json:"cameras"`
 	Result        *Result           `json:"result,omitempty"`
@@ -460,7 +461,7 @@ func (c *camRec) error() error {
 // take stops cleanly; when force is closed ffmpeg is killed instead of
 // awaited. Run returns an error only when recording could not start; camera
 // failures during the take are in the Result.
-func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera, ptp any) (*Result, error) {
+func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera, ptp *check.SyncResult) (*Result, error) {
 	if len(r.encoders) != len(cams) {
 		return nil, fmt.Errorf("record: %d cameras but %d encoders prepared (call Prepare with the camera count)", len(cams), len(r.encoders))
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/ptpcam/ptpcam/check"
 	"github.com/ptpcam/ptpcam/internal/testenv"
 )
 
@@ -42,7 +43,7 @@ func record(t *testing.T, cfg Config, cams ...Camera) (*Recorder, *Result) {
 	if _, err := r.Prepare(ctx, len(cams)); err != nil {
 		t.Fatal(err)
 	}
-	res, err := r.Run(ctx, nil, cams, map[string]string{"test": "fake"})
+	res, err := r.Run(ctx, nil, cams, &check.SyncResult{Verdict: check.Verdict{Converged: true, Masters: []string{"host"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,8 @@ func TestAlignedTake(t *testing.T) {
 	if err := json.Unmarshal(b, &sess); err != nil {
 		t.Fatal(err)
 	}
-	if len(sess.Serials) != 3 || sess.FPS != 100 || sess.Result == nil || len(sess.Cameras[0].FFmpegArgs) == 0 || !strings.HasPrefix(sess.FFmpegVersion, "ffmpeg version") {
+	if len(sess.Serials) != 3 || sess.FPS != 100 || sess.Result == nil || len(sess.Cameras[0].FFmpegArgs) == 0 || !strings.HasPrefix(sess.FFmpegVersion, "ffmpeg version") ||
+		sess.PTP == nil || !sess.PTP.Verdict.Converged {
 		t.Errorf("session file: %+v", sess)
 	}
 	// Metrics: counters per serial and reason, and the final state.
