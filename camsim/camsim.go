@@ -31,11 +31,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	c.ctx = ctx
 
 	gvcpAddr := netip.AddrPortFrom(cfg.Address, uint16(cfg.GVCPPort))
-	unicast, err := listenUDP(ctx, gvcpAddr)
+	// The camera's own address is served by a raw socket that answers
+	// without waking other threads (gvcpsock.go); broadcast DISCOVERY
+	// through the netpoller.
+	unicast, err := openRawSocket(gvcpAddr)
 	if err != nil {
 		return fmt.Errorf("camsim %s: gvcp: %w", cfg.Serial, err)
 	}
-	conns := []*net.UDPConn{unicast}
+	var conns []*net.UDPConn
 	// Broadcast DISCOVERY goes to 255.255.255.255 or the subnet's broadcast
 	// address; a socket bound to the camera's own address sees neither.
 	for _, b := range broadcastAddrs(cfg) {
@@ -49,6 +52,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	streamConn, err := listenUDP(ctx, netip.AddrPortFrom(cfg.Address, 0))
 	if err != nil {
 		closeAll(conns)
+		unicast.closeUnserved()
 		return fmt.Errorf("camsim %s: gvsp: %w", cfg.Serial, err)
 	}
 	conns = append(conns, streamConn)
@@ -68,6 +72,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 		}()
 	}
+	goRun(func() error {
+		return unicast.serve(ctx, func(pkt []byte, src netip.AddrPort) { c.answerGVCP(pkt, src, unicast) })
+	})
 	for _, conn := range conns[:len(conns)-1] {
 		goRun(func() error { return c.serveGVCP(ctx, conn, unicast) })
 	}

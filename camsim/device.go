@@ -782,10 +782,9 @@ func (c *camera) handleAction(cmd Command, ack func(Status, []byte) []byte) []by
 	return ack(StatusSuccess, nil)
 }
 
-// serveGVCP answers GVCP on conns until ctx ends. Answers go out of reply,
-// the socket bound to the camera's own address, so that they carry it as
-// source even when the command came in as a broadcast.
-func (c *camera) serveGVCP(ctx context.Context, conn *net.UDPConn, reply *net.UDPConn) error {
+// serveGVCP answers GVCP arriving on conn, a broadcast address, until ctx
+// ends or conn is closed.
+func (c *camera) serveGVCP(ctx context.Context, conn *net.UDPConn, reply *rawSocket) error {
 	buf := make([]byte, 2048)
 	for {
 		n, src, err := conn.ReadFromUDPAddrPort(buf)
@@ -798,14 +797,20 @@ func (c *camera) serveGVCP(ctx context.Context, conn *net.UDPConn, reply *net.UD
 			}
 			return fmt.Errorf("gvcp: %w", err)
 		}
-		if c.unplugged.Load() {
-			continue
-		}
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		if out := c.handle(buf[:n], src); out != nil {
-			if _, err := reply.WriteToUDPAddrPort(out, src); err != nil {
-				c.log.Debug("gvcp: answering", "to", src, "err", err)
-			}
+		c.answerGVCP(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), reply)
+	}
+}
+
+// answerGVCP handles one GVCP datagram from src. Answers go out of reply,
+// the socket bound to the camera's own address, so that they carry it as
+// source even when the command came in as a broadcast.
+func (c *camera) answerGVCP(pkt []byte, src netip.AddrPort, reply *rawSocket) {
+	if c.unplugged.Load() {
+		return
+	}
+	if out := c.handle(pkt, src); out != nil {
+		if err := reply.send(out, src); err != nil {
+			c.log.Debug("gvcp: answering", "err", err)
 		}
 	}
 }

@@ -31,6 +31,12 @@
 // INVALID_PARAMETER (0x8002). Datagrams that do not parse (short, not 0x42,
 // length beyond the datagram) are dropped and counted.
 //
+// The camera address is answered, like a camera's firmware would, without
+// waking any other thread: one goroutine blocks in recvfrom(2) through a raw
+// system call and holds a P of its own (Run adds one to GOMAXPROCS while it
+// runs; see gvcpsock.go for why and for what bounds it). A round trip then
+// costs microseconds where the netpoller cost tens on a VM.
+//
 // Control channel privilege (CCP, 0x0A00): the first controller writing
 // control (0x2) or exclusive (0x3) owns it, identified by IP and port; any
 // command of the owner is its heartbeat. Others get ACCESS_DENIED on writes
