@@ -5,6 +5,18 @@ package genicam
 // #cgo pkg-config: aravis-0.8
 // #include <arv.h>
 // #include <stdlib.h>
+// #include <time.h>
+//
+// // gp_execute_timed executes a command feature between two reads of
+// // CLOCK_REALTIME (the clock time.Now reads), all in one C call: the bracket
+// // then holds only the command's round trip, never the Go scheduler's delay
+// // in handing the thread a P again after the cgo call.
+// static void gp_execute_timed(ArvDevice *dev, const char *name, struct timespec *before,
+// 		struct timespec *after, GError **err) {
+// 	clock_gettime(CLOCK_REALTIME, before);
+// 	arv_device_execute_command(dev, name, err);
+// 	clock_gettime(CLOCK_REALTIME, after);
+// }
 //
 // // Node kinds for gp_node_kind; Go mirrors them as nodeKind.
 // enum { GP_NONE, GP_INTEGER, GP_FLOAT, GP_BOOLEAN, GP_ENUM, GP_STRING, GP_COMMAND, GP_OTHER };
@@ -726,9 +738,9 @@ func (c *Camera) floatLocked(name string) (float64, error) {
 }
 
 // Latch latches the camera's timestamp and reads it, with the host clock read
-// right before the latch command and right after its acknowledgement on the
-// same OS thread. The camera lock is taken before the first host read, so
-// waiting for it never widens the bracket.
+// right before the latch command and right after its acknowledgement, in the
+// same C call (gp_execute_timed). The camera lock is taken before the first
+// host read, so waiting for it never widens the bracket.
 func (c *Camera) Latch(ctx context.Context) (LatchSample, error) {
 	if _, err := c.logical("timestamp latch", FeatureTimestampLatch); err != nil {
 		return LatchSample{}, err
@@ -736,17 +748,16 @@ func (c *Camera) Latch(ctx context.Context) (LatchSample, error) {
 	if _, err := c.logical("timestamp latch value", FeatureTimestampLatchValue); err != nil {
 		return LatchSample{}, err
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	if err := c.lock(ctx); err != nil {
 		return LatchSample{}, err
 	}
 	defer c.mu.Unlock()
 	s := LatchSample{Serial: c.info.Serial}
 	var gerr *C.GError
-	s.HostBefore = time.Now()
-	C.arv_device_execute_command(c.dev, c.cnames[FeatureTimestampLatch], &gerr)
-	s.HostAfter = time.Now()
+	var before, after C.struct_timespec
+	C.gp_execute_timed(c.dev, c.cnames[FeatureTimestampLatch], &before, &after, &gerr)
+	s.HostBefore = time.Unix(int64(before.tv_sec), int64(before.tv_nsec))
+	s.HostAfter = time.Unix(int64(after.tv_sec), int64(after.tv_nsec))
 	if err := takeError(&gerr); err != nil {
 		return LatchSample{}, c.wrap(c.feat[FeatureTimestampLatch], err)
 	}

@@ -30,6 +30,22 @@
 // created (see the package tests: TestMain re-executes the test binary inside
 // a fresh namespace, the pattern other packages copy).
 //
+// # Latch brackets
+//
+// A latch sample's uncertainty is half its bracket: the host clock is read in
+// C right before the latch command goes out and right after its
+// acknowledgement, so the Go scheduler never widens it. LatchAll gives every
+// camera its own bracket, so the error does not grow with a camera's place in
+// a loop as it did in the original script (BenchmarkLatch8 measures both).
+//
+// There is no "latch every camera at one scheduled instant" with ACTION_CMD:
+// a scheduled action runs when the camera's own clock reaches the action
+// time, so a latch it triggered would read that time back whatever the
+// camera's offset, and SFNC has no action signal that drives TimestampLatch.
+// To compare cameras at one physical instant, trigger frames with an
+// unscheduled broadcast action (SendActionCommand) and compare their frame
+// timestamps.
+//
 // # Builds without Aravis
 //
 // Built with CGO_ENABLED=0 or the tag noaravis, the package has the same API
