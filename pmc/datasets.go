@@ -144,41 +144,52 @@ const (
 	flagFreqTraceable = 1 << 5
 )
 
+// TimeFlags are the time property flags octet of TIME_PROPERTIES_DATA_SET
+// and GRANDMASTER_SETTINGS_NP.
+type TimeFlags struct {
+	Leap61                bool // bit 0: leap61
+	Leap59                bool // bit 1: leap59
+	CurrentUTCOffsetValid bool // bit 2: currentUtcOffsetValid
+	PTPTimescale          bool // bit 3: ptpTimescale
+	TimeTraceable         bool // bit 4: timeTraceable
+	FrequencyTraceable    bool // bit 5: frequencyTraceable
+}
+
+func decodeTimeFlags(f uint8) TimeFlags {
+	return TimeFlags{
+		Leap61:                f&flagLeap61 != 0,
+		Leap59:                f&flagLeap59 != 0,
+		CurrentUTCOffsetValid: f&flagUTCOffValid != 0,
+		PTPTimescale:          f&flagPTPTimescale != 0,
+		TimeTraceable:         f&flagTimeTraceable != 0,
+		FrequencyTraceable:    f&flagFreqTraceable != 0,
+	}
+}
+
+func (t TimeFlags) octet() uint8 {
+	return boolBit(t.Leap61, flagLeap61) | boolBit(t.Leap59, flagLeap59) | boolBit(t.CurrentUTCOffsetValid, flagUTCOffValid) |
+		boolBit(t.PTPTimescale, flagPTPTimescale) | boolBit(t.TimeTraceable, flagTimeTraceable) |
+		boolBit(t.FrequencyTraceable, flagFreqTraceable)
+}
+
 // TimePropertiesDataSet is TIME_PROPERTIES_DATA_SET (15.5.3.6.1).
 type TimePropertiesDataSet struct {
-	CurrentUTCOffset      int16 // currentUtcOffset
-	Leap61                bool  // flags bit 0: leap61
-	Leap59                bool  // flags bit 1: leap59
-	CurrentUTCOffsetValid bool  // flags bit 2: currentUtcOffsetValid
-	PTPTimescale          bool  // flags bit 3: ptpTimescale
-	TimeTraceable         bool  // flags bit 4: timeTraceable
-	FrequencyTraceable    bool  // flags bit 5: frequencyTraceable
-	TimeSource            uint8 // timeSource (0xA0 = INTERNAL_OSCILLATOR)
+	CurrentUTCOffset int16 // currentUtcOffset
+	TimeFlags              // flags
+	TimeSource       uint8 // timeSource (0xA0 = INTERNAL_OSCILLATOR)
 }
 
 // UnmarshalBinary decodes the dataField of a TIME_PROPERTIES_DATA_SET TLV.
 func (d *TimePropertiesDataSet) UnmarshalBinary(b []byte) error {
 	r := reader{b: b}
-	off := int16(r.u16())
-	flags := r.u8()
-	*d = TimePropertiesDataSet{
-		CurrentUTCOffset:      off,
-		Leap61:                flags&flagLeap61 != 0,
-		Leap59:                flags&flagLeap59 != 0,
-		CurrentUTCOffsetValid: flags&flagUTCOffValid != 0,
-		PTPTimescale:          flags&flagPTPTimescale != 0,
-		TimeTraceable:         flags&flagTimeTraceable != 0,
-		FrequencyTraceable:    flags&flagFreqTraceable != 0,
-		TimeSource:            r.u8(),
-	}
+	*d = TimePropertiesDataSet{CurrentUTCOffset: int16(r.u16()), TimeFlags: decodeTimeFlags(r.u8()), TimeSource: r.u8()}
 	return datasetErr(IDTimePropertiesDataSet, r.err)
 }
 
 // MarshalBinary encodes the dataset as ptp4l sends it.
 func (d TimePropertiesDataSet) MarshalBinary() ([]byte, error) {
 	b := binary.BigEndian.AppendUint16(nil, uint16(d.CurrentUTCOffset))
-	flags := timeFlags(d.Leap61, d.Leap59, d.CurrentUTCOffsetValid, d.PTPTimescale, d.TimeTraceable, d.FrequencyTraceable)
-	return append(b, flags, d.TimeSource), nil
+	return append(b, d.octet(), d.TimeSource), nil
 }
 
 // PortDataSet is PORT_DATA_SET (15.5.3.7.1), one per port.
@@ -313,34 +324,17 @@ func (d TimeStatusNP) MarshalBinary() ([]byte, error) {
 // GrandmasterSettingsNP is linuxptp's GRANDMASTER_SETTINGS_NP: what this
 // clock announces when it is the grandmaster.
 type GrandmasterSettingsNP struct {
-	ClockQuality          ClockQuality // clockQuality
-	UTCOffset             int16        // utc_offset
-	Leap61                bool         // time_flags bit 0
-	Leap59                bool         // time_flags bit 1
-	CurrentUTCOffsetValid bool         // time_flags bit 2
-	PTPTimescale          bool         // time_flags bit 3
-	TimeTraceable         bool         // time_flags bit 4
-	FrequencyTraceable    bool         // time_flags bit 5
-	TimeSource            uint8        // time_source
+	ClockQuality ClockQuality // clockQuality
+	UTCOffset    int16        // utc_offset
+	TimeFlags                 // time_flags
+	TimeSource   uint8        // time_source
 }
 
 // UnmarshalBinary decodes the dataField of a GRANDMASTER_SETTINGS_NP TLV.
 func (d *GrandmasterSettingsNP) UnmarshalBinary(b []byte) error {
 	r := reader{b: b}
-	q := r.clockQuality()
-	off := int16(r.u16())
-	flags := r.u8()
-	*d = GrandmasterSettingsNP{
-		ClockQuality:          q,
-		UTCOffset:             off,
-		Leap61:                flags&flagLeap61 != 0,
-		Leap59:                flags&flagLeap59 != 0,
-		CurrentUTCOffsetValid: flags&flagUTCOffValid != 0,
-		PTPTimescale:          flags&flagPTPTimescale != 0,
-		TimeTraceable:         flags&flagTimeTraceable != 0,
-		FrequencyTraceable:    flags&flagFreqTraceable != 0,
-		TimeSource:            r.u8(),
-	}
+	*d = GrandmasterSettingsNP{ClockQuality: r.clockQuality(), UTCOffset: int16(r.u16()), TimeFlags: decodeTimeFlags(r.u8()),
+		TimeSource: r.u8()}
 	return datasetErr(IDGrandmasterSettingsNP, r.err)
 }
 
@@ -348,13 +342,7 @@ func (d *GrandmasterSettingsNP) UnmarshalBinary(b []byte) error {
 func (d GrandmasterSettingsNP) MarshalBinary() ([]byte, error) {
 	b := appendClockQuality(nil, d.ClockQuality)
 	b = binary.BigEndian.AppendUint16(b, uint16(d.UTCOffset))
-	flags := timeFlags(d.Leap61, d.Leap59, d.CurrentUTCOffsetValid, d.PTPTimescale, d.TimeTraceable, d.FrequencyTraceable)
-	return append(b, flags, d.TimeSource), nil
-}
-
-func timeFlags(leap61, leap59, utcValid, timescale, timeTrace, freqTrace bool) uint8 {
-	return boolBit(leap61, flagLeap61) | boolBit(leap59, flagLeap59) | boolBit(utcValid, flagUTCOffValid) |
-		boolBit(timescale, flagPTPTimescale) | boolBit(timeTrace, flagTimeTraceable) | boolBit(freqTrace, flagFreqTraceable)
+	return append(b, d.octet(), d.TimeSource), nil
 }
 
 func boolBit(v bool, bit uint8) uint8 {
