@@ -379,17 +379,37 @@ func (c *Camera) IsAvailable(name string) bool {
 	return takeError(&gerr) == nil && ok != 0
 }
 
-// String reads a string (or enumeration, as its entry name) feature.
-func (c *Camera) String(ctx context.Context, name string) (string, error) {
+// get runs read, one of the *Locked readers, under the camera lock; its
+// error names the camera and the feature.
+func get[T any](ctx context.Context, c *Camera, name string, read func(string) (T, error)) (T, error) {
+	var zero T
 	if err := c.lock(ctx); err != nil {
-		return "", err
+		return zero, err
 	}
 	defer c.mu.Unlock()
-	v, err := c.stringLocked(name)
+	v, err := read(name)
 	if err != nil {
-		return "", c.wrap(name, err)
+		return zero, c.wrap(name, err)
 	}
 	return v, nil
+}
+
+// set runs write, one of the *Locked writers, under the camera lock; its
+// error names the camera and the feature.
+func set[T any](ctx context.Context, c *Camera, name string, v T, write func(string, T) error) error {
+	if err := c.lock(ctx); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	if err := write(name, v); err != nil {
+		return c.wrap(name, err)
+	}
+	return nil
+}
+
+// String reads a string (or enumeration, as its entry name) feature.
+func (c *Camera) String(ctx context.Context, name string) (string, error) {
+	return get(ctx, c, name, c.stringLocked)
 }
 
 func (c *Camera) stringLocked(name string) (string, error) {
@@ -405,14 +425,7 @@ func (c *Camera) stringLocked(name string) (string, error) {
 
 // SetString writes a string (or enumeration) feature.
 func (c *Camera) SetString(ctx context.Context, name, value string) error {
-	if err := c.lock(ctx); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	if err := c.setStringLocked(name, value); err != nil {
-		return c.wrap(name, err)
-	}
-	return nil
+	return set(ctx, c, name, value, c.setStringLocked)
 }
 
 func (c *Camera) setStringLocked(name, value string) error {
@@ -436,15 +449,7 @@ func (c *Camera) SetEnum(ctx context.Context, name, value string) error {
 
 // Integer reads an integer feature.
 func (c *Camera) Integer(ctx context.Context, name string) (int64, error) {
-	if err := c.lock(ctx); err != nil {
-		return 0, err
-	}
-	defer c.mu.Unlock()
-	v, err := c.integerLocked(name)
-	if err != nil {
-		return 0, c.wrap(name, err)
-	}
-	return v, nil
+	return get(ctx, c, name, c.integerLocked)
 }
 
 func (c *Camera) integerLocked(name string) (int64, error) {
@@ -457,14 +462,7 @@ func (c *Camera) integerLocked(name string) (int64, error) {
 
 // SetInteger writes an integer feature.
 func (c *Camera) SetInteger(ctx context.Context, name string, value int64) error {
-	if err := c.lock(ctx); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	if err := c.setIntegerLocked(name, value); err != nil {
-		return c.wrap(name, err)
-	}
-	return nil
+	return set(ctx, c, name, value, c.setIntegerLocked)
 }
 
 func (c *Camera) setIntegerLocked(name string, value int64) error {
@@ -477,30 +475,20 @@ func (c *Camera) setIntegerLocked(name string, value int64) error {
 
 // Float reads a float feature.
 func (c *Camera) Float(ctx context.Context, name string) (float64, error) {
-	if err := c.lock(ctx); err != nil {
-		return 0, err
-	}
-	defer c.mu.Unlock()
+	return get(ctx, c, name, c.floatLocked)
+}
+
+func (c *Camera) floatLocked(name string) (float64, error) {
 	cn := C.CString(name)
 	defer C.free(unsafe.Pointer(cn))
 	var gerr *C.GError
 	v := C.arv_device_get_float_feature_value(c.dev, cn, &gerr)
-	if err := takeError(&gerr); err != nil {
-		return 0, c.wrap(name, err)
-	}
-	return float64(v), nil
+	return float64(v), takeError(&gerr)
 }
 
 // SetFloat writes a float feature.
 func (c *Camera) SetFloat(ctx context.Context, name string, value float64) error {
-	if err := c.lock(ctx); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	if err := c.setFloatLocked(name, value); err != nil {
-		return c.wrap(name, err)
-	}
-	return nil
+	return set(ctx, c, name, value, c.setFloatLocked)
 }
 
 func (c *Camera) setFloatLocked(name string, value float64) error {
@@ -513,15 +501,7 @@ func (c *Camera) setFloatLocked(name string, value float64) error {
 
 // Bool reads a boolean feature.
 func (c *Camera) Bool(ctx context.Context, name string) (bool, error) {
-	if err := c.lock(ctx); err != nil {
-		return false, err
-	}
-	defer c.mu.Unlock()
-	v, err := c.boolLocked(name)
-	if err != nil {
-		return false, c.wrap(name, err)
-	}
-	return v, nil
+	return get(ctx, c, name, c.boolLocked)
 }
 
 func (c *Camera) boolLocked(name string) (bool, error) {
@@ -534,14 +514,7 @@ func (c *Camera) boolLocked(name string) (bool, error) {
 
 // SetBool writes a boolean feature.
 func (c *Camera) SetBool(ctx context.Context, name string, value bool) error {
-	if err := c.lock(ctx); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	if err := c.setBoolLocked(name, value); err != nil {
-		return c.wrap(name, err)
-	}
-	return nil
+	return set(ctx, c, name, value, c.setBoolLocked)
 }
 
 func (c *Camera) setBoolLocked(name string, value bool) error {
@@ -561,14 +534,8 @@ func cbool(b bool) C.gboolean {
 
 // Execute runs a command feature.
 func (c *Camera) Execute(ctx context.Context, name string) error {
-	if err := c.lock(ctx); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	if err := c.executeLocked(name); err != nil {
-		return c.wrap(name, err)
-	}
-	return nil
+	_, err := get(ctx, c, name, func(n string) (struct{}, error) { return struct{}{}, c.executeLocked(n) })
+	return err
 }
 
 func (c *Camera) executeLocked(name string) error {
@@ -727,14 +694,6 @@ func (c *Camera) PTPDataSet(ctx context.Context) (PTPDataSet, error) {
 		return ds, fmt.Errorf("camera %s: PTP data set: %w", c.info.Serial, ErrNotAvailable)
 	}
 	return ds, nil
-}
-
-func (c *Camera) floatLocked(name string) (float64, error) {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	var gerr *C.GError
-	v := C.arv_device_get_float_feature_value(c.dev, cn, &gerr)
-	return float64(v), takeError(&gerr)
 }
 
 // Latch latches the camera's timestamp and reads it, with the host clock read
