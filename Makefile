@@ -49,7 +49,7 @@ test: lint unit fuzz promu
 bench: deps
 	$(GO) test ./pmc/ -run '^$$' -bench NativeVsPmc -benchtime 20x -count 1
 	$(GO) test ./cmd/ptpcam_exporter/ -run '^$$' -bench Scrape -benchtime 1x -count 1
-	$(GO) test ./genicam/ -run '^$$' -bench Latch8 -benchtime 300x -count 1
+	$(GO) test ./genicam/ -run '^$$' -bench Latch8 -benchtime 1000x -count 1
 	$(GO) test ./camsim/ -run '^$$' -bench Stream1080p -benchtime 150x -count 1
 	$(GO) test ./record/ -run '^$$' -bench Pipeline -benchtime 1x -count 1 -timeout 300s
 	$(GO) test ./cmd/camrecord/ -run '^$$' -bench RecordRig1080p -benchtime 1x -count 1 -timeout 300s

@@ -36,6 +36,10 @@ type Measurement struct {
 // correction is subtracted from every delta (currentUtcOffset for TAI
 // cameras); threshold is the pass bound of |delta|.
 func Measure(ctx context.Context, cams []LatchCamera, correction time.Duration, threshold time.Duration) []Measurement {
+	// Each latch holds a PM QoS CPU latency request; taking one first wakes
+	// the idle CPUs once, before any bracket opens.
+	release, _ := genicam.HoldCPULatency(0)
+	defer release()
 	out := make([]Measurement, len(cams))
 	var wg sync.WaitGroup
 	for i, c := range cams {

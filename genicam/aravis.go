@@ -699,7 +699,9 @@ func (c *Camera) PTPDataSet(ctx context.Context) (PTPDataSet, error) {
 // Latch latches the camera's timestamp and reads it, with the host clock read
 // right before the latch command and right after its acknowledgement, in the
 // same C call (gp_execute_timed). The camera lock is taken before the first
-// host read, so waiting for it never widens the bracket.
+// host read, so waiting for it never widens the bracket, and so is a PM QoS
+// request that keeps idle CPUs awake (HoldCPULatency), so that the
+// acknowledgement's wake-up does not either.
 func (c *Camera) Latch(ctx context.Context) (LatchSample, error) {
 	if _, err := c.logical("timestamp latch", FeatureTimestampLatch); err != nil {
 		return LatchSample{}, err
@@ -707,6 +709,8 @@ func (c *Camera) Latch(ctx context.Context) (LatchSample, error) {
 	if _, err := c.logical("timestamp latch value", FeatureTimestampLatchValue); err != nil {
 		return LatchSample{}, err
 	}
+	release, _ := holdCPULatency(0)
+	defer release()
 	if err := c.lock(ctx); err != nil {
 		return LatchSample{}, err
 	}
@@ -741,6 +745,10 @@ func (c *Camera) readLatchLocked() (int64, error) {
 // a camera's error does not grow with its position in a loop. samples[i] and
 // errs[i] belong to cams[i].
 func LatchAll(ctx context.Context, cams []*Camera) ([]LatchSample, []error) {
+	// Each Latch holds the request too; taking it once first wakes the idle
+	// CPUs once, before any bracket opens, instead of as each one does.
+	release, _ := holdCPULatency(0)
+	defer release()
 	samples := make([]LatchSample, len(cams))
 	errs := make([]error, len(cams))
 	var wg sync.WaitGroup

@@ -34,7 +34,9 @@
 //
 // A latch sample's uncertainty is half its bracket: the host clock is read in
 // C right before the latch command goes out and right after its
-// acknowledgement, so the Go scheduler never widens it. LatchAll gives every
+// acknowledgement, so the Go scheduler never widens it, and a PM QoS CPU
+// latency request (HoldCPULatency, root only) keeps idle CPUs polling while
+// it waits, so an idle CPU's exit latency does not either. LatchAll gives every
 // camera its own bracket, so the error does not grow with a camera's place in
 // a loop as it did in the original script (BenchmarkLatch8 measures both).
 //

@@ -114,10 +114,12 @@ func inRig(tb testing.TB, spec rigSpec) (*testRig, bool) {
 		// The testing package calls a benchmark several times (b.N = 1,
 		// then more); the rig and the child run only the first time.
 		benchMu.Lock()
-		m, done := benchMetrics[b.Name()]
+		lines, done := benchMetrics[b.Name()]
 		benchMu.Unlock()
 		if done {
-			reportMetrics(b, m)
+			for _, l := range lines {
+				reportMetrics(b, l[0], l[1])
+			}
 			return nil, false
 		}
 	}
@@ -206,7 +208,9 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-var benchLine = regexp.MustCompile(`^Benchmark\S*\s+\d+\s+(.*)$`)
+// benchLine is a child's result line: the sub-benchmark's name (after the
+// benchmark's, without the -GOMAXPROCS suffix) and its metrics.
+var benchLine = regexp.MustCompile(`^Benchmark[^/\s]*?((?:/[^\s]*?)?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
 // runChild re-executes the test binary in namespace ns for tb's test only.
 func runChild(tb testing.TB, ns string, tr *testRig) {
@@ -239,37 +243,51 @@ func runChild(tb testing.TB, ns string, tr *testRig) {
 	cmd.Env = append(os.Environ(), rigEnvVar+"="+string(enc))
 	out, err := cmd.CombinedOutput()
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	var metrics string
+	b, isBench := tb.(*testing.B)
+	var lines [][2]string // sub-benchmark, metrics
 	for sc.Scan() {
 		line := sc.Text()
-		tb.Log("child: " + line)
+		if !isBench {
+			tb.Log("child: " + line)
+			continue
+		}
+		// A benchmark's log is cut short by the testing package; its
+		// report goes to stdout whole.
+		fmt.Println("child: " + line)
 		if m := benchLine.FindStringSubmatch(line); m != nil {
-			metrics = m[1]
+			lines = append(lines, [2]string{m[1], m[2]})
 		}
 	}
 	if err != nil {
 		tb.Fatalf("test in namespace %s: %v", ns, err)
 	}
-	if b, ok := tb.(*testing.B); ok {
+	if isBench {
 		benchMu.Lock()
-		benchMetrics[b.Name()] = metrics
+		benchMetrics[b.Name()] = lines
 		benchMu.Unlock()
-		reportMetrics(b, metrics)
+		for _, l := range lines {
+			reportMetrics(b, l[0], l[1])
+		}
 	}
 }
 
 var (
 	benchMu      sync.Mutex
-	benchMetrics = map[string]string{}
+	benchMetrics = map[string][][2]string{} // benchmark → its child's result lines
 )
 
 // reportMetrics reports the custom metrics of a child's benchmark line
-// ("12.3 conc_p99_µs ...") as the parent's.
-func reportMetrics(b *testing.B, metrics string) {
+// ("12.3 conc_p99_µs ...") as the parent's, prefixed with the child's
+// sub-benchmark name, if any ("busy_conc_p99_µs").
+func reportMetrics(b *testing.B, sub, metrics string) {
+	prefix := ""
+	if sub != "" {
+		prefix = strings.TrimPrefix(sub, "/") + "_"
+	}
 	f := strings.Fields(metrics)
 	for i := 0; i+1 < len(f); i += 2 {
 		if v, err := strconv.ParseFloat(f[i], 64); err == nil && f[i+1] != "ns/op" && f[i+1] != "B/op" && f[i+1] != "allocs/op" {
-			b.ReportMetric(v, f[i+1])
+			b.ReportMetric(v, prefix+f[i+1])
 		}
 	}
 }

@@ -113,6 +113,11 @@ func run() int {
 			logger.Error("Invalid camera configuration", "err", err)
 			return 1
 		}
+		if release, err := genicam.HoldCPULatency(0); err != nil {
+			logger.Info("Timestamp latches run without a PM QoS CPU latency request: on hosts with deep CPU idle states their brackets are wider", "err", err)
+		} else {
+			release()
+		}
 		running.Go(func() { cams.Run(ctx) })
 		collectors["camera"] = cams
 	}
