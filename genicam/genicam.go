@@ -32,13 +32,18 @@
 //
 // # Latch brackets
 //
-// A latch sample's uncertainty is half its bracket: the host clock is read in
-// C right before the latch command goes out and right after its
-// acknowledgement, so the Go scheduler never widens it, and a PM QoS CPU
-// latency request (HoldCPULatency, root only) keeps idle CPUs polling while
-// it waits, so an idle CPU's exit latency does not either. LatchAll gives every
-// camera its own bracket, so the error does not grow with a camera's place in
-// a loop as it did in the original script (BenchmarkLatch8 measures both).
+// A latch sample's uncertainty is half its bracket, so everything that can
+// be kept out of the bracket is:
+//   - the host clock is read in C right before the latch command goes out and
+//     right after its acknowledgement, so the Go scheduler never widens it;
+//   - a register read right before the latch wakes the threads and CPUs at
+//     both ends, which the first round trip after idle pays for;
+//   - a PM QoS CPU latency request (HoldCPULatency, root only) keeps idle CPUs
+//     polling while the latch waits, so no CPU's exit latency widens it.
+//
+// LatchAll gives every camera its own bracket, so the error does not grow
+// with a camera's place in a loop as it did in the original script
+// (BenchmarkLatch8 measures both).
 //
 // There is no "latch every camera at one scheduled instant" with ACTION_CMD:
 // a scheduled action runs when the camera's own clock reaches the action
