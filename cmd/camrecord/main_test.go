@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/creack/pty"
 
 	"github.com/ptpcam/ptpcam/camsim"
 	"github.com/ptpcam/ptpcam/internal/testenv"
@@ -389,6 +391,62 @@ func TestRecordStopAndEncoders(t *testing.T) {
 		}
 		if code != 1 || !strings.Contains(out, "hevc_nvenc unusable") || strings.Contains(out, "Armed") || strings.Contains(out, "Preflight") {
 			t.Errorf("exit %d; want 1 with a clear NVENC error before preflight and arming:\n%s", code, out)
+		}
+	})
+	t.Run("tty", func(t *testing.T) {
+		// On a terminal camrecord redraws a table in place, once a second.
+		bin := filepath.Join(testenv.Build(t, "camrecord"), "camrecord")
+		dir := t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		cmd := r.Host().Command(ctx, bin, "--output-dir", dir, "--ptp.socket", r.Socket, "--web.listen-address", metricsAddr,
+			"--lead-time", "3s", "--width", "320", "--height", "240", "--fps", "25", "--duration", "4s", "--encoder", "libx264")
+		tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tty.Close()
+		var out syncBuffer
+		copied := make(chan struct{})
+		go func() { _, _ = io.Copy(&out, tty); close(copied) }()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("camrecord on a terminal: %v\n%s", err, out.String())
+		}
+		select { // the copy ends with EIO once the terminal has no writer left
+		case <-copied:
+		case <-time.After(5 * time.Second):
+		}
+		text := strings.ReplaceAll(out.String(), "\r", "")
+		s := readSession(t, dir)
+		if strings.Contains(text, "msg=Progress") {
+			t.Errorf("log lines instead of the table on a terminal:\n%s", text)
+		}
+		// Two cameras: a title, a header and two rows, redrawn by moving the
+		// cursor up four lines.
+		if n := strings.Count(text, "\x1b[4A"); n < 3 {
+			t.Errorf("the table was redrawn in place %d times in a 4 s take, want at least 3:\n%q", n, text)
+		}
+		header := regexp.MustCompile(`\x1b\[2Kserial +fps +frames +missing +dropped +queue +size +speed +status\n`)
+		if !header.MatchString(text) {
+			t.Errorf("no table header:\n%q", text)
+		}
+		for _, c := range s.Cameras {
+			rows := regexp.MustCompile(`\x1b\[2K`+c.Serial+` +([0-9.]+) +(\d+) +(\d+) +(\d+) +(\d+) +([0-9.]+ (?:B|KiB|MiB|GiB)) +([0-9.]+|NaN)x (.*)\n`).
+				FindAllStringSubmatch(text, -1)
+			if len(rows) < 3 {
+				t.Errorf("camera %s: %d table rows, want one a second:\n%q", c.Serial, len(rows), text)
+				continue
+			}
+			last := rows[len(rows)-1]
+			if frames, _ := strconv.ParseInt(last[2], 10, 64); frames != s.Result.Frames {
+				t.Errorf("camera %s: last row shows %d frames written, the take has %d: %q", c.Serial, frames, s.Result.Frames, last[0])
+			}
+			if last[8] != "ok" {
+				t.Errorf("camera %s: status %q", c.Serial, last[8])
+			}
+			if fps, _ := strconv.ParseFloat(rows[len(rows)-2][1], 64); fps < 15 || fps > 35 {
+				t.Errorf("camera %s: %.1f fps shown while recording 25", c.Serial, fps)
+			}
 		}
 	})
 	t.Run("auto+sigint", func(t *testing.T) {
