@@ -36,6 +36,7 @@ var (
 	descEncoderInfo    = desc("encoder_info", "Encoder of each camera and why it was chosen (value 1).", "serial", "encoder", "reason")
 	descFFmpegUp       = desc("ffmpeg_up", "1 while the camera's ffmpeg runs.", "serial")
 	descFFmpegExit     = desc("ffmpeg_exit_code", "Exit code of the camera's ffmpeg (-1: killed by a signal); absent while it runs.", "serial")
+	descFFmpegRestart  = desc("ffmpeg_restarts_total", "ffmpeg processes that died mid-take and were replaced by a new one writing the next segment file.", "serial")
 	descCameraFailed   = desc("camera_failed", "1 when the camera or its ffmpeg failed during the take.", "serial")
 	descFirstOffset    = desc("first_frame_offset_seconds", "First frame's timestamp minus its scheduled trigger time.", "serial")
 	descStartSkew      = desc("start_skew_seconds", "Spread of the first frames' timestamps across cameras.")
@@ -49,7 +50,7 @@ func (r *Recorder) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFramesReceived, descFramesWritten, descFramesFilled, descFramesDropped,
 		descFramesMissing, descQueueDepth, descQueueCapacity, descBytesWritten, descStreamMissPkt, descStreamResent,
 		descStreamUnder, descStreamMissFr, descEncoderFPS, descEncoderSpeed, descEncoderBitrate, descEncoderFrames,
-		descOutputBytes, descEncoderInfo, descFFmpegUp, descFFmpegExit, descCameraFailed, descFirstOffset,
+		descOutputBytes, descEncoderInfo, descFFmpegUp, descFFmpegExit, descFFmpegRestart, descCameraFailed, descFirstOffset,
 		descStartSkew, descState, descStartTime, descElapsed} {
 		ch <- d
 	}
@@ -102,8 +103,10 @@ func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 		gauge(descEncoderBitrate, p.BitrateBps, s)
 		gauge(descEncoderFrames, float64(p.Frame), s)
 		gauge(descOutputBytes, float64(p.TotalSize), s)
-		gauge(descEncoderInfo, 1, s, c.enc.Encoder, c.enc.Reason)
-		code := c.ff.ExitCode()
+		ff, enc := c.proc()
+		gauge(descEncoderInfo, 1, s, enc.Encoder, enc.Reason)
+		counter(descFFmpegRestart, c.restarts.Load(), s)
+		code := ff.ExitCode()
 		gauge(descFFmpegUp, b2f(code == -2), s)
 		if code != -2 {
 			gauge(descFFmpegExit, float64(code), s)

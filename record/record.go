@@ -28,8 +28,19 @@
 // passed to Run ends (SIGINT/SIGTERM in camrecord): acquisition stops, the
 // queues drain, every file is padded (aligned) to the same frame count,
 // stdin is closed and ffmpeg finalizes. The force channel kills ffmpeg
-// instead of waiting. A camera or ffmpeg that fails is reported in its
-// CameraResult; the other cameras go on.
+// instead of waiting. A camera that fails is reported in its CameraResult;
+// the other cameras go on.
+//
+// # Segments
+//
+// An ffmpeg that dies mid-take (NVENC sessions exhausted, a crash, a kill)
+// does not end the camera's recording: the writer starts a new ffmpeg into
+// the next segment file (cam..._2.mkv) and goes on from the frame it could
+// not write, on a CPU encoder if the dead one was NVENC. The frames the dead
+// ffmpeg had not yet stored are lost with it; the session file says, per
+// segment, how many were written to it and how many it had encoded, and the
+// sidecar's segment column maps every trigger to its file. After
+// maxSegments files the camera is reported failed.
 package record
 
 import (
@@ -39,7 +50,10 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -300,9 +314,75 @@ func FileName(serial string, stamp time.Time, ext string) string {
 	return fmt.Sprintf("cam%s_%s%03d.%s", serial, stamp.Format("20060102_150405"), stamp.Nanosecond()/1e6, ext)
 }
 
+// maxSegments bounds the files of one camera's take: an ffmpeg that keeps
+// dying (a full disk, a broken encoder) fails the camera after that many.
+const maxSegments = 4
+
+// Segment is one video file of a camera's take.
+type Segment struct {
+	File string `json:"file"`
+	// FirstGrid is the trigger of the segment's first frame.
+	FirstGrid int64         `json:"first_grid_index"`
+	Encoder   EncoderChoice `json:"encoder"`
+	// FFmpegArgs is the command line (without the program).
+	FFmpegArgs []string `json:"ffmpeg_args"`
+	// Frames is the number of frames written to this ffmpeg's stdin.
+	Frames int64 `json:"frames_written"`
+	// EncodedFrames is ffmpeg's last report of frames encoded (it reports
+	// once a second).
+	EncodedFrames int64 `json:"frames_encoded"`
+	// StoredFrames, for a segment whose ffmpeg died, is the number of frames
+	// its file holds (ffprobe's packet count after the take; -1: unknown).
+	// Frames StoredFrames..Frames-1 of the segment, the sidecar rows with
+	// this segment and those output indexes, were lost with ffmpeg.
+	StoredFrames int64 `json:"frames_stored,omitempty"`
+	// FFmpegExitCode is -1 for a signal, -2 while ffmpeg runs.
+	FFmpegExitCode int `json:"ffmpeg_exit_code"`
+	// Err is why the segment ended before the take did.
+	Err string `json:"error,omitempty"`
+}
+
+// countPackets counts the video packets of file with ffprobe (found next
+// to ffmpegBin, else on PATH): the frames a file holds, without decoding.
+func countPackets(ctx context.Context, ffmpegBin, file string) (int64, error) {
+	probe := "ffprobe"
+	if dir := filepath.Dir(ffmpegBin); dir != "." {
+		if p := filepath.Join(dir, "ffprobe"); fileExists(p) {
+			probe = p
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, probe, "-v", "error", "-count_packets", "-select_streams", "v:0",
+		"-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", file).Output()
+	if err != nil {
+		return -1, fmt.Errorf("%s %s: %w", probe, file, err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]), 10, 64)
+	if err != nil {
+		return -1, fmt.Errorf("%s %s: %q: %w", probe, file, out, err)
+	}
+	return n, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// segmentFile names segment n (1-based) of the take whose first file is first.
+func segmentFile(first string, n int) string {
+	if n <= 1 {
+		return first
+	}
+	ext := filepath.Ext(first)
+	return fmt.Sprintf("%s_%d%s", strings.TrimSuffix(first, ext), n, ext)
+}
+
 // CameraResult is how one camera's recording went.
 type CameraResult struct {
-	Serial  string        `json:"serial"`
+	Serial string `json:"serial"`
+	// File is the first segment's file; Segments lists them all.
 	File    string        `json:"file"`
 	Sidecar string        `json:"sidecar"`
 	Encoder EncoderChoice `json:"encoder"`
@@ -318,13 +398,16 @@ type CameraResult struct {
 	// FirstFrameOffsetNs is the first frame's timestamp minus its grid time.
 	FirstFrameOffsetNs int64               `json:"first_frame_offset_ns"`
 	Stream             genicam.StreamStats `json:"stream"`
-	FFmpegExitCode     int                 `json:"ffmpeg_exit_code"`
-	Err                string              `json:"error,omitempty"`
+	// FFmpegExitCode is the last segment's.
+	FFmpegExitCode int       `json:"ffmpeg_exit_code"`
+	Segments       []Segment `json:"segments"`
+	Err            string    `json:"error,omitempty"`
 }
 
-// Clean reports whether the camera recorded every trigger as it came.
+// Clean reports whether the camera recorded every trigger as it came, into
+// one file.
 func (c CameraResult) Clean() bool {
-	return c.Err == "" && c.Missing == 0 && c.Dropped == 0 && c.Incomplete == 0
+	return c.Err == "" && c.Missing == 0 && c.Dropped == 0 && c.Incomplete == 0 && len(c.Segments) <= 1
 }
 
 // Result is the outcome of a take.
@@ -405,13 +488,18 @@ type camRec struct {
 	serial string
 	cam    Camera
 	stream Stream
-	enc    EncoderChoice
-	args   []string
-	file   string
+	enc    EncoderChoice // the first segment's
+	args   []string      // the first segment's
+	file   string        // the first segment's
 	side   *sidecar
 	sideP  string
-	ff     *ffmpegProc
 	log    *slog.Logger
+
+	// ff is the current segment's ffmpeg: the writer replaces it (under mu)
+	// when ffmpeg dies; others read it with proc().
+	ff       *ffmpegProc
+	segments []Segment // under mu
+	restarts atomic.Uint64
 
 	free  chan *[]byte
 	queue chan item
@@ -448,6 +536,24 @@ func (c *camRec) fail(err error) {
 			c.cancel()
 		}
 	}
+}
+
+// proc returns the current segment's ffmpeg and encoder.
+func (c *camRec) proc() (*ffmpegProc, EncoderChoice) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ff, c.segments[len(c.segments)-1].Encoder
+}
+
+// segmentsResult returns the segments with the current one's ffmpeg state.
+func (c *camRec) segmentsResult() []Segment {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := slices.Clone(c.segments)
+	last := &out[len(out)-1]
+	last.FFmpegExitCode = c.ff.ExitCode()
+	last.EncodedFrames = c.ff.Progress().Frame
+	return out
 }
 
 func (c *camRec) error() error {
@@ -569,6 +675,7 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 			return nil, fmt.Errorf("camera %s: %w", serial, err)
 		}
 		cr.ff = ff
+		cr.segments = []Segment{{File: file, Encoder: cr.enc, FFmpegArgs: cr.args, FFmpegExitCode: -2}}
 	}
 	// Arm: scheduler, trigger and stream, then check that the start is
 	// still ahead of every camera.
@@ -605,7 +712,8 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 		Align: cfg.Align, PTP: ptp, FFmpegVersion: r.version}
 	for _, cr := range recs {
 		sess.Serials = append(sess.Serials, cr.serial)
-		sess.Cameras = append(sess.Cameras, CameraResult{Serial: cr.serial, File: cr.file, Sidecar: cr.sideP, Encoder: cr.enc, FFmpegArgs: cr.args})
+		sess.Cameras = append(sess.Cameras, CameraResult{Serial: cr.serial, File: cr.file, Sidecar: cr.sideP, Encoder: cr.enc, FFmpegArgs: cr.args,
+			FFmpegExitCode: -2, Segments: cr.segmentsResult()})
 	}
 	res.Session = filepath.Join(cfg.OutputDir, "session_"+strings.TrimSuffix(strings.TrimPrefix(FileName("", stamp, "json"), "cam_"), ".json")+".json")
 	if err := writeJSONAtomic(res.Session, sess); err != nil {
@@ -677,17 +785,32 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 
 	res.StartSkewNs = r.skewNs.Load()
 	for _, cr := range recs {
+		segs := cr.segmentsResult()
+		for i := range segs {
+			if segs[i].Err == "" {
+				continue
+			}
+			n, err := countPackets(context.Background(), cfg.FFmpeg, segs[i].File)
+			if err != nil {
+				cr.log.Warn("Could not count the frames of a segment whose ffmpeg died", "file", segs[i].File, "err", err)
+			} else if lost := segs[i].Frames - n; lost > 0 {
+				cr.log.Warn("Frames lost with a dead ffmpeg", "file", segs[i].File, "frames_written", segs[i].Frames,
+					"frames_stored", n, "lost", lost)
+			}
+			segs[i].StoredFrames = n
+		}
 		cr.mu.Lock()
 		cres := CameraResult{Serial: cr.serial, File: cr.file, Sidecar: cr.sideP, Encoder: cr.enc, FFmpegArgs: cr.args,
 			Received: cr.received.Load(), Written: cr.written.Load(), Filled: cr.filled.Load(), Missing: cr.missing.Load(),
 			Dropped: cr.dropQueue.Load() + cr.dropLate.Load(), Incomplete: cr.dropIncomplete.Load(),
-			FirstFrameOffsetNs: cr.firstOffset.Load(), Stream: cr.stats, FFmpegExitCode: cr.ff.ExitCode()}
+			FirstFrameOffsetNs: cr.firstOffset.Load(), Stream: cr.stats, FFmpegExitCode: segs[len(segs)-1].FFmpegExitCode,
+			Segments: segs}
 		if cr.err != nil {
 			cres.Err = cr.err.Error()
 		}
 		cr.mu.Unlock()
 		res.Cameras = append(res.Cameras, cres)
-		cr.log.Info("Camera done", "file", cr.file, "frames_written", cres.Written, "filled", cres.Filled,
+		cr.log.Info("Camera done", "file", cr.file, "segments", len(segs), "frames_written", cres.Written, "filled", cres.Filled,
 			"missing", cres.Missing, "dropped", cres.Dropped, "incomplete", cres.Incomplete,
 			"aravis_underruns", cres.Stream.Underruns, "aravis_missing_packets", cres.Stream.MissingPackets,
 			"aravis_resent_packets", cres.Stream.ResentPackets, "err", cres.Err)
@@ -852,36 +975,36 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end *int64, force <-chan struct{}) {
 	align := c.r.cfg.Align
 	// A forced stop must not wait for a write into a stuck ffmpeg.
+	writerDone := make(chan struct{})
+	defer close(writerDone)
 	go func() {
 		select {
 		case <-force:
-			_ = c.ff.cmd.Process.Kill()
-		case <-c.ff.done:
+			ff, _ := c.proc()
+			_ = ff.cmd.Process.Kill()
+		case <-writerDone:
 		}
 	}()
 	var prev *[]byte
 	next := int64(0) // next grid index
-	out := int64(0)  // next output index
+	out := int64(0)  // next output index in the current segment
+	seg := 1
 	broken := false
 	emit := func(buf []byte, r row) {
 		if broken {
 			return
 		}
 		if buf != nil {
-			if _, err := c.ff.stdin.Write(buf); err != nil {
-				broken = true
-				c.ff.stdin.Close()
-				// The exit status explains the broken pipe better.
-				select {
-				case <-c.ff.done:
-				case <-time.After(2 * time.Second):
+			for {
+				_, err := c.ff.stdin.Write(buf)
+				if err == nil {
+					break
 				}
-				if ferr := c.ff.result(); ferr != nil && c.ff.exited() {
-					c.fail(fmt.Errorf("camera %s: %w", c.serial, ferr))
-				} else {
-					c.fail(fmt.Errorf("camera %s: write to ffmpeg: %w", c.serial, err))
+				if !c.nextSegment(err, r.grid, out, force) {
+					broken = true
+					return
 				}
-				return
+				out, seg = 0, seg+1
 			}
 			c.written.Add(1)
 			c.bytes.Add(uint64(len(buf)))
@@ -890,6 +1013,7 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 		} else {
 			r.output = -1
 		}
+		r.segment = seg
 		if err := c.side.write(r); err != nil {
 			c.log.Warn("Sidecar write", "err", err)
 		}
@@ -938,12 +1062,82 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 	if prev != nil {
 		c.free <- prev
 	}
+	c.mu.Lock()
+	c.segments[len(c.segments)-1].Frames = out
+	c.mu.Unlock()
 	if err := c.ff.finish(force); err != nil && !broken {
 		c.fail(fmt.Errorf("camera %s: %w", c.serial, err))
 	}
 	if err := c.side.close(); err != nil {
 		c.log.Warn("Sidecar close", "err", err)
 	}
+}
+
+// nextSegment ends the current segment, whose ffmpeg took no more frames
+// (werr) after written, and starts the next one at trigger grid: a new
+// ffmpeg into the next file, on a CPU encoder when the dead one was NVENC.
+// It returns false, having failed the camera, when the take is being
+// forced to stop, maxSegments is reached or the new ffmpeg cannot start.
+func (c *camRec) nextSegment(werr error, grid, written int64, force <-chan struct{}) bool {
+	old := c.ff
+	old.stdin.Close()
+	select {
+	case <-old.done:
+	case <-time.After(2 * time.Second):
+		// It takes no frames but lives on: end it, the next one takes over.
+		_ = old.cmd.Process.Kill()
+		<-old.done
+	}
+	cause := old.result()
+	if cause == nil {
+		cause = fmt.Errorf("ffmpeg exited 0 while frames were still coming: %w", werr)
+	}
+	c.mu.Lock()
+	last := &c.segments[len(c.segments)-1]
+	last.Frames, last.EncodedFrames, last.FFmpegExitCode, last.Err = written, old.Progress().Frame, old.ExitCode(), cause.Error()
+	n, first, enc := len(c.segments), c.segments[0].File, last.Encoder
+	c.mu.Unlock()
+	select {
+	case <-force:
+		c.fail(fmt.Errorf("camera %s: %w", c.serial, cause))
+		return false
+	default:
+	}
+	if n >= maxSegments {
+		c.fail(fmt.Errorf("camera %s: %w (ffmpeg died in each of %d segments)", c.serial, cause, n))
+		return false
+	}
+	if isNVENC(enc.Encoder) {
+		enc = EncoderChoice{Encoder: EncoderLibx264, Reason: fmt.Sprintf("%s died mid-take: %v", enc.Encoder, cause)}
+	} else {
+		enc.Reason = fmt.Sprintf("ffmpeg died mid-take: %v", cause)
+	}
+	file := segmentFile(first, n+1)
+	if !c.r.cfg.Overwrite {
+		if _, err := os.Stat(file); err == nil {
+			c.fail(fmt.Errorf("camera %s: %w; next segment %s exists (use --overwrite)", c.serial, cause, file))
+			return false
+		}
+	}
+	args := c.r.opts.recordArgs(enc.Encoder, file)
+	ff, err := startFFmpeg(c.r.cfg.FFmpeg, args, c.r.cfg.FFmpegNice, c.log.With("encoder", enc.Encoder, "segment", n+1), func(p Progress) {
+		c.mu.Lock()
+		c.progress = p
+		c.mu.Unlock()
+	})
+	if err != nil {
+		c.fail(fmt.Errorf("camera %s: %w; next segment: %w", c.serial, cause, err))
+		return false
+	}
+	c.mu.Lock()
+	c.ff = ff
+	c.segments = append(c.segments, Segment{File: file, FirstGrid: grid, Encoder: enc, FFmpegArgs: args, FFmpegExitCode: -2})
+	c.mu.Unlock()
+	c.restarts.Add(1)
+	c.log.Warn("ffmpeg died mid-take; recording goes on in a new file", "err", cause, "segment", n+1, "file", file,
+		"encoder", enc.Encoder, "from_grid_index", grid, "frames_written_to_dead_ffmpeg", written,
+		"frames_it_encoded", old.Progress().Frame)
+	return true
 }
 
 // pollStats copies Aravis' counters (kept after the stream is closed).

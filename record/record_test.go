@@ -394,8 +394,10 @@ func TestFFmpegKilled(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		r.mu.Lock()
-		pid := r.cams[1].ff.cmd.Process.Pid
+		cam := r.cams[1]
 		r.mu.Unlock()
+		ff, _ := cam.proc()
+		pid := ff.cmd.Process.Pid
 		time.Sleep(time.Until(time.Unix(0, r.started.Load())) + 600*time.Millisecond)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}()
@@ -403,15 +405,138 @@ func TestFFmpegKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := res.Cameras[0]; c.Err != "" || ffprobeFrames(t, c.File) != 100 {
+	if c := res.Cameras[0]; c.Err != "" || len(c.Segments) != 1 || ffprobeFrames(t, c.File) != 100 {
 		t.Errorf("K1: %+v", c)
 	}
+	// K2's ffmpeg was killed ~60 frames in: the take goes on in a second
+	// file from the frame that could not be written.
 	c := res.Cameras[1]
-	if !strings.Contains(c.Err, "killed") || c.FFmpegExitCode != -1 {
-		t.Errorf("K2: error %q exit %d, want killed", c.Err, c.FFmpegExitCode)
+	if c.Err != "" || c.Clean() || len(c.Segments) != 2 {
+		t.Fatalf("K2: error %q, clean %v, %d segments; want no error, not clean, 2 segments", c.Err, c.Clean(), len(c.Segments))
 	}
-	if n := ffprobeFrames(t, c.File); n < 20 || n > 70 {
-		t.Errorf("K2: %d frames playable after a kill at ~60", n)
+	s1, s2 := c.Segments[0], c.Segments[1]
+	if !strings.Contains(s1.Err, "killed") || s1.FFmpegExitCode != -1 || s2.FFmpegExitCode != 0 || s2.Err != "" {
+		t.Errorf("K2 segments: %+v", c.Segments)
+	}
+	if s1.File != c.File || s2.File != segmentFile(c.File, 2) || s2.Encoder.Encoder != EncoderLibx264 || !strings.Contains(s2.Encoder.Reason, "killed") {
+		t.Errorf("K2 segment 2: %+v", s2)
+	}
+	if s2.FirstGrid != s1.Frames || s2.FirstGrid < 20 || s2.FirstGrid > 90 {
+		t.Errorf("K2: segment 2 starts at trigger %d, segment 1 took %d frames; want equal, near 60", s2.FirstGrid, s1.Frames)
+	}
+	n1, n2 := ffprobeFrames(t, s1.File), ffprobeFrames(t, s2.File)
+	if int64(n2) != 100-s2.FirstGrid || s2.Frames != int64(n2) {
+		t.Errorf("K2: segment 2 holds %d frames (%d written), want triggers %d..99", n2, s2.Frames, s2.FirstGrid)
+	}
+	// What the killed ffmpeg had not stored is lost; the session says how
+	// much at most.
+	if int64(n1) > s1.Frames || s1.EncodedFrames > s1.Frames || s1.StoredFrames != int64(n1) {
+		t.Errorf("K2: segment 1 holds %d frames (session: %d), %d encoded, of %d written", n1, s1.StoredFrames, s1.EncodedFrames, s1.Frames)
+	}
+	t.Logf("K2: killed after %d frames written, %d reported encoded, %d playable; segment 2 from trigger %d", s1.Frames, s1.EncodedFrames, n1, s2.FirstGrid)
+	rows := readSidecar(t, c.Sidecar)
+	if len(rows) != 100 {
+		t.Fatalf("K2 sidecar: %d rows", len(rows))
+	}
+	for i, row := range rows {
+		seg, out := "1", int64(i)
+		if int64(i) >= s2.FirstGrid {
+			seg, out = "2", int64(i)-s2.FirstGrid
+		}
+		if row["segment"] != seg || row["output_index"] != strconv.FormatInt(out, 10) {
+			t.Fatalf("K2 sidecar row %d: segment %s output %s, want %s %d", i, row["segment"], row["output_index"], seg, out)
+		}
+	}
+	if err := testutil.CollectAndCompare(r, strings.NewReader(`
+# HELP ptpcam_record_ffmpeg_restarts_total ffmpeg processes that died mid-take and were replaced by a new one writing the next segment file.
+# TYPE ptpcam_record_ffmpeg_restarts_total counter
+ptpcam_record_ffmpeg_restarts_total{serial="K1"} 0
+ptpcam_record_ffmpeg_restarts_total{serial="K2"} 1
+`), "ptpcam_record_ffmpeg_restarts_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestNVENCSessionLostMidTake: an NVENC encoder that stops mid-take (here
+// an ffmpeg wrapper that encodes 30 frames and then fails as ffmpeg does
+// when the GPU's sessions are exhausted) spills to a CPU encoder in a new
+// file instead of failing the camera.
+func TestNVENCSessionLostMidTake(t *testing.T) {
+	testenv.RequireTool(t, "ffmpeg", "ffprobe", "sh")
+	real, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(t.TempDir(), "ffmpeg")
+	script := `#!/bin/sh
+# Stands in for an ffmpeg with NVENC: libx264 does the encoding. A recording
+# (stdin input) stops after 30 frames and fails as NVENC does when another
+# process took the GPU's last encoder session.
+recording=0
+nvenc=0
+n=$#
+for a in "$@"; do
+	case "$a" in
+	hevc_nvenc) a=libx264; nvenc=1 ;;
+	p4) a=ultrafast ;;
+	pipe:0) recording=1 ;;
+	-y) [ $recording$nvenc = 11 ] && set -- "$@" -frames:v 30 ;;
+	esac
+	set -- "$@" "$a"
+done
+shift $n
+` + real + ` "$@" || exit
+if [ $recording$nvenc = 11 ]; then
+	echo "[hevc_nvenc @ 0x55d0c0] OpenEncodeSessionEx failed: out of memory (10): (no details)" >&2
+	exit 1
+fi
+`
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.Encoder, cfg.FFmpeg = EncoderHEVCNVENC, wrapper
+	_, res := record(t, cfg, &fakeCamera{serial: "N1"})
+	c := res.Cameras[0]
+	if c.Err != "" || len(c.Segments) != 2 {
+		t.Fatalf("N1: error %q, %d segments, want 2 segments: %+v", c.Err, len(c.Segments), c.Segments)
+	}
+	s1, s2 := c.Segments[0], c.Segments[1]
+	if s1.Encoder.Encoder != EncoderHEVCNVENC || !strings.Contains(s1.Err, "out of memory (10)") {
+		t.Errorf("N1 segment 1: %+v", s1)
+	}
+	if s2.Encoder.Encoder != EncoderLibx264 || !strings.Contains(s2.Encoder.Reason, "hevc_nvenc died mid-take") ||
+		!strings.Contains(s2.Encoder.Reason, "out of memory (10)") {
+		t.Errorf("N1 segment 2 encoder: %+v", s2.Encoder)
+	}
+	if n := ffprobeFrames(t, s1.File); n != 30 || s1.EncodedFrames != 30 || s1.StoredFrames != 30 {
+		t.Errorf("N1 segment 1: %d frames in the file, %d reported encoded, %d stored per the session; want 30", n, s1.EncodedFrames, s1.StoredFrames)
+	}
+	if n := ffprobeFrames(t, s2.File); int64(n) != 100-s2.FirstGrid || s2.FirstGrid < 30 {
+		t.Errorf("N1 segment 2: %d frames from trigger %d, want the rest of 100", n, s2.FirstGrid)
+	}
+	t.Logf("N1: NVENC stopped after 30 frames; %d written to it; CPU segment from trigger %d", s1.Frames, s2.FirstGrid)
+}
+
+// A camera whose ffmpeg dies in every segment fails after maxSegments.
+func TestFFmpegKeepsDying(t *testing.T) {
+	testenv.RequireTool(t, "ffmpeg", "sh")
+	wrapper := filepath.Join(t.TempDir(), "ffmpeg")
+	real, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Probes work; every recording reads a little and dies.
+	script := "#!/bin/sh\ncase \"$*\" in *pipe:0*) head -c 10000 >/dev/null; echo 'disk on fire' >&2; exit 1 ;; esac\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.FFmpeg = wrapper
+	_, res := record(t, cfg, &fakeCamera{serial: "D1"})
+	c := res.Cameras[0]
+	if len(c.Segments) != maxSegments || !strings.Contains(c.Err, "disk on fire") || !strings.Contains(c.Err, "each of 4 segments") {
+		t.Errorf("D1: error %q, %d segments; want failed after %d", c.Err, len(c.Segments), maxSegments)
 	}
 }
 

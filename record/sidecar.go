@@ -41,7 +41,7 @@ func (s FrameStatus) String() string {
 
 // SidecarHeader is the first line of every sidecar CSV.
 //
-//	output_index  frame number in the video file (-1: not written, alignment off)
+//	output_index  frame number in the segment's video file (-1: not written, alignment off)
 //	grid_index    trigger number k: scheduled at start + k/fps
 //	frame_id      GVSP block id (empty when no frame arrived)
 //	device_ts_ns  the camera's timestamp of the frame (empty when none)
@@ -50,7 +50,8 @@ func (s FrameStatus) String() string {
 //	status        ok, missing, dropped, incomplete, filled
 //	filled        1 when the output frame repeats the previous frame (black before the first)
 //	queue_depth   frames waiting for ffmpeg when the frame was queued
-const SidecarHeader = "output_index,grid_index,frame_id,device_ts_ns,host_rx_ns,grid_ns,status,filled,queue_depth\n"
+//	segment       the video file, 1 for the take's first (a new one starts when ffmpeg dies mid-take)
+const SidecarHeader = "output_index,grid_index,frame_id,device_ts_ns,host_rx_ns,grid_ns,status,filled,queue_depth,segment\n"
 
 // sidecar writes one camera's CSV, one row per trigger, each row one
 // write(2) so that a crash loses at most the row being written. Rows are
@@ -88,6 +89,7 @@ type row struct {
 	status       FrameStatus
 	filled       bool
 	depth        int
+	segment      int
 }
 
 func (s *sidecar) write(r row) error {
@@ -115,6 +117,8 @@ func (s *sidecar) write(r row) error {
 		b = append(b, ",0,"...)
 	}
 	b = strconv.AppendInt(b, int64(r.depth), 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(r.segment), 10)
 	b = append(b, '\n')
 	s.buf = b
 	_, err := s.f.Write(b)

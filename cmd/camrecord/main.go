@@ -2,11 +2,12 @@
 // rig, starting on one common PTP instant, each camera into its own ffmpeg,
 // with live Prometheus metrics, crash-safe files and a per-frame sidecar.
 //
-// Exit codes: 0 every camera recorded every trigger; 1 nothing was recorded
-// (bad flags, no camera, preflight refused, encoder unusable, arming failed);
-// 2 at least one camera or its ffmpeg failed during the take (the others are
-// complete); 3 every camera completed but frames were missing, dropped or
-// incomplete (see the sidecars).
+// Exit codes: 0 every camera recorded every trigger, into one file; 1 nothing
+// was recorded (bad flags, no camera, preflight refused, encoder unusable,
+// arming failed); 2 at least one camera failed during the take (the others
+// are complete); 3 every camera completed but frames were missing, dropped or
+// incomplete, or an ffmpeg died and a new one went on in a second file (see
+// the sidecars and the session file).
 package main
 
 import (
@@ -91,7 +92,7 @@ type options struct {
 // newApp defines camrecord's flags.
 func newApp() (*kingpin.Application, *options) {
 	app := kingpin.New("camrecord", "Record PTP-synchronized GigE Vision cameras, all starting on one PTP instant, each into its own ffmpeg.\n\n"+
-		"Exit codes: 0 all cameras recorded every trigger; 1 nothing recorded; 2 a camera or its ffmpeg failed; 3 completed with missing/dropped frames.\n\n"+
+		"Exit codes: 0 all cameras recorded every trigger, each into one file; 1 nothing recorded; 2 a camera failed; 3 completed with missing/dropped frames or an ffmpeg that died and was replaced (segments).\n\n"+
 		"--config FILE reads flags from a file: one `name = value` per line (flag names without --, # comments; repeat a line for repeatable flags such as serial). Flags on the command line override the file.")
 	app.Flag("config", "Read flag values from this file (name = value lines); the command line overrides them.").PlaceHolder("FILE").String()
 	o := &options{}

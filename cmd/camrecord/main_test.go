@@ -314,7 +314,8 @@ func ffmpegOf(t *testing.T, parent int, serial string) int {
 }
 
 // TestRecordFaults: packet loss on camera 0, camera 1 unplugged and camera
-// 2's ffmpeg killed mid-take; camera 3 is untouched.
+// 2's ffmpeg killed mid-take (it goes on in a second file); camera 3 is
+// untouched.
 func TestRecordFaults(t *testing.T) {
 	r := upRig(t, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -363,11 +364,20 @@ func TestRecordFaults(t *testing.T) {
 	if n := ffprobeFrames(t, c1.File); n < 100 || n > 200 {
 		t.Errorf("camera 1: %d frames playable, want those before the unplug (~150)", n)
 	}
-	if !strings.Contains(c2.Err, "killed") {
-		t.Errorf("camera 2 (ffmpeg killed): error %q", c2.Err)
-	}
-	if n := ffprobeFrames(t, c2.File); n < 100 || n > 200 {
-		t.Errorf("camera 2: %d frames playable, want those before the kill (~150)", n)
+	// ffmpeg killed: the camera goes on in a second file from the frame
+	// the dead ffmpeg did not take.
+	if c2.Err != "" || len(c2.Segments) != 2 || !strings.Contains(c2.Segments[0].Err, "killed") {
+		t.Errorf("camera 2 (ffmpeg killed): error %q, segments %+v", c2.Err, c2.Segments)
+	} else {
+		s1, s2 := c2.Segments[0], c2.Segments[1]
+		n1, n2 := ffprobeFrames(t, s1.File), ffprobeFrames(t, s2.File)
+		if n1 < 100 || n1 > 200 || int64(n1) != s1.StoredFrames || s2.FirstGrid != s1.Frames {
+			t.Errorf("camera 2 segment 1: %d frames playable (session: %d stored of %d written), segment 2 from trigger %d; want ~150 before the kill", n1, s1.StoredFrames, s1.Frames, s2.FirstGrid)
+		}
+		if int64(n2) != 400-s2.FirstGrid {
+			t.Errorf("camera 2 segment 2: %d frames from trigger %d, want the rest of 400", n2, s2.FirstGrid)
+		}
+		t.Logf("camera 2: ffmpeg killed after %d frames written, %d stored; segment 2 from trigger %d", s1.Frames, n1, s2.FirstGrid)
 	}
 	if c3.Err != "" || ffprobeFrames(t, c3.File) != 400 {
 		t.Errorf("camera 3: %+v", c3)
