@@ -33,14 +33,18 @@
 //
 // # Segments
 //
-// An ffmpeg that dies mid-take (NVENC sessions exhausted, a crash, a kill)
-// does not end the camera's recording: the writer starts a new ffmpeg into
-// the next segment file (cam..._2.mkv) and goes on from the frame it could
-// not write, on a CPU encoder if the dead one was NVENC. The frames the dead
-// ffmpeg had not yet stored are lost with it; the session file says, per
-// segment, how many were written to it and how many it had encoded, and the
-// sidecar's segment column maps every trigger to its file. After
-// maxSegments files the camera is reported failed.
+// A camera's take is one file, or several segment files (cam..._2.mkv, _3,
+// ...), and the sidecar's segment column maps every trigger to its file:
+//   - With Config.SegmentDuration, every camera starts a new file at the same
+//     triggers, every SegmentDuration of the grid: the new ffmpeg starts
+//     before the old one is told to finish, so no frame waits for either.
+//   - An ffmpeg that dies mid-take (NVENC sessions exhausted, a crash, a
+//     kill) does not end the camera's recording: the writer starts a new
+//     ffmpeg into the next segment file from the frame the dead one did not
+//     take, on a CPU encoder if the dead one was NVENC. The frames the dead
+//     ffmpeg had not yet stored are lost with it; after the take ffprobe
+//     counts what its file holds, and the session file says so per segment.
+//     After maxRestarts the camera is reported failed.
 package record
 
 import (
@@ -143,6 +147,9 @@ type Config struct {
 	ClusterTimeLimit time.Duration
 	// Overwrite replaces existing files; otherwise they are an error.
 	Overwrite bool
+	// SegmentDuration starts a new file every so much of the trigger grid
+	// (0: one file per camera).
+	SegmentDuration time.Duration
 	// Now gives the host time (tests); time.Now when nil.
 	Now func() time.Time
 }
@@ -192,6 +199,9 @@ func (c *Config) Validate() error {
 	if c.Duration < 0 {
 		errs = append(errs, fmt.Errorf("duration %v: must be >= 0", c.Duration))
 	}
+	if c.SegmentDuration != 0 && c.SegmentDuration < time.Second {
+		errs = append(errs, fmt.Errorf("segment duration %v: must be 0 (one file) or at least 1s", c.SegmentDuration))
+	}
 	if c.LeadTime <= 0 {
 		errs = append(errs, fmt.Errorf("lead time %v: must be > 0", c.LeadTime))
 	}
@@ -220,6 +230,14 @@ func contains(list []string, s string) bool {
 // (whole microseconds: ActionSchedulerInterval is in µs).
 func (c *Config) Interval() time.Duration {
 	return time.Duration(math.Round(1e6/c.FPS)) * time.Microsecond
+}
+
+// SegmentFrames is the number of triggers per segment file (0: one file).
+func (c *Config) SegmentFrames() int64 {
+	if c.SegmentDuration <= 0 {
+		return 0
+	}
+	return max(1, int64(math.Round(c.SegmentDuration.Seconds()*c.FPS)))
 }
 
 // Frames is the number of triggers of a take of Duration (0: unlimited).
@@ -314,9 +332,9 @@ func FileName(serial string, stamp time.Time, ext string) string {
 	return fmt.Sprintf("cam%s_%s%03d.%s", serial, stamp.Format("20060102_150405"), stamp.Nanosecond()/1e6, ext)
 }
 
-// maxSegments bounds the files of one camera's take: an ffmpeg that keeps
-// dying (a full disk, a broken encoder) fails the camera after that many.
-const maxSegments = 4
+// maxRestarts bounds the ffmpeg restarts of one camera's take: an ffmpeg
+// that keeps dying (a full disk, a broken encoder) fails the camera.
+const maxRestarts = 3
 
 // Segment is one video file of a camera's take.
 type Segment struct {
@@ -404,10 +422,18 @@ type CameraResult struct {
 	Err            string    `json:"error,omitempty"`
 }
 
-// Clean reports whether the camera recorded every trigger as it came, into
-// one file.
+// Clean reports whether the camera recorded every trigger as it came, with
+// no ffmpeg dying on the way.
 func (c CameraResult) Clean() bool {
-	return c.Err == "" && c.Missing == 0 && c.Dropped == 0 && c.Incomplete == 0 && len(c.Segments) <= 1
+	if c.Err != "" || c.Missing != 0 || c.Dropped != 0 || c.Incomplete != 0 {
+		return false
+	}
+	for _, s := range c.Segments {
+		if s.Err != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // Result is the outcome of a take.
@@ -497,9 +523,10 @@ type camRec struct {
 
 	// ff is the current segment's ffmpeg: the writer replaces it (under mu)
 	// when ffmpeg dies; others read it with proc().
-	ff       *ffmpegProc
-	segments []Segment // under mu
-	restarts atomic.Uint64
+	ff        *ffmpegProc
+	segments  []Segment // under mu
+	restarts  atomic.Uint64
+	finishing sync.WaitGroup // ffmpegs of closed segments finishing
 
 	free  chan *[]byte
 	queue chan item
@@ -989,10 +1016,18 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 	next := int64(0) // next grid index
 	out := int64(0)  // next output index in the current segment
 	seg := 1
+	segFrames := c.r.cfg.SegmentFrames()
+	timeSeg := int64(0) // segment of the grid the current file covers
 	broken := false
 	emit := func(buf []byte, r row) {
 		if broken {
 			return
+		}
+		if segFrames > 0 && r.grid/segFrames > timeSeg {
+			timeSeg = r.grid / segFrames
+			if c.rotate(r.grid, out, force) {
+				out, seg = 0, seg+1
+			}
 		}
 		if buf != nil {
 			for {
@@ -1068,9 +1103,65 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 	if err := c.ff.finish(force); err != nil && !broken {
 		c.fail(fmt.Errorf("camera %s: %w", c.serial, err))
 	}
+	c.finishing.Wait()
 	if err := c.side.close(); err != nil {
 		c.log.Warn("Sidecar close", "err", err)
 	}
+}
+
+// startSegment starts an ffmpeg into file, segment of the take from trigger
+// grid on, and makes it the current one.
+func (c *camRec) startSegment(file string, grid int64, enc EncoderChoice) error {
+	if !c.r.cfg.Overwrite {
+		if _, err := os.Stat(file); err == nil {
+			return fmt.Errorf("%s exists (use --overwrite)", file)
+		}
+	}
+	c.mu.Lock()
+	n := len(c.segments) + 1
+	c.mu.Unlock()
+	args := c.r.opts.recordArgs(enc.Encoder, file)
+	ff, err := startFFmpeg(c.r.cfg.FFmpeg, args, c.r.cfg.FFmpegNice, c.log.With("encoder", enc.Encoder, "segment", n), func(p Progress) {
+		c.mu.Lock()
+		c.progress = p
+		c.mu.Unlock()
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.ff = ff
+	c.segments = append(c.segments, Segment{File: file, FirstGrid: grid, Encoder: enc, FFmpegArgs: args, FFmpegExitCode: -2})
+	c.mu.Unlock()
+	return nil
+}
+
+// rotate starts the next time segment at trigger grid; the current
+// ffmpeg, which took written frames, finishes in the background. When the
+// new ffmpeg cannot start, the current one goes on and rotate says false.
+func (c *camRec) rotate(grid, written int64, force <-chan struct{}) bool {
+	old := c.ff
+	c.mu.Lock()
+	idx, first, enc := len(c.segments)-1, c.segments[0].File, c.segments[len(c.segments)-1].Encoder
+	c.mu.Unlock()
+	file := segmentFile(first, idx+2)
+	if err := c.startSegment(file, grid, enc); err != nil {
+		c.log.Error("Could not start the next segment; the current file goes on", "file", file, "err", err)
+		return false
+	}
+	c.log.Info("Next segment", "file", file, "from_grid_index", grid)
+	c.finishing.Go(func() {
+		err := old.finish(force)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		s := &c.segments[idx]
+		s.Frames, s.EncodedFrames, s.FFmpegExitCode = written, old.Progress().Frame, old.ExitCode()
+		if err != nil {
+			s.Err = err.Error()
+			c.log.Error("ffmpeg of a finished segment failed", "file", s.File, "err", err)
+		}
+	})
+	return true
 }
 
 // nextSegment ends the current segment, whose ffmpeg took no more frames
@@ -1103,8 +1194,8 @@ func (c *camRec) nextSegment(werr error, grid, written int64, force <-chan struc
 		return false
 	default:
 	}
-	if n >= maxSegments {
-		c.fail(fmt.Errorf("camera %s: %w (ffmpeg died in each of %d segments)", c.serial, cause, n))
+	if c.restarts.Load() >= maxRestarts {
+		c.fail(fmt.Errorf("camera %s: %w (ffmpeg died %d times)", c.serial, cause, maxRestarts+1))
 		return false
 	}
 	if isNVENC(enc.Encoder) {
@@ -1113,26 +1204,10 @@ func (c *camRec) nextSegment(werr error, grid, written int64, force <-chan struc
 		enc.Reason = fmt.Sprintf("ffmpeg died mid-take: %v", cause)
 	}
 	file := segmentFile(first, n+1)
-	if !c.r.cfg.Overwrite {
-		if _, err := os.Stat(file); err == nil {
-			c.fail(fmt.Errorf("camera %s: %w; next segment %s exists (use --overwrite)", c.serial, cause, file))
-			return false
-		}
-	}
-	args := c.r.opts.recordArgs(enc.Encoder, file)
-	ff, err := startFFmpeg(c.r.cfg.FFmpeg, args, c.r.cfg.FFmpegNice, c.log.With("encoder", enc.Encoder, "segment", n+1), func(p Progress) {
-		c.mu.Lock()
-		c.progress = p
-		c.mu.Unlock()
-	})
-	if err != nil {
+	if err := c.startSegment(file, grid, enc); err != nil {
 		c.fail(fmt.Errorf("camera %s: %w; next segment: %w", c.serial, cause, err))
 		return false
 	}
-	c.mu.Lock()
-	c.ff = ff
-	c.segments = append(c.segments, Segment{File: file, FirstGrid: grid, Encoder: enc, FFmpegArgs: args, FFmpegExitCode: -2})
-	c.mu.Unlock()
 	c.restarts.Add(1)
 	c.log.Warn("ffmpeg died mid-take; recording goes on in a new file", "err", cause, "segment", n+1, "file", file,
 		"encoder", enc.Encoder, "from_grid_index", grid, "frames_written_to_dead_ffmpeg", written,

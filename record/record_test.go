@@ -518,7 +518,7 @@ fi
 	t.Logf("N1: NVENC stopped after 30 frames; %d written to it; CPU segment from trigger %d", s1.Frames, s2.FirstGrid)
 }
 
-// A camera whose ffmpeg dies in every segment fails after maxSegments.
+// A camera whose ffmpeg dies in every segment fails after maxRestarts.
 func TestFFmpegKeepsDying(t *testing.T) {
 	testenv.RequireTool(t, "ffmpeg", "sh")
 	wrapper := filepath.Join(t.TempDir(), "ffmpeg")
@@ -535,8 +535,57 @@ func TestFFmpegKeepsDying(t *testing.T) {
 	cfg.FFmpeg = wrapper
 	_, res := record(t, cfg, &fakeCamera{serial: "D1"})
 	c := res.Cameras[0]
-	if len(c.Segments) != maxSegments || !strings.Contains(c.Err, "disk on fire") || !strings.Contains(c.Err, "each of 4 segments") {
-		t.Errorf("D1: error %q, %d segments; want failed after %d", c.Err, len(c.Segments), maxSegments)
+	if len(c.Segments) != maxRestarts+1 || !strings.Contains(c.Err, "disk on fire") || !strings.Contains(c.Err, "died 4 times") {
+		t.Errorf("D1: error %q, %d segments; want failed after %d restarts", c.Err, len(c.Segments), maxRestarts)
+	}
+}
+
+// TestSegmentDuration: with SegmentDuration every camera starts a new file
+// at the same triggers, and together the files hold every trigger once.
+func TestSegmentDuration(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Duration, cfg.SegmentDuration = 2500*time.Millisecond, time.Second // 250 triggers, 100 per file
+	cams := []Camera{&fakeCamera{serial: "S1"}, &fakeCamera{serial: "S2", skip: map[int64]bool{100: true, 150: true}}}
+	_, res := record(t, cfg, cams...)
+	if res.Frames != 250 {
+		t.Fatalf("take frames = %d, want 250", res.Frames)
+	}
+	for _, c := range res.Cameras {
+		if c.Err != "" || len(c.Segments) != 3 {
+			t.Fatalf("camera %s: error %q, %d segments, want 3: %+v", c.Serial, c.Err, len(c.Segments), c.Segments)
+		}
+		var counters []uint64
+		for i, s := range c.Segments {
+			want := []int64{100, 100, 50}[i]
+			if s.FirstGrid != int64(100*i) || s.Frames != want || s.Err != "" || s.FFmpegExitCode != 0 || s.File != segmentFile(c.File, i+1) {
+				t.Errorf("camera %s segment %d: %+v; want triggers %d.. (%d frames), exit 0", c.Serial, i+1, s, 100*i, want)
+			}
+			counters = append(counters, decodeCounters(t, s.File, tw*th)...)
+		}
+		// Raw frames carry the fake camera's trigger counter: the files
+		// joined are triggers 0..249, with S2's two lost frames repeated.
+		if len(counters) != 250 {
+			t.Fatalf("camera %s: %d frames in its files, want 250", c.Serial, len(counters))
+		}
+		for k, got := range counters {
+			want := uint64(k)
+			if c.Serial == "S2" && (k == 100 || k == 150) {
+				want = uint64(k - 1)
+			}
+			if got != want {
+				t.Errorf("camera %s: frame %d of the take is trigger %d, want %d", c.Serial, k, got, want)
+				break
+			}
+		}
+		rows := readSidecar(t, c.Sidecar)
+		for k, row := range rows {
+			if want := strconv.Itoa(k/100 + 1); row["segment"] != want || row["output_index"] != strconv.Itoa(k%100) {
+				t.Fatalf("camera %s sidecar row %d: segment %s output %s, want %s %d", c.Serial, k, row["segment"], row["output_index"], want, k%100)
+			}
+		}
+		if !c.Clean() && c.Serial == "S1" {
+			t.Errorf("camera S1 not clean: %+v", c)
+		}
 	}
 }
 
@@ -558,6 +607,8 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.Container = "avi" }, `container "avi"`},
 		{func(c *Config) { c.Encoder = EncoderRaw; c.Container = "mp4" }, "needs container mkv"},
 		{func(c *Config) { c.LeadTime = 0 }, "lead time"},
+		{func(c *Config) { c.SegmentDuration = 500 * time.Millisecond }, "segment duration 500ms"},
+		{func(c *Config) { c.SegmentDuration = -time.Second }, "segment duration -1s"},
 	} {
 		cfg := Config{Width: 8, Height: 8, PixelFormat: "BayerGR8", FPS: 50, LeadTime: time.Second, OutputDir: "x"}
 		tc.mod(&cfg)

@@ -2,12 +2,12 @@
 // rig, starting on one common PTP instant, each camera into its own ffmpeg,
 // with live Prometheus metrics, crash-safe files and a per-frame sidecar.
 //
-// Exit codes: 0 every camera recorded every trigger, into one file; 1 nothing
-// was recorded (bad flags, no camera, preflight refused, encoder unusable,
-// arming failed); 2 at least one camera failed during the take (the others
-// are complete); 3 every camera completed but frames were missing, dropped or
-// incomplete, or an ffmpeg died and a new one went on in a second file (see
-// the sidecars and the session file).
+// Exit codes: 0 every camera recorded every trigger; 1 nothing was recorded
+// (bad flags, no camera, preflight refused, encoder unusable, arming
+// failed); 2 at least one camera failed during the take (the others are
+// complete); 3 every camera completed but frames were missing, dropped or
+// incomplete, or an ffmpeg died and a new one went on in the next segment
+// file (see the sidecars and the session file).
 package main
 
 import (
@@ -85,6 +85,7 @@ type options struct {
 	domain      *uint8
 	metricsPath *string
 	progressInt *time.Duration
+	segment     *time.Duration
 	webConfig   *web.FlagConfig
 	log         *promslog.Config
 }
@@ -92,7 +93,7 @@ type options struct {
 // newApp defines camrecord's flags.
 func newApp() (*kingpin.Application, *options) {
 	app := kingpin.New("camrecord", "Record PTP-synchronized GigE Vision cameras, all starting on one PTP instant, each into its own ffmpeg.\n\n"+
-		"Exit codes: 0 all cameras recorded every trigger, each into one file; 1 nothing recorded; 2 a camera failed; 3 completed with missing/dropped frames or an ffmpeg that died and was replaced (segments).\n\n"+
+		"Exit codes: 0 all cameras recorded every trigger; 1 nothing recorded; 2 a camera failed; 3 completed with missing/dropped frames or with an ffmpeg that died and was replaced (a new segment file).\n\n"+
 		"--config FILE reads flags from a file: one `name = value` per line (flag names without --, # comments; repeat a line for repeatable flags such as serial). Flags on the command line override the file.")
 	app.Flag("config", "Read flag values from this file (name = value lines); the command line overrides them.").PlaceHolder("FILE").String()
 	o := &options{}
@@ -108,6 +109,7 @@ func newApp() (*kingpin.Application, *options) {
 	o.encoder = app.Flag("encoder", "Encoder: auto probes hevc_nvenc, then libx265, then libx264; raw is lossless (Matroska); null discards the frames (transport checks, benchmarks).").Default("auto").Enum(record.Encoders...)
 	o.bitrate = app.Flag("bitrate", "Target bitrate of the encoder.").Default("2.2M").String()
 	o.preset = app.Flag("preset", "Encoder preset (default p4 for NVENC, ultrafast for libx264/libx265).").String()
+	o.segment = app.Flag("segment-duration", "Start a new file every so much of the take, on the same trigger for every camera (0: one file per camera).").Default("0s").Duration()
 	o.container = app.Flag("container", "mkv (Matroska flushed every 200 ms) or mp4 (fragmented at 1 s keyframes); both survive a crash.").Default("mkv").Enum(record.Containers...)
 	o.nvencMax = app.Flag("nvenc-max-sessions", "Most cameras encoded with NVENC; the others use a CPU encoder (GeForce cards allow 3 to 8 sessions).").Default("3").Int()
 	o.align = app.Flag("align", "Write the previous frame again for every missing or dropped frame, so frame k is trigger k in every file (--no-align to write only received frames).").Default("true").Bool()
@@ -148,7 +150,7 @@ func run(args []string) int {
 		Width: *o.width, Height: *o.height, PixelFormat: *o.pixFmt, FPS: *o.fps, Duration: *o.duration, LeadTime: *o.lead,
 		OutputDir: *o.outDir, Encoder: *o.encoder, Bitrate: *o.bitrate, Preset: *o.preset, Container: *o.container,
 		NVENCMaxSessions: *o.nvencMax, Align: *o.align, QueueFrames: *o.queue, StreamBuffers: *o.buffers, FFmpegNice: *o.nice,
-		FFmpeg: *o.ffmpegBin, Overwrite: *o.overwrite,
+		FFmpeg: *o.ffmpegBin, Overwrite: *o.overwrite, SegmentDuration: *o.segment,
 	}, logger)
 	if err != nil {
 		logger.Error("Invalid configuration", "err", err)

@@ -403,14 +403,16 @@ func TestRecordStopAndEncoders(t *testing.T) {
 			t.Errorf("exit %d; want 1 with a clear NVENC error before preflight and arming:\n%s", code, out)
 		}
 	})
-	t.Run("tty", func(t *testing.T) {
+	t.Run("tty+segments", func(t *testing.T) {
 		// On a terminal camrecord redraws a table in place, once a second.
+		// The take is cut into 2 s segment files.
 		bin := filepath.Join(testenv.Build(t, "camrecord"), "camrecord")
 		dir := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		cmd := r.Host().Command(ctx, bin, "--output-dir", dir, "--ptp.socket", r.Socket, "--web.listen-address", metricsAddr,
-			"--lead-time", "3s", "--width", "320", "--height", "240", "--fps", "25", "--duration", "4s", "--encoder", "libx264")
+			"--lead-time", "3s", "--width", "320", "--height", "240", "--fps", "25", "--duration", "4s", "--encoder", "libx264",
+			"--segment-duration", "2s")
 		tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
 		if err != nil {
 			t.Fatal(err)
@@ -456,6 +458,17 @@ func TestRecordStopAndEncoders(t *testing.T) {
 			}
 			if fps, _ := strconv.ParseFloat(rows[len(rows)-2][1], 64); fps < 15 || fps > 35 {
 				t.Errorf("camera %s: %.1f fps shown while recording 25", c.Serial, fps)
+			}
+			// --segment-duration 2s: two files, the second from trigger 50
+			// on both cameras, 50 frames each.
+			if len(c.Segments) != 2 || c.Segments[1].FirstGrid != 50 {
+				t.Errorf("camera %s: segments %+v, want 2, the second from trigger 50", c.Serial, c.Segments)
+				continue
+			}
+			for _, seg := range c.Segments {
+				if n := ffprobeFrames(t, seg.File); n != 50 || seg.Err != "" {
+					t.Errorf("camera %s: %s holds %d frames (error %q), want 50", c.Serial, seg.File, n, seg.Err)
+				}
 			}
 		}
 	})
