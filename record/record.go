@@ -259,6 +259,9 @@ type Recorder struct {
 
 	encoders []EncoderChoice
 	version  string
+	// cpuFallback is the CPU encoder that takes over from an NVENC one that
+	// dies mid-take ("" when none opened or none is needed).
+	cpuFallback string
 
 	state    atomic.Int32
 	started  atomic.Int64 // host ns of the common start, 0 before
@@ -313,6 +316,18 @@ func (r *Recorder) Prepare(ctx context.Context, n int) ([]EncoderChoice, error) 
 	for i, e := range enc {
 		r.log.Info("Encoder chosen", "camera", i, "encoder", e.Encoder, "reason", e.Reason)
 	}
+	if slices.ContainsFunc(enc, func(e EncoderChoice) bool { return isNVENC(e.Encoder) }) {
+		// An NVENC session can be lost mid-take (another process takes
+		// the GPU's last one); the camera then goes on with this.
+		for _, cpu := range []string{EncoderLibx264, EncoderLibx265} {
+			if err := probeEncoder(ctx, r.opts, cpu); err == nil {
+				r.cpuFallback = cpu
+				break
+			} else {
+				r.log.Warn("CPU encoder unusable as NVENC's fallback", "encoder", cpu, "err", err)
+			}
+		}
+	}
 	return enc, nil
 }
 
@@ -339,7 +354,8 @@ const maxRestarts = 3
 // Segment is one video file of a camera's take.
 type Segment struct {
 	File string `json:"file"`
-	// FirstGrid is the trigger of the segment's first frame.
+	// FirstGrid is the first trigger the segment covers (its first frame's
+	// unless alignment is off and that trigger brought no frame).
 	FirstGrid int64         `json:"first_grid_index"`
 	Encoder   EncoderChoice `json:"encoder"`
 	// FFmpegArgs is the command line (without the program).
@@ -349,11 +365,14 @@ type Segment struct {
 	// EncodedFrames is ffmpeg's last report of frames encoded (it reports
 	// once a second).
 	EncodedFrames int64 `json:"frames_encoded"`
-	// StoredFrames, for a segment whose ffmpeg died, is the number of frames
-	// its file holds (ffprobe's packet count after the take; -1: unknown).
-	// Frames StoredFrames..Frames-1 of the segment, the sidecar rows with
-	// this segment and those output indexes, were lost with ffmpeg.
-	StoredFrames int64 `json:"frames_stored,omitempty"`
+	// StoredFrames, for a segment whose ffmpeg failed, is the number of
+	// frames its file holds (ffprobe's packet count after the take; absent
+	// when not counted). Frames StoredFrames..Frames-1 of the segment, the
+	// sidecar rows with this segment and those output indexes, were lost.
+	StoredFrames *int64 `json:"frames_stored,omitempty"`
+	// MissedRotation says why the next time segment could not start here;
+	// this file then goes on past its end.
+	MissedRotation string `json:"missed_rotation,omitempty"`
 	// FFmpegExitCode is -1 for a signal, -2 while ffmpeg runs.
 	FFmpegExitCode int `json:"ffmpeg_exit_code"`
 	// Err is why the segment ended before the take did.
@@ -369,11 +388,15 @@ func countPackets(ctx context.Context, ffmpegBin, file string) (int64, error) {
 			probe = p
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, probe, "-v", "error", "-count_packets", "-select_streams", "v:0",
 		"-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", file).Output()
 	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
+		}
 		return -1, fmt.Errorf("%s %s: %w", probe, file, err)
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]), 10, 64)
@@ -381,6 +404,16 @@ func countPackets(ctx context.Context, ffmpegBin, file string) (int64, error) {
 		return -1, fmt.Errorf("%s %s: %q: %w", probe, file, out, err)
 	}
 	return n, nil
+}
+
+// forced reports whether force is closed.
+func forced(force <-chan struct{}) bool {
+	select {
+	case <-force:
+		return true
+	default:
+		return false
+	}
 }
 
 func fileExists(p string) bool {
@@ -429,7 +462,7 @@ func (c CameraResult) Clean() bool {
 		return false
 	}
 	for _, s := range c.Segments {
-		if s.Err != "" {
+		if s.Err != "" || s.MissedRotation != "" {
 			return false
 		}
 	}
@@ -689,20 +722,13 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 			return nil, fmt.Errorf("camera %s: %w", serial, err)
 		}
 		cr.side = side
-		cr.args = r.opts.recordArgs(cr.enc.Encoder, file)
 		recs[i] = cr
-		ff, err := startFFmpeg(cfg.FFmpeg, cr.args, cfg.FFmpegNice, cr.log.With("encoder", cr.enc.Encoder), func(p Progress) {
-			cr.mu.Lock()
-			cr.progress = p
-			cr.mu.Unlock()
-		})
-		if err != nil {
+		if err := cr.startSegment(file, 0, cr.enc, nil); err != nil {
 			cleanupSetup()
 			r.state.Store(int32(StateFailed))
 			return nil, fmt.Errorf("camera %s: %w", serial, err)
 		}
-		cr.ff = ff
-		cr.segments = []Segment{{File: file, Encoder: cr.enc, FFmpegArgs: cr.args, FFmpegExitCode: -2}}
+		cr.args = cr.segments[0].FFmpegArgs
 	}
 	// Arm: scheduler, trigger and stream, then check that the start is
 	// still ahead of every camera.
@@ -814,17 +840,19 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 	for _, cr := range recs {
 		segs := cr.segmentsResult()
 		for i := range segs {
-			if segs[i].Err == "" {
+			if segs[i].Err == "" || segs[i].Encoder.Encoder == EncoderNull || forced(force) {
 				continue
 			}
 			n, err := countPackets(context.Background(), cfg.FFmpeg, segs[i].File)
 			if err != nil {
-				cr.log.Warn("Could not count the frames of a segment whose ffmpeg died", "file", segs[i].File, "err", err)
-			} else if lost := segs[i].Frames - n; lost > 0 {
-				cr.log.Warn("Frames lost with a dead ffmpeg", "file", segs[i].File, "frames_written", segs[i].Frames,
+				cr.log.Warn("Could not count the frames of a segment whose ffmpeg failed", "file", segs[i].File, "err", err)
+				continue
+			}
+			if lost := segs[i].Frames - n; lost > 0 {
+				cr.log.Warn("Frames lost with a failed ffmpeg", "file", segs[i].File, "frames_written", segs[i].Frames,
 					"frames_stored", n, "lost", lost)
 			}
-			segs[i].StoredFrames = n
+			segs[i].StoredFrames = &n
 		}
 		cr.mu.Lock()
 		cres := CameraResult{Serial: cr.serial, File: cr.file, Sidecar: cr.sideP, Encoder: cr.enc, FFmpegArgs: cr.args,
@@ -1023,10 +1051,21 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 		if broken {
 			return
 		}
+		select {
+		case <-force:
+			// ffmpeg is being killed: nothing more goes to any file.
+			broken = true
+			c.fail(fmt.Errorf("camera %s: forced stop before trigger %d was written", c.serial, r.grid))
+			return
+		default:
+		}
 		if segFrames > 0 && r.grid/segFrames > timeSeg {
 			timeSeg = r.grid / segFrames
 			if c.rotate(r.grid, out, force) {
 				out, seg = 0, seg+1
+			} else if c.failed.Load() {
+				broken = true
+				return
 			}
 		}
 		if buf != nil {
@@ -1101,7 +1140,12 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 	c.segments[len(c.segments)-1].Frames = out
 	c.mu.Unlock()
 	if err := c.ff.finish(force); err != nil && !broken {
-		c.fail(fmt.Errorf("camera %s: %w", c.serial, err))
+		c.mu.Lock()
+		last := &c.segments[len(c.segments)-1]
+		last.Err = err.Error()
+		file := last.File
+		c.mu.Unlock()
+		c.fail(fmt.Errorf("camera %s: %s: %w", c.serial, file, err))
 	}
 	c.finishing.Wait()
 	if err := c.side.close(); err != nil {
@@ -1111,7 +1155,12 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 
 // startSegment starts an ffmpeg into file, segment of the take from trigger
 // grid on, and makes it the current one.
-func (c *camRec) startSegment(file string, grid int64, enc EncoderChoice) error {
+func (c *camRec) startSegment(file string, grid int64, enc EncoderChoice, force <-chan struct{}) error {
+	select {
+	case <-force:
+		return errors.New("forced stop")
+	default:
+	}
 	if !c.r.cfg.Overwrite {
 		if _, err := os.Stat(file); err == nil {
 			return fmt.Errorf("%s exists (use --overwrite)", file)
@@ -1121,37 +1170,38 @@ func (c *camRec) startSegment(file string, grid int64, enc EncoderChoice) error 
 	n := len(c.segments) + 1
 	c.mu.Unlock()
 	args := c.r.opts.recordArgs(enc.Encoder, file)
+	// Live progress is the current segment's: a finishing one's last
+	// reports do not count.
+	var self *ffmpegProc // under c.mu
 	ff, err := startFFmpeg(c.r.cfg.FFmpeg, args, c.r.cfg.FFmpegNice, c.log.With("encoder", enc.Encoder, "segment", n), func(p Progress) {
 		c.mu.Lock()
-		c.progress = p
+		if c.ff == self {
+			c.progress = p
+		}
 		c.mu.Unlock()
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("segment %s: %w", file, err)
 	}
 	c.mu.Lock()
-	c.ff = ff
+	self, c.ff = ff, ff
+	c.progress = Progress{BitrateBps: math.NaN(), Speed: math.NaN()}
 	c.segments = append(c.segments, Segment{File: file, FirstGrid: grid, Encoder: enc, FFmpegArgs: args, FFmpegExitCode: -2})
 	c.mu.Unlock()
 	return nil
 }
 
-// rotate starts the next time segment at trigger grid; the current
-// ffmpeg, which took written frames, finishes in the background. When the
-// new ffmpeg cannot start, the current one goes on and rotate says false.
+// rotate starts the next time segment at trigger grid. The current ffmpeg,
+// which took written frames, finishes in the background once the next one
+// runs; an NVENC one finishes first, since GPUs cap concurrent sessions and
+// the queue can hold the frames meanwhile. When the next ffmpeg cannot start,
+// the current file goes on, rotate says false and the segment says why.
 func (c *camRec) rotate(grid, written int64, force <-chan struct{}) bool {
 	old := c.ff
 	c.mu.Lock()
 	idx, first, enc := len(c.segments)-1, c.segments[0].File, c.segments[len(c.segments)-1].Encoder
 	c.mu.Unlock()
-	file := segmentFile(first, idx+2)
-	if err := c.startSegment(file, grid, enc); err != nil {
-		c.log.Error("Could not start the next segment; the current file goes on", "file", file, "err", err)
-		return false
-	}
-	c.log.Info("Next segment", "file", file, "from_grid_index", grid)
-	c.finishing.Go(func() {
-		err := old.finish(force)
+	closeSegment := func(err error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		s := &c.segments[idx]
@@ -1160,7 +1210,26 @@ func (c *camRec) rotate(grid, written int64, force <-chan struct{}) bool {
 			s.Err = err.Error()
 			c.log.Error("ffmpeg of a finished segment failed", "file", s.File, "err", err)
 		}
-	})
+	}
+	file := segmentFile(first, idx+2)
+	if isNVENC(enc.Encoder) {
+		closeSegment(old.finish(force))
+		if err := c.startSegment(file, grid, enc, force); err != nil {
+			// The old one is done: without a new one the camera is.
+			c.fail(fmt.Errorf("camera %s: next segment: %w", c.serial, err))
+			return false
+		}
+	} else {
+		if err := c.startSegment(file, grid, enc, force); err != nil {
+			c.log.Error("Could not start the next segment; the current file goes on", "file", file, "err", err)
+			c.mu.Lock()
+			c.segments[idx].MissedRotation = fmt.Sprintf("trigger %d: %v", grid, err)
+			c.mu.Unlock()
+			return false
+		}
+		c.finishing.Go(func() { closeSegment(old.finish(force)) })
+	}
+	c.log.Info("Next segment", "file", file, "from_grid_index", grid)
 	return true
 }
 
@@ -1187,24 +1256,23 @@ func (c *camRec) nextSegment(werr error, grid, written int64, force <-chan struc
 	last := &c.segments[len(c.segments)-1]
 	last.Frames, last.EncodedFrames, last.FFmpegExitCode, last.Err = written, old.Progress().Frame, old.ExitCode(), cause.Error()
 	n, first, enc := len(c.segments), c.segments[0].File, last.Encoder
+	cause = fmt.Errorf("%s: %w", last.File, cause)
 	c.mu.Unlock()
-	select {
-	case <-force:
+	if forced(force) {
 		c.fail(fmt.Errorf("camera %s: %w", c.serial, cause))
 		return false
-	default:
 	}
 	if c.restarts.Load() >= maxRestarts {
 		c.fail(fmt.Errorf("camera %s: %w (ffmpeg died %d times)", c.serial, cause, maxRestarts+1))
 		return false
 	}
-	if isNVENC(enc.Encoder) {
-		enc = EncoderChoice{Encoder: EncoderLibx264, Reason: fmt.Sprintf("%s died mid-take: %v", enc.Encoder, cause)}
+	if fb := c.r.cpuFallback; isNVENC(enc.Encoder) && fb != "" {
+		enc = EncoderChoice{Encoder: fb, Reason: fmt.Sprintf("%s died mid-take: %v", enc.Encoder, cause)}
 	} else {
 		enc.Reason = fmt.Sprintf("ffmpeg died mid-take: %v", cause)
 	}
 	file := segmentFile(first, n+1)
-	if err := c.startSegment(file, grid, enc); err != nil {
+	if err := c.startSegment(file, grid, enc, force); err != nil {
 		c.fail(fmt.Errorf("camera %s: %w; next segment: %w", c.serial, cause, err))
 		return false
 	}

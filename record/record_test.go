@@ -430,8 +430,8 @@ func TestFFmpegKilled(t *testing.T) {
 	}
 	// What the killed ffmpeg had not stored is lost; the session says how
 	// much at most.
-	if int64(n1) > s1.Frames || s1.EncodedFrames > s1.Frames || s1.StoredFrames != int64(n1) {
-		t.Errorf("K2: segment 1 holds %d frames (session: %d), %d encoded, of %d written", n1, s1.StoredFrames, s1.EncodedFrames, s1.Frames)
+	if int64(n1) > s1.Frames || s1.EncodedFrames > s1.Frames || s1.StoredFrames == nil || *s1.StoredFrames != int64(n1) {
+		t.Errorf("K2: segment 1 holds %d frames (session: %v), %d encoded, of %d written", n1, s1.StoredFrames, s1.EncodedFrames, s1.Frames)
 	}
 	t.Logf("K2: killed after %d frames written, %d reported encoded, %d playable; segment 2 from trigger %d", s1.Frames, s1.EncodedFrames, n1, s2.FirstGrid)
 	rows := readSidecar(t, c.Sidecar)
@@ -509,8 +509,8 @@ fi
 		!strings.Contains(s2.Encoder.Reason, "out of memory (10)") {
 		t.Errorf("N1 segment 2 encoder: %+v", s2.Encoder)
 	}
-	if n := ffprobeFrames(t, s1.File); n != 30 || s1.EncodedFrames != 30 || s1.StoredFrames != 30 {
-		t.Errorf("N1 segment 1: %d frames in the file, %d reported encoded, %d stored per the session; want 30", n, s1.EncodedFrames, s1.StoredFrames)
+	if n := ffprobeFrames(t, s1.File); n != 30 || s1.EncodedFrames != 30 || s1.StoredFrames == nil || *s1.StoredFrames != 30 {
+		t.Errorf("N1 segment 1: %d frames in the file, %d reported encoded, %v stored per the session; want 30", n, s1.EncodedFrames, s1.StoredFrames)
 	}
 	if n := ffprobeFrames(t, s2.File); int64(n) != 100-s2.FirstGrid || s2.FirstGrid < 30 {
 		t.Errorf("N1 segment 2: %d frames from trigger %d, want the rest of 100", n, s2.FirstGrid)
@@ -586,6 +586,70 @@ func TestSegmentDuration(t *testing.T) {
 		if !c.Clean() && c.Serial == "S1" {
 			t.Errorf("camera S1 not clean: %+v", c)
 		}
+	}
+}
+
+// TestForcedStop: with every ffmpeg stuck (it reads nothing), a stop
+// followed by a forced one ends the take promptly: the stuck ffmpegs of the
+// current and the rotated-out segments are killed, and the camera is
+// reported failed.
+func TestForcedStop(t *testing.T) {
+	testenv.RequireTool(t, "ffmpeg", "sh", "sleep")
+	real, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(t.TempDir(), "ffmpeg")
+	script := "#!/bin/sh\ncase \"$*\" in *pipe:0*) exec sleep 60 ;; esac\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.FFmpeg, cfg.Duration, cfg.SegmentDuration = wrapper, 0, time.Second
+	r, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := r.Prepare(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	force := make(chan struct{})
+	type ran struct {
+		res *Result
+		err error
+	}
+	done := make(chan ran, 1)
+	go func() {
+		res, err := r.Run(ctx, force, []Camera{&fakeCamera{serial: "F1"}}, nil)
+		done <- ran{res, err}
+	}()
+	// 1 MiB of pipe holds ~340 frames of 64x48: 3.4 s at 100 fps, past
+	// the first rotation at 1 s.
+	for r.state.Load() != int32(StateRecording) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(4500 * time.Millisecond)
+	cancel()
+	time.Sleep(500 * time.Millisecond)
+	close(force)
+	select {
+	case got := <-done:
+		if got.err != nil {
+			t.Fatal(got.err)
+		}
+		c := got.res.Cameras[0]
+		if c.Err == "" || len(c.Segments) < 2 {
+			t.Errorf("F1 after a forced stop: error %q, %d segments; want failed, rotated at least once", c.Err, len(c.Segments))
+		}
+		for _, s := range c.Segments {
+			if s.FFmpegExitCode != -1 {
+				t.Errorf("F1 segment %s: ffmpeg exit %d, want -1 (killed)", s.File, s.FFmpegExitCode)
+			}
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return within 15 s of a forced stop")
 	}
 }
 

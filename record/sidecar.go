@@ -50,7 +50,7 @@ func (s FrameStatus) String() string {
 //	status        ok, missing, dropped, incomplete, filled
 //	filled        1 when the output frame repeats the previous frame (black before the first)
 //	queue_depth   frames waiting for ffmpeg when the frame was queued
-//	segment       the video file, 1 for the take's first (a new one starts when ffmpeg dies mid-take)
+//	segment       the video file, 1 for the take's first (the next one starts every --segment-duration, or when ffmpeg dies mid-take)
 const SidecarHeader = "output_index,grid_index,frame_id,device_ts_ns,host_rx_ns,grid_ns,status,filled,queue_depth,segment\n"
 
 // sidecar writes one camera's CSV, one row per trigger, each row one
