@@ -37,7 +37,8 @@
 // ...), and the sidecar's segment column maps every trigger to its file:
 //   - With Config.SegmentDuration, every camera starts a new file at the same
 //     triggers, every SegmentDuration of the grid: the new ffmpeg starts
-//     before the old one is told to finish, so no frame waits for either.
+//     before the old one is told to finish, so no frame waits for either
+//     (NVENC, whose sessions GPUs cap, finishes first; the queue waits).
 //   - An ffmpeg that dies mid-take (NVENC sessions exhausted, a crash, a
 //     kill) does not end the camera's recording: the writer starts a new
 //     ffmpeg into the next segment file from the frame the dead one did not
@@ -1237,7 +1238,7 @@ func (c *camRec) rotate(grid, written int64, force <-chan struct{}) bool {
 // (werr) after written, and starts the next one at trigger grid: a new
 // ffmpeg into the next file, on a CPU encoder when the dead one was NVENC.
 // It returns false, having failed the camera, when the take is being
-// forced to stop, maxSegments is reached or the new ffmpeg cannot start.
+// forced to stop, maxRestarts is reached or the new ffmpeg cannot start.
 func (c *camRec) nextSegment(werr error, grid, written int64, force <-chan struct{}) bool {
 	old := c.ff
 	old.stdin.Close()
