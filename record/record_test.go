@@ -457,19 +457,30 @@ ptpcam_record_ffmpeg_restarts_total{serial="K2"} 1
 	}
 }
 
+// ffmpegWrapper writes a sh script that stands in for ffmpeg (a fault
+// injected around the real one, whose path body gets) and returns its path.
+func ffmpegWrapper(t *testing.T, body func(real string) string) string {
+	t.Helper()
+	testenv.RequireTool(t, "ffmpeg", "sh")
+	real, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "ffmpeg")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body(real)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestNVENCSessionLostMidTake: an NVENC encoder that stops mid-take (here
 // an ffmpeg wrapper that encodes 30 frames and then fails as ffmpeg does
 // when the GPU's sessions are exhausted) spills to a CPU encoder in a new
 // file instead of failing the camera.
 func TestNVENCSessionLostMidTake(t *testing.T) {
-	testenv.RequireTool(t, "ffmpeg", "ffprobe", "sh")
-	real, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper := filepath.Join(t.TempDir(), "ffmpeg")
-	script := `#!/bin/sh
-# Stands in for an ffmpeg with NVENC: libx264 does the encoding. A recording
+	testenv.RequireTool(t, "ffprobe")
+	wrapper := ffmpegWrapper(t, func(real string) string {
+		return `# Stands in for an ffmpeg with NVENC: libx264 does the encoding. A recording
 # (stdin input) stops after 30 frames and fails as NVENC does when another
 # process took the GPU's last encoder session.
 recording=0
@@ -491,9 +502,7 @@ if [ $recording$nvenc = 11 ]; then
 	exit 1
 fi
 `
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	})
 	cfg := testConfig(t)
 	cfg.Encoder, cfg.FFmpeg = EncoderHEVCNVENC, wrapper
 	_, res := record(t, cfg, &fakeCamera{serial: "N1"})
@@ -520,17 +529,10 @@ fi
 
 // A camera whose ffmpeg dies in every segment fails after maxRestarts.
 func TestFFmpegKeepsDying(t *testing.T) {
-	testenv.RequireTool(t, "ffmpeg", "sh")
-	wrapper := filepath.Join(t.TempDir(), "ffmpeg")
-	real, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Probes work; every recording reads a little and dies.
-	script := "#!/bin/sh\ncase \"$*\" in *pipe:0*) head -c 10000 >/dev/null; echo 'disk on fire' >&2; exit 1 ;; esac\nexec " + real + " \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	wrapper := ffmpegWrapper(t, func(real string) string {
+		return "case \"$*\" in *pipe:0*) head -c 10000 >/dev/null; echo 'disk on fire' >&2; exit 1 ;; esac\nexec " + real + " \"$@\"\n"
+	})
 	cfg := testConfig(t)
 	cfg.FFmpeg = wrapper
 	_, res := record(t, cfg, &fakeCamera{serial: "D1"})
@@ -594,16 +596,10 @@ func TestSegmentDuration(t *testing.T) {
 // current and the rotated-out segments are killed, and the camera is
 // reported failed.
 func TestForcedStop(t *testing.T) {
-	testenv.RequireTool(t, "ffmpeg", "sh", "sleep")
-	real, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper := filepath.Join(t.TempDir(), "ffmpeg")
-	script := "#!/bin/sh\ncase \"$*\" in *pipe:0*) exec sleep 60 ;; esac\nexec " + real + " \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testenv.RequireTool(t, "sleep")
+	wrapper := ffmpegWrapper(t, func(real string) string {
+		return "case \"$*\" in *pipe:0*) exec sleep 60 ;; esac\nexec " + real + " \"$@\"\n"
+	})
 	cfg := testConfig(t)
 	cfg.FFmpeg, cfg.Duration, cfg.SegmentDuration = wrapper, 0, time.Second
 	r, err := New(cfg, nil)
