@@ -1052,13 +1052,11 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 		if broken {
 			return
 		}
-		select {
-		case <-force:
+		if forced(force) {
 			// ffmpeg is being killed: nothing more goes to any file.
 			broken = true
 			c.fail(fmt.Errorf("camera %s: forced stop before trigger %d was written", c.serial, r.grid))
 			return
-		default:
 		}
 		if segFrames > 0 && r.grid/segFrames > timeSeg {
 			timeSeg = r.grid / segFrames
@@ -1157,15 +1155,11 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 // startSegment starts an ffmpeg into file, segment of the take from trigger
 // grid on, and makes it the current one.
 func (c *camRec) startSegment(file string, grid int64, enc EncoderChoice, force <-chan struct{}) error {
-	select {
-	case <-force:
+	if forced(force) {
 		return errors.New("forced stop")
-	default:
 	}
-	if !c.r.cfg.Overwrite {
-		if _, err := os.Stat(file); err == nil {
-			return fmt.Errorf("%s exists (use --overwrite)", file)
-		}
+	if !c.r.cfg.Overwrite && fileExists(file) {
+		return fmt.Errorf("%s exists (use --overwrite)", file)
 	}
 	c.mu.Lock()
 	n := len(c.segments) + 1
