@@ -1005,6 +1005,7 @@ func (c *Camera) StartStream(ctx context.Context, cfg StreamConfig) (*Stream, er
 		return nil, fmt.Errorf("camera %s: stream: Aravis created none", c.info.Serial)
 	}
 	C.gp_gv_stream_tune(st, C.guint(cfg.FrameRetention.Microseconds()), C.guint(cfg.PacketTimeout.Microseconds()))
+	tuneReceive(st, cfg)
 	s := &Stream{cam: c, stream: st, out: make(map[*C.ArvBuffer]bool, cfg.Buffers)}
 	for i := 0; i < cfg.Buffers; i++ {
 		b := C.arv_buffer_new_allocate(C.size_t(payload))

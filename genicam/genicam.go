@@ -141,6 +141,15 @@ type StreamConfig struct {
 	// PacketTimeout is how long Aravis waits for a missing packet before it
 	// asks for a resend; zero keeps Aravis' default (20 ms).
 	PacketTimeout time.Duration
+	// SocketBuffer is the receive buffer of the stream socket in bytes; zero
+	// keeps the kernel's default (net.core.rmem_default, about 90 full-size
+	// packets: a receive thread kept off the CPU for 2 ms at 1080p50 loses
+	// packets). The kernel caps it at net.core.rmem_max.
+	SocketBuffer int
+	// ResendRatio is the largest share of a frame's packets Aravis asks to
+	// be resent (0 < r <= 1); zero keeps Aravis' 0.25, which gives up a
+	// frame that lost a longer burst even though the camera could resend it.
+	ResendRatio float64
 }
 
 // FrameStatus is the state of a received buffer (ArvBufferStatus).

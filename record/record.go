@@ -97,6 +97,25 @@ type genicamCamera struct{ *genicam.Camera }
 // streamFrameRetention is how long a frame may wait for resent packets.
 const streamFrameRetention = 500 * time.Millisecond
 
+// streamSocketBuffer bounds the stream socket's receive buffer: at least
+// 4 MiB or 4 frames, at most 64 MiB (the kernel caps it at
+// net.core.rmem_max).
+func streamSocketBuffer(frameSz int) int {
+	return min(64<<20, max(4<<20, 4*frameSz))
+}
+
+// streamConfig is how every camera's stream receives. A recorder can wait
+// for resends, where a viewer would rather skip a frame: Aravis' 100 ms
+// frame retention gives frames up as incomplete on a loaded host, the
+// kernel's default socket buffer (about 90 packets) overflows while the
+// receive thread waits for a CPU, and Aravis' default resend share (a
+// quarter of a frame's packets) gives up a frame whose lost burst the camera
+// could still resend.
+func (r *Recorder) streamConfig() genicam.StreamConfig {
+	return genicam.StreamConfig{Buffers: r.cfg.StreamBuffers, FrameRetention: streamFrameRetention,
+		SocketBuffer: streamSocketBuffer(r.frameSz), ResendRatio: 1}
+}
+
 func (g genicamCamera) StartStream(ctx context.Context, cfg genicam.StreamConfig) (Stream, error) {
 	s, err := g.Camera.StartStream(ctx, cfg)
 	if err != nil {
@@ -739,9 +758,7 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 			r.state.Store(int32(StateFailed))
 			return nil, fmt.Errorf("camera %s: program scheduler: %w", cr.serial, err)
 		}
-		// A recorder can wait for resends: Aravis' 100 ms frame retention
-		// gives frames up as incomplete on a loaded host.
-		st, err := cr.cam.StartStream(setupCtx, genicam.StreamConfig{Buffers: cfg.StreamBuffers, FrameRetention: streamFrameRetention})
+		st, err := cr.cam.StartStream(setupCtx, r.streamConfig())
 		if err != nil {
 			cleanupSetup()
 			r.state.Store(int32(StateFailed))
