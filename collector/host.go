@@ -32,6 +32,10 @@ type HostConfig struct {
 	// ExpectGrandmaster says the operator expects every ptp4l watched to be
 	// the grandmaster (the usual rig); alerts compare it with the role.
 	ExpectGrandmaster bool
+	// ScrapeTimeout bounds one Update: a snapshot and the two statistics
+	// exchanges of every socket, read in parallel. Zero: three times
+	// PMC.Timeout (pmc.DefaultTimeout when that is zero too).
+	ScrapeTimeout time.Duration
 }
 
 func hostDesc(name, help string, labels ...string) *prometheus.Desc {
@@ -69,6 +73,17 @@ type HostCollector struct {
 	cfg     HostConfig
 }
 
+// scrapeTimeout is ScrapeTimeout with its default.
+func (c *HostCollector) scrapeTimeout() time.Duration {
+	switch {
+	case c.cfg.ScrapeTimeout > 0:
+		return c.cfg.ScrapeTimeout
+	case c.cfg.PMC.Timeout > 0:
+		return 3 * c.cfg.PMC.Timeout
+	}
+	return 3 * pmc.DefaultTimeout
+}
+
 // expectGM is ExpectGrandmaster as a value.
 func (c *HostCollector) expectGM() float64 { return boolf(c.cfg.ExpectGrandmaster) }
 
@@ -81,6 +96,9 @@ func NewHostCollector(logger *slog.Logger, cfg HostConfig) (*HostCollector, erro
 	if cfg.OffsetWindow <= 0 {
 		cfg.OffsetWindow = time.Minute
 	}
+	if cfg.ScrapeTimeout < 0 {
+		return nil, fmt.Errorf("host collector: scrape timeout %v is negative", cfg.ScrapeTimeout)
+	}
 	c := &HostCollector{cfg: cfg}
 	seen := map[string]bool{}
 	for _, s := range cfg.Sockets {
@@ -90,7 +108,7 @@ func NewHostCollector(logger *slog.Logger, cfg HostConfig) (*HostCollector, erro
 		seen[s] = true
 		pc := cfg.PMC
 		pc.Socket = s
-		c.sources = append(c.sources, &hostSource{cfg: pc, window: cfg.OffsetWindow, logger: logger.With("socket", s)})
+		c.sources = append(c.sources, &hostSource{cfg: pc, window: cfg.OffsetWindow, logger: logger.With("socket", s), now: time.Now})
 	}
 	return c, nil
 }
@@ -106,7 +124,7 @@ func (c *HostCollector) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		for _, s := range c.sources {
-			_, _ = s.read(ctx)
+			_, _ = s.read(ctx, false)
 		}
 		select {
 		case <-ctx.Done():
@@ -119,11 +137,17 @@ func (c *HostCollector) Run(ctx context.Context) {
 	}
 }
 
-// Update implements Collector. A ptp4l that does not answer is reported as
-// ptpcam_ptp_up 0 and does not fail the collector.
+// Update implements Collector, bounded by the configured scrape timeout.
 func (c *HostCollector) Update(ch chan<- prometheus.Metric) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), c.scrapeTimeout())
 	defer cancel()
+	return c.UpdateContext(ctx, ch)
+}
+
+// UpdateContext reads every ptp4l within ctx (and each exchange within
+// PMC.Timeout). A ptp4l that does not answer is reported as
+// ptpcam_ptp_up 0 and does not fail the collector.
+func (c *HostCollector) UpdateContext(ctx context.Context, ch chan<- prometheus.Metric) error {
 	var wg sync.WaitGroup
 	for _, s := range c.sources {
 		wg.Add(1)
@@ -153,6 +177,7 @@ type hostSource struct {
 	cfg    pmc.Config
 	window time.Duration
 	logger *slog.Logger
+	now    func() time.Time // time.Now; tests inject a fixed clock
 
 	mu          sync.Mutex
 	client      *pmc.Client
@@ -166,13 +191,19 @@ type hostSource struct {
 	ingress     int64
 	ingressAt   time.Time
 	offsets     []offsetSample
+	// stats is the last read of the statistics TLVs; noServiceStats is set
+	// once ptp4l said it does not know PORT_SERVICE_STATS_NP.
+	stats          portStats
+	noServiceStats bool
 }
 
-// read takes a fresh snapshot and folds it into the remembered state.
-func (s *hostSource) read(ctx context.Context) (*pmc.Snapshot, error) {
+// read takes a fresh snapshot and folds it into the remembered state; with
+// stats (on scrapes, not polls: ptp4l's counters need no sampling between
+// scrapes) it also reads the port statistics.
+func (s *hostSource) read(ctx context.Context, stats bool) (*pmc.Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
+	now := s.now()
 	if s.client == nil {
 		cl, err := pmc.Dial(s.cfg)
 		if err != nil {
@@ -192,6 +223,9 @@ func (s *hostSource) read(ctx context.Context) (*pmc.Snapshot, error) {
 	s.setReachable(true, nil)
 	s.lastSuccess = now
 	s.observe(snap, now)
+	if stats {
+		s.readStats(ctx, snap)
+	}
 	return snap, nil
 }
 
@@ -250,7 +284,7 @@ func (s *hostSource) close() {
 }
 
 func (s *hostSource) collect(ctx context.Context, ch chan<- prometheus.Metric) {
-	snap, err := s.read(ctx)
+	snap, err := s.read(ctx, true)
 	for _, m := range s.metrics(snap, err) {
 		ch <- m
 	}
@@ -315,8 +349,9 @@ func (s *hostSource) metrics(snap *pmc.Snapshot, err error) []prometheus.Metric 
 	gauge(hostTimescaleDesc, boolf(tp.PTPTimescale), "ptp")
 	gauge(hostTimescaleDesc, boolf(!tp.PTPTimescale), "arb")
 	if snap.TimeStatus.GMPresent {
-		gauge(hostSyncAgeDesc, time.Since(s.ingressAt).Seconds())
+		gauge(hostSyncAgeDesc, s.now().Sub(s.ingressAt).Seconds())
 	}
+	s.statsMetrics(snap, gauge, counter)
 	return out
 }
 

@@ -1,0 +1,54 @@
+package pmc
+
+import (
+	"encoding/binary"
+	"errors"
+	"testing"
+)
+
+func TestPortStatsNPLittleEndian(t *testing.T) {
+	b := appendPortIdentity(nil, PortIdentity{ClockIdentity{1, 2, 3, 4, 5, 6, 7, 8}, 2})
+	for i := range 2 * maxMessageTypes {
+		b = binary.LittleEndian.AppendUint64(b, uint64(1000+i))
+	}
+	var d PortStatsNP
+	if err := d.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if d.PortIdentity.PortNumber != 2 || d.RxMsgType[MsgSync] != 1000 || d.RxMsgType[MsgAnnounce] != 1011 || d.TxMsgType[MsgSync] != 1016 {
+		t.Errorf("decoded %+v", d)
+	}
+	enc, _ := d.MarshalBinary()
+	if string(enc) != string(b) {
+		t.Errorf("re-encoded\n%x\nfrom\n%x", enc, b)
+	}
+	if err := d.UnmarshalBinary(b[:len(b)-1]); !errors.Is(err, errShort) {
+		t.Errorf("short PORT_STATS_NP: %v, want errShort", err)
+	}
+}
+
+func TestPortServiceStatsNP(t *testing.T) {
+	in := PortServiceStatsNP{PortIdentity: PortIdentity{PortNumber: 1}, AnnounceTimeout: 3, SyncTimeout: 7, FollowUpMismatch: 9}
+	b, _ := in.MarshalBinary()
+	if len(b) != portServiceStatsLen || binary.LittleEndian.Uint64(b[18:]) != 7 {
+		t.Fatalf("encoding %x: sync_timeout not little-endian at offset 18", b)
+	}
+	var out PortServiceStatsNP
+	if err := out.UnmarshalBinary(b); err != nil || out != in {
+		t.Errorf("round trip %+v -> %+v (%v)", in, out, err)
+	}
+	if err := out.UnmarshalBinary(b[:20]); !errors.Is(err, errShort) {
+		t.Errorf("short PORT_SERVICE_STATS_NP: %v", err)
+	}
+}
+
+func TestMessageTypeString(t *testing.T) {
+	for _, c := range []struct {
+		t    MessageType
+		want string
+	}{{MsgSync, "sync"}, {MsgPdelayRespFollowUp, "pdelay_resp_follow_up"}, {MessageType(5), "type_5"}} {
+		if got := c.t.String(); got != c.want {
+			t.Errorf("%d: %q, want %q", c.t, got, c.want)
+		}
+	}
+}
