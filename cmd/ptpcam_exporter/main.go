@@ -15,6 +15,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	gocollectors "github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/promslog"
@@ -123,7 +124,10 @@ func run() int {
 	}
 
 	reg := prometheus.NewRegistry()
+	// The exporter's own process and Go runtime, as node_exporter registers them.
 	reg.MustRegister(
+		gocollectors.NewProcessCollector(gocollectors.ProcessCollectorOpts{}),
+		gocollectors.NewGoCollector(),
 		versioncollector.NewCollector("ptpcam_exporter"),
 		collector.NewExporter(logger, collectors),
 	)

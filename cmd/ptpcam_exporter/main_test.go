@@ -285,6 +285,26 @@ func TestExporterHostMetrics(t *testing.T) {
 	if !strings.Contains(body, "ptpcam_exporter_build_info") {
 		t.Errorf("no version metric")
 	}
+	// The exporter's own process and Go runtime, and ptp4l's port counters:
+	// the grandmaster has sent Announce and Sync, the slave received them,
+	// and 3.1.1 has no PORT_SERVICE_STATS_NP.
+	for _, name := range []string{"process_cpu_seconds_total", "process_resident_memory_bytes", "go_goroutines", "go_memstats_alloc_bytes"} {
+		if mfs[name] == nil {
+			t.Errorf("no %s", name)
+		}
+	}
+	for _, c := range []struct {
+		base      map[string]string
+		direction string
+		typ       string
+	}{{gm, "tx", "announce"}, {gm, "tx", "sync"}, {sl, "rx", "announce"}, {sl, "rx", "sync"}} {
+		if got := value(t, mfs, "ptpcam_ptp_port_messages_total", with(c.base, "port", "1", "interface", "veth0", "direction", c.direction, "type", c.typ)); got < 1 {
+			t.Errorf("%s %s %s messages = %v, want >= 1", c.base["socket"], c.direction, c.typ, got)
+		}
+	}
+	if got := value(t, mfs, "ptpcam_ptp_port_service_stats_available", sl); got != 0 {
+		t.Errorf("PORT_SERVICE_STATS_NP available = %v from ptp4l 3.1.1", got)
+	}
 	promtoolCheck(t, body)
 
 	// ptp4l killed: the scrape still answers, with up 0 and a log line.
