@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,23 +31,70 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
+var (
+	perPacketOnce sync.Once
+	perPacketBin  string
+	perPacketErr  error
+)
+
+// camsimPerPacketBinary builds cmd/camsim with the GVSP path of one packet
+// per syscall (the path before UDP GSO), once per test run.
+func camsimPerPacketBinary(b *testing.B) string {
+	b.Helper()
+	perPacketOnce.Do(func() {
+		perPacketBin = filepath.Join(filepath.Dir(camsimBinary(b)), "camsim-per-packet")
+		out, err := exec.Command("go", "build", "-o", perPacketBin,
+			"-ldflags", "-X github.com/ptpcam/ptpcam/camsim.gvspSend=per-packet", "../cmd/camsim").CombinedOutput()
+		if err != nil {
+			perPacketErr = fmt.Errorf("go build ./cmd/camsim (per-packet): %w: %s", err, out)
+		}
+	})
+	if perPacketErr != nil {
+		b.Fatal(perPacketErr)
+	}
+	return perPacketBin
+}
+
+// streamResult is what one camsim process did for a run of frames.
+type streamResult struct {
+	fps, cpuMsPerFrame            float64
+	missingFrames, missingPackets int
+}
+
 // BenchmarkStream1080p streams 1920x1080 BayerGR8 at 50 fps from a camsim
 // process (noptp: it sends no broadcast or multicast, so it runs on
-// 127.0.0.1 here) to a Go GVSP receiver on loopback, and reports achieved
-// frames per second, missing frames and packets, and camsim's CPU per frame.
-// Run with -benchtime=250x (5 s of video) or more.
+// 127.0.0.1 here) to a Go GVSP receiver on loopback, b.N frames with UDP
+// GSO and then b.N frames from a camsim built with one packet per syscall
+// (the baseline), and reports for both achieved frames per second, missing
+// frames and packets, camsim's CPU per frame, and the CPU ratio.
+// Run with -benchtime=150x (3 s of video per path) or more.
 func BenchmarkStream1080p(b *testing.B) {
 	for _, ps := range []int{1500, 9000} {
-		b.Run(fmt.Sprintf("packet%d", ps), func(b *testing.B) { benchStream(b, ps) })
+		b.Run(fmt.Sprintf("packet%d", ps), func(b *testing.B) {
+			base := camsimPerPacketBinary(b)
+			gso := streamFrames(b, camsimBinary(b), ps)
+			old := streamFrames(b, base, ps)
+			b.ReportMetric(gso.fps, "fps")
+			b.ReportMetric(float64(gso.missingFrames), "missing-frames")
+			b.ReportMetric(float64(gso.missingPackets), "missing-packets")
+			b.ReportMetric(gso.cpuMsPerFrame, "camsim-cpu-ms/frame")
+			b.ReportMetric(old.fps, "per-packet-fps")
+			b.ReportMetric(float64(old.missingFrames+old.missingPackets), "per-packet-missing")
+			b.ReportMetric(old.cpuMsPerFrame, "per-packet-cpu-ms/frame")
+			b.ReportMetric(old.cpuMsPerFrame/gso.cpuMsPerFrame, "per-packet/gso-cpu")
+		})
 	}
 }
 
-func benchStream(b *testing.B, packetSize int) {
+// streamFrames starts the camsim binary bin and receives b.N frames of
+// packetSize-byte packets from it.
+func streamFrames(b *testing.B, bin string, packetSize int) streamResult {
+	b.Helper()
 	port := freeUDPPort(b)
 	sock := filepath.Join(b.TempDir(), "control.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, camsimBinary(b), "--address", "127.0.0.1", "--gvcp-port", strconv.Itoa(port),
+	cmd := exec.CommandContext(ctx, bin, "--address", "127.0.0.1", "--gvcp-port", strconv.Itoa(port),
 		"--profile", "noptp", "--width", "1920", "--height", "1080", "--frame-rate", "50", "--control-address", "unix:"+sock,
 		"--log.level", "warn")
 	cmd.Stderr = os.Stderr
@@ -66,6 +114,7 @@ func benchStream(b *testing.B, packetSize int) {
 	g := newGVCPClient(b, mustAddrPort("127.0.0.1", port))
 	r := newGVSPReceiver(b)
 	g.mustWrite(0x0A00, 2)
+	g.mustWrite(0x0938, 600000) // heartbeat timeout: this client sends no heartbeats while it counts frames
 	g.mustWrite(rSCDA, 127<<24|1)
 	g.mustWrite(rSCPort, r.port())
 	g.mustWrite(rSCPS, uint32(packetSize))
@@ -77,32 +126,30 @@ func benchStream(b *testing.B, packetSize int) {
 	}
 	cpu0 := procCPU(b, cmd.Process.Pid)
 	start := time.Now()
-	b.ResetTimer()
+	var res streamResult
 	var last uint64
-	var missingFrames, missingPackets, got int
+	got := 0
 	for i := 0; i < b.N; i++ {
 		f, err := r.next(2 * time.Second)
 		if err != nil {
-			b.Fatalf("frame %d: %v", i, err)
+			b.Fatalf("%s: frame %d: %v", filepath.Base(bin), i, err)
 		}
 		got++
-		missingPackets += f.Missing
+		res.missingPackets += f.Missing
 		n, ok := camsim.FrameCounter(f.Pixels)
 		if !ok {
-			missingFrames++ // a frame without its first payload packet
+			res.missingFrames++ // a frame without its first payload packet
 			continue
 		}
 		if last != 0 && n > last+1 {
-			missingFrames += int(n - last - 1)
+			res.missingFrames += int(n - last - 1)
 		}
 		last = n
 	}
 	el := time.Since(start)
-	b.StopTimer()
 	cpu := procCPU(b, cmd.Process.Pid) - cpu0
 	g.mustWrite(rAcqStop, 1)
-	b.ReportMetric(float64(got)/el.Seconds(), "fps")
-	b.ReportMetric(float64(missingFrames), "missing-frames")
-	b.ReportMetric(float64(missingPackets), "missing-packets")
-	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(got), "camsim-cpu-ms/frame")
+	res.fps = float64(got) / el.Seconds()
+	res.cpuMsPerFrame = float64(cpu.Microseconds()) / 1000 / float64(got)
+	return res
 }

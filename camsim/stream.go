@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // GVSP (GigE Vision 1.x packets with 16-bit block ids, as Aravis expects
@@ -66,6 +65,9 @@ type frame struct {
 	ts      uint64
 	p       streamParams
 	pixels  []byte
+	// patterned is len(pixels) when pixels past the frame header hold
+	// the pattern already.
+	patterned int
 }
 
 type frameReq struct {
@@ -92,6 +94,13 @@ type streamer struct {
 	dropPermille atomic.Int64
 	paused       func() bool
 
+	// perPacket sends one packet per syscall, the path before UDP GSO and
+	// the benchmarks' baseline; noGSO is set when the first GSO send failed.
+	perPacket bool
+	noGSO     atomic.Bool
+	frameOut  *batcher // the streaming goroutine's
+	resendOut *batcher // under mu
+
 	framesSent     atomic.Uint64
 	framesOverrun  atomic.Uint64
 	packetsSent    atomic.Uint64
@@ -103,7 +112,10 @@ type streamer struct {
 }
 
 func newStreamer(conn *net.UDPConn, paused func() bool, log *slog.Logger) *streamer {
-	return &streamer{conn: conn, log: log, queue: make(chan frameReq, 64), paused: paused}
+	s := &streamer{conn: conn, log: log, queue: make(chan frameReq, 64), paused: paused,
+		perPacket: gvspSend == sendPerPacket}
+	s.frameOut, s.resendOut = newBatcher(s), newBatcher(s)
+	return s
 }
 
 func (s *streamer) sourcePort() uint16 {
@@ -144,7 +156,6 @@ func (s *streamer) pattern(n int) []byte {
 }
 
 func (s *streamer) run(done <-chan struct{}) {
-	var pkt []byte
 	for {
 		var r frameReq
 		select {
@@ -172,12 +183,15 @@ func (s *streamer) run(done <-chan struct{}) {
 			f.pixels = make([]byte, n)
 		}
 		f.pixels = f.pixels[:n]
-		copy(f.pixels, s.pattern(n))
+		if f.patterned != n { // the slot's pixels past the header are the same for every frame of n bytes
+			copy(f.pixels, s.pattern(n))
+			f.patterned = n
+		}
 		binary.BigEndian.PutUint64(f.pixels, f.counter)
 		binary.BigEndian.PutUint64(f.pixels[8:], f.ts)
 		copy(f.pixels[16:], frameMagic)
 		s.mu.Unlock()
-		pkt = s.sendFrame(f, pkt)
+		s.sendFrame(f)
 		s.framesSent.Add(1)
 	}
 }
@@ -195,11 +209,36 @@ func (s *streamer) nPackets(f *frame) uint32 {
 	return uint32((len(f.pixels) + d - 1) / d)
 }
 
+// GVSP leader and trailer lengths after the 8-byte header (image payload).
+const (
+	leaderData  = 36
+	trailerData = 8
+)
+
+// packetLen is the UDP payload length of packet id of frame f, as packet
+// builds it.
+func packetLen(f *frame, id, np uint32) int {
+	switch {
+	case id == 0:
+		return gvspHeader + leaderData
+	case id == np+1:
+		return gvspHeader + trailerData
+	}
+	d := dataPerPacket(f.p.packetSize)
+	off := int(id-1) * d
+	return gvspHeader + min(off+d, len(f.pixels)) - off
+}
+
 // packet builds packet id of frame f into buf.
 func (s *streamer) packet(f *frame, id uint32, buf []byte) []byte {
-	np := s.nPackets(f)
+	return appendPacket(buf[:0], f, id, s.nPackets(f))
+}
+
+// appendPacket appends packet id (of np payload packets) of frame f to buf:
+// the leader (0), payload packets 1 … np, the trailer (np+1). Sending is
+// separate (batch.go), so it sees only finished packets.
+func appendPacket(buf []byte, f *frame, id, np uint32) []byte {
 	d := dataPerPacket(f.p.packetSize)
-	buf = buf[:0]
 	var h [gvspHeader]byte
 	binary.BigEndian.PutUint16(h[2:], f.block)
 	be := binary.BigEndian
@@ -207,7 +246,7 @@ func (s *streamer) packet(f *frame, id uint32, buf []byte) []byte {
 	case id == 0:
 		be.PutUint32(h[4:], gvspLeader<<24)
 		buf = append(buf, h[:]...)
-		var l [36]byte
+		var l [leaderData]byte
 		be.PutUint16(l[2:], payloadTypeImage)
 		be.PutUint64(l[4:], f.ts)
 		be.PutUint32(l[12:], f.p.pixelFormat)
@@ -217,7 +256,7 @@ func (s *streamer) packet(f *frame, id uint32, buf []byte) []byte {
 	case id == np+1:
 		be.PutUint32(h[4:], gvspTrailer<<24|id)
 		buf = append(buf, h[:]...)
-		var t [8]byte
+		var t [trailerData]byte
 		be.PutUint16(t[2:], payloadTypeImage)
 		be.PutUint32(t[4:], f.p.height)
 		buf = append(buf, t[:]...)
@@ -231,51 +270,32 @@ func (s *streamer) packet(f *frame, id uint32, buf []byte) []byte {
 	return buf
 }
 
-func (s *streamer) send(b []byte, dst netip.AddrPort) {
-	if s.drop() {
-		s.packetsDropped.Add(1)
-		return
-	}
-	if _, err := s.conn.WriteToUDPAddrPort(b, dst); err != nil {
-		s.sendErrors.Add(1)
-		s.lastError.Store(err.Error())
-		return
-	}
-	s.packetsSent.Add(1)
-}
-
 // sendFrame sends leader, payload and trailer, spread over 60% of the frame
-// period (plus the SCPD inter-packet delay when one is set).
-func (s *streamer) sendFrame(f *frame, buf []byte) []byte {
-	if cap(buf) < f.p.packetSize+64 {
-		buf = make([]byte, 0, max(f.p.packetSize+64, 128))
-	}
+// period, and at most one packet per SCPD inter-packet delay on average.
+// Only this goroutine rewrites ring frames, so f is read without s.mu.
+func (s *streamer) sendFrame(f *frame) {
 	np := s.nPackets(f)
 	total := np + 2
-	budget := f.p.period * 6 / 10
-	per := budget / time.Duration(total)
-	if f.p.delay > per {
-		per = f.p.delay
-	}
-	start := time.Now()
-	s.mu.Lock()
+	pc := newPacer(f.p, int(total), s.perPacket)
+	b := s.frameOut
+	b.start(f, np)
 	for id := uint32(0); id < total; id++ {
-		buf = s.packet(f, id, buf)
-		s.send(buf, f.p.dst)
-		// Pace in chunks: sleeping per packet costs more than sending.
-		if id%16 == 15 {
-			s.mu.Unlock()
-			if ahead := time.Until(start.Add(per * time.Duration(id+1))); ahead > 50*time.Microsecond {
-				time.Sleep(ahead)
-			}
-			s.mu.Lock()
+		if s.drop() {
+			s.packetsDropped.Add(1)
+			b.flush() // the packets around a dropped one go out
+		} else {
+			b.add(id)
+		}
+		if pc.due(int(id) + 1) {
+			b.flush()
+			pc.wait(int(id) + 1)
 		}
 	}
-	s.mu.Unlock()
-	return buf
+	b.flush()
 }
 
-// resend sends packets first..last of block again, when still in the ring.
+// resend sends packets first..last of block again, when still in the ring,
+// in bursts as long as the frame's. A lossy link loses resent packets too.
 func (s *streamer) resend(block uint16, first, last uint32) {
 	s.resendRequests.Add(1)
 	s.mu.Lock()
@@ -296,17 +316,22 @@ func (s *streamer) resend(block uint16, first, last uint32) {
 	if first > last || last-first > 100000 {
 		return
 	}
-	buf := make([]byte, 0, f.p.packetSize+64)
+	burst := uint32(maxBurst(f.p, s.perPacket))
+	b := s.resendOut
+	b.start(f, np)
 	for id := first; id <= last; id++ {
-		// A lossy link loses resent packets as well.
 		if s.drop() {
 			s.packetsDropped.Add(1)
-			continue
+			b.flush()
+		} else {
+			s.packetsResent.Add(1)
+			b.add(id)
 		}
-		buf = s.packet(f, id, buf)
-		s.send(buf, f.p.dst)
-		s.packetsResent.Add(1)
+		if (id-first+1)%burst == 0 {
+			b.flush()
+		}
 	}
+	b.flush()
 }
 
 // sendTestPacket answers GevSCPSFireTestPacket: one datagram of the packet
