@@ -175,8 +175,12 @@ type Camera struct {
 	feat    map[string]string // logical → camera spelling; read-only after open
 	cnames  map[string]*C.char
 	tick    uint64
-	streams map[*Stream]struct{}
-	closed  bool
+	caps    Capabilities
+	capsErr error
+	// valueCopies: node → the nodes its pValueCopy names (see caps.go).
+	valueCopies map[string][]string
+	streams     map[*Stream]struct{}
+	closed      bool
 }
 
 var _ Device = (*Camera)(nil)
@@ -281,16 +285,9 @@ func openName(ctx context.Context, name string) (*Camera, error) {
 			c.cnames[logical] = C.CString(n)
 		}
 	}
+	c.findCapsLocked()
 	c.tick = 1_000_000_000
-	if n, ok := c.feat[FeatureTickFrequency]; ok {
-		if v, err := c.integerLocked(n); err == nil && v > 0 {
-			c.tick = uint64(v)
-		}
-	} else if gv := C.gp_gv_device(c.dev); gv != nil {
-		if v := uint64(C.arv_gv_device_get_timestamp_tick_frequency(gv, &gerr)); takeError(&gerr) == nil && v > 0 {
-			c.tick = v
-		}
-	}
+	c.refreshTickLocked()
 	return c, nil
 }
 
@@ -331,7 +328,11 @@ func (c *Camera) Serial() string { return c.info.Serial }
 func (c *Camera) Info() DeviceInfo { return c.info }
 
 // TickFrequency is the camera's timestamp tick frequency in Hz.
-func (c *Camera) TickFrequency() uint64 { return c.tick }
+func (c *Camera) TickFrequency() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tick
+}
 
 // Feature returns the camera's spelling of a logical feature name (one of the
 // Feature* constants) and whether the camera has one.
@@ -595,9 +596,14 @@ func (c *Camera) EnablePTP(ctx context.Context, on bool) error {
 	}
 	defer c.mu.Unlock()
 	if c.kind(name) == kindEnum {
-		v := "Off"
+		// PtpMode (Allied Vision): Slave (or Auto) enables, Off disables;
+		// the entries were chosen at open (caps.go: ptpEnableEntries).
+		if c.capsErr != nil {
+			return c.capsErr
+		}
+		v := c.caps.PTPDisableEntry
 		if on {
-			v = "On"
+			v = c.caps.PTPEnableEntry
 		}
 		err = c.setStringLocked(name, v)
 	} else {
@@ -606,6 +612,8 @@ func (c *Camera) EnablePTP(ctx context.Context, on bool) error {
 	if err != nil {
 		return c.wrap(name, err)
 	}
+	// The tick frequency may change with PTP (GEV cameras switch to 1 GHz).
+	c.refreshTickLocked()
 	return nil
 }
 
@@ -624,7 +632,11 @@ func (c *Camera) PTPEnabled(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, c.wrap(name, err)
 		}
-		return !strings.EqualFold(s, "Off"), nil
+		off := c.caps.PTPDisableEntry
+		if off == "" {
+			off = "Off"
+		}
+		return s != "" && !strings.EqualFold(s, off), nil
 	}
 	v, err := c.boolLocked(name)
 	if err != nil {
@@ -633,8 +645,11 @@ func (c *Camera) PTPEnabled(ctx context.Context) (bool, error) {
 	return v, nil
 }
 
-// PTPStatus reads the camera's PTP port state. A state string the package
-// does not know gives PTPUnknown and an error naming the string.
+// PTPStatus reads the camera's PTP port state by entry name. Where the
+// status is latched (Capabilities.StatusLatched) the data set is latched
+// first, so the state is the current one. A register value with no entry
+// gives PTPStatusValue(n) without error; an entry name the package does not
+// know gives PTPUnknown and an error naming it.
 func (c *Camera) PTPStatus(ctx context.Context) (PTPStatus, error) {
 	name, err := c.logical("PTP status", FeaturePTPStatus)
 	if err != nil {
@@ -644,13 +659,15 @@ func (c *Camera) PTPStatus(ctx context.Context) (PTPStatus, error) {
 		return PTPUnknown, err
 	}
 	defer c.mu.Unlock()
-	s, err := c.stringLocked(name)
+	if c.caps.StatusLatched {
+		l := c.feat[FeaturePTPDataSetLatch]
+		if err := c.executeLocked(l); err != nil {
+			return PTPUnknown, c.wrap(l, err)
+		}
+	}
+	st, err := c.statusLocked(name)
 	if err != nil {
 		return PTPUnknown, c.wrap(name, err)
-	}
-	st, ok := ParsePTPStatus(s)
-	if !ok {
-		return PTPUnknown, c.wrap(name, fmt.Errorf("unknown PTP status %q", s))
 	}
 	return st, nil
 }
@@ -728,7 +745,9 @@ func (c *Camera) Latch(ctx context.Context) (LatchSample, error) {
 	// The first round trip after idle pays for waking the threads and CPUs
 	// at both ends; a read of the latch register pays it outside the
 	// bracket (BenchmarkLatch8/idle: the first latch of a batch went from
-	// 33 to 11 µs, p50).
+	// 33 to 11 µs, p50). A latch in ticks reads the tick frequency again
+	// first: it may have changed since open (PTP turned on).
+	c.refreshTickLocked()
 	if _, err := c.readLatchLocked(); err != nil {
 		return LatchSample{}, err
 	}
@@ -865,15 +884,27 @@ func (c *Camera) Configure(ctx context.Context, a Acquisition) error {
 	return nil
 }
 
-// SetActionKeys sets the keys an ACTION_CMD must carry to reach this camera
-// (ActionDeviceKey; ActionGroupKey/ActionGroupMask of action 0).
+// SetActionKeys sets the keys an ACTION_CMD must carry to reach this camera:
+// ActionDeviceKey, and ActionGroupKey/ActionGroupMask of the camera's first
+// action (Capabilities.ActionSelector: 1 on Basler's 1-based selectors). A
+// read-only selector (FLIR's {Action0}) is not written; keys written through
+// pValueCopy (The Imaging Source) are written to every copy too.
 func (c *Camera) SetActionKeys(ctx context.Context, deviceKey, groupKey, groupMask uint32) error {
 	if err := c.lock(ctx); err != nil {
 		return err
 	}
 	defer c.mu.Unlock()
-	if c.kind("ActionSelector") != kindNone {
-		if err := c.setIntegerLocked("ActionSelector", 0); err != nil {
+	if c.caps.Action == ActionNone {
+		return fmt.Errorf("camera %s: action keys (ActionDeviceKey): %w", c.info.Serial, ErrNotAvailable)
+	}
+	if c.caps.ActionSelectorWritable {
+		var err error
+		if c.kind("ActionSelector") == kindEnum {
+			err = c.setStringLocked("ActionSelector", fmt.Sprintf("Action%d", c.caps.ActionSelector))
+		} else {
+			err = c.setIntegerLocked("ActionSelector", c.caps.ActionSelector)
+		}
+		if err != nil {
 			return c.wrap("ActionSelector", err)
 		}
 	}
@@ -881,8 +912,8 @@ func (c *Camera) SetActionKeys(ctx context.Context, deviceKey, groupKey, groupMa
 		name string
 		v    uint32
 	}{{"ActionDeviceKey", deviceKey}, {"ActionGroupKey", groupKey}, {"ActionGroupMask", groupMask}} {
-		if err := c.setIntegerLocked(f.name, int64(f.v)); err != nil {
-			return c.wrap(f.name, err)
+		if err := c.setIntegerCopiesLocked(f.name, int64(f.v)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -890,7 +921,9 @@ func (c *Camera) SetActionKeys(ctx context.Context, deviceKey, groupKey, groupMa
 
 // ProgramScheduler makes the camera take a frame at start (camera time, ns)
 // and every interval after it, with its internal action scheduler
-// (ActionSchedulerTime/Interval/Commit) firing Action0 as FrameStart trigger.
+// (ActionSchedulerTime/Interval/Commit) firing the camera's own action entry
+// (Capabilities.ActionTrigger) as FrameStart trigger. A schedule left by an
+// earlier run is cancelled first.
 func (c *Camera) ProgramScheduler(ctx context.Context, start int64, interval time.Duration) error {
 	if start < 0 || interval <= 0 {
 		return fmt.Errorf("camera %s: action scheduler: bad start %d or interval %v", c.info.Serial, start, interval)
@@ -904,7 +937,15 @@ func (c *Camera) ProgramScheduler(ctx context.Context, start int64, interval tim
 			return fmt.Errorf("camera %s: action scheduler: feature %s: %w", c.info.Serial, n, ErrNotAvailable)
 		}
 	}
-	if err := c.triggerLocked("Action0", "On"); err != nil {
+	if c.caps.ActionTrigger == "" {
+		return fmt.Errorf("camera %s: action scheduler: TriggerSource has no Action entry: %w", c.info.Serial, ErrNotAvailable)
+	}
+	if c.kind("ActionSchedulerCancel") == kindCommand {
+		if err := c.executeLocked("ActionSchedulerCancel"); err != nil {
+			return c.wrap("ActionSchedulerCancel", err)
+		}
+	}
+	if err := c.triggerLocked(c.caps.ActionTrigger, "On"); err != nil {
 		return err
 	}
 	if err := c.setIntegerLocked("ActionSchedulerTime", start); err != nil {
@@ -919,12 +960,17 @@ func (c *Camera) ProgramScheduler(ctx context.Context, start int64, interval tim
 	return nil
 }
 
-// triggerLocked sets the FrameStart trigger's source and mode.
+// triggerLocked sets the FrameStart trigger's source and mode. TriggerMode
+// goes Off before the source changes: cameras lock TriggerSource while
+// triggering is on (FLIR declares pIsLocked on it).
 func (c *Camera) triggerLocked(source, mode string) error {
 	if err := c.setStringLocked("TriggerSelector", "FrameStart"); err != nil {
 		return c.wrap("TriggerSelector", err)
 	}
 	if source != "" {
+		if err := c.setStringLocked("TriggerMode", "Off"); err != nil {
+			return c.wrap("TriggerMode", err)
+		}
 		if err := c.setStringLocked("TriggerSource", source); err != nil {
 			return c.wrap("TriggerSource", err)
 		}
@@ -936,7 +982,8 @@ func (c *Camera) triggerLocked(source, mode string) error {
 }
 
 // SetTrigger sets the FrameStart trigger source ("Action0", "Software",
-// "Line0", ...) and turns triggering on; an empty source turns it off.
+// "Line0", ...) and turns triggering on; an empty source turns it off. The
+// source for action commands is Capabilities().ActionTrigger.
 func (c *Camera) SetTrigger(ctx context.Context, source string) error {
 	if err := c.lock(ctx); err != nil {
 		return err

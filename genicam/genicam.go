@@ -271,35 +271,62 @@ const (
 var ptpStatusNames = [...]string{"Unknown", "Initializing", "Faulty", "Disabled", "Listening", "PreMaster",
 	"Master", "Passive", "Uncalibrated", "Slave"}
 
+// ptpStatusRaw marks a PTPStatus that carries a camera's raw status value
+// for which its enumeration has no entry (PTPStatusValue).
+const ptpStatusRaw PTPStatus = 1 << 40
+
+// PTPStatusValue is the status of a camera whose status register holds n,
+// a value its enumeration has no entry for (Aravis then returns no string
+// and no error). It compares unequal to every known state and prints as
+// "unknown(n)".
+func PTPStatusValue(n int64) PTPStatus { return ptpStatusRaw + PTPStatus(n&0xffffffff) }
+
+// Raw returns the register value of a status made by PTPStatusValue.
+func (s PTPStatus) Raw() (int64, bool) {
+	if s >= ptpStatusRaw {
+		return int64(s - ptpStatusRaw), true
+	}
+	return 0, false
+}
+
 func (s PTPStatus) String() string {
+	if n, ok := s.Raw(); ok {
+		return fmt.Sprintf("unknown(%d)", n)
+	}
 	if s >= 0 && int(s) < len(ptpStatusNames) {
 		return ptpStatusNames[s]
 	}
 	return fmt.Sprintf("PTPStatus(%d)", int(s))
 }
 
-// ParsePTPStatus maps a camera's status string to a PTPStatus, ignoring case
-// and the separators vendors add ("Pre_Master", "pre-master", "PRE MASTER").
-// An unrecognised string gives PTPUnknown and false.
+// ptpStatusAliases are the vendors' entry names that are not SFNC's, by
+// normalized (lower case, no separators) name: Basler classic's Undefined
+// (PTP off), older Allied Vision's Off/Slave/Master/Error/Syncing.
+var ptpStatusAliases = map[string]PTPStatus{
+	"undefined": PTPDisabled, "off": PTPDisabled, "disable": PTPDisabled,
+	"error": PTPFaulty, "fault": PTPFaulty,
+	"syncing": PTPUncalibrated, "slaveonly": PTPSlave, "premaster": PTPPreMaster,
+}
+
+// ParsePTPStatus maps a camera's status entry name (or display name) to a
+// PTPStatus, ignoring case and the separators vendors add ("Pre_Master",
+// "Pre Master", "PRE-MASTER"). An unrecognised string gives PTPUnknown and
+// false.
 func ParsePTPStatus(s string) (PTPStatus, bool) {
-	norm := strings.Map(func(r rune) rune {
+	norm := strings.ToLower(strings.Map(func(r rune) rune {
 		switch r {
 		case '_', '-', ' ':
 			return -1
 		}
 		return r
-	}, strings.TrimSpace(s))
+	}, strings.TrimSpace(s)))
 	for i, n := range ptpStatusNames {
-		if i != 0 && strings.EqualFold(norm, n) {
+		if i != 0 && norm == strings.ToLower(n) {
 			return PTPStatus(i), true
 		}
 	}
-	// A few cameras say "Error" for Faulty and "Disable(d)".
-	switch strings.ToLower(norm) {
-	case "error", "fault":
-		return PTPFaulty, true
-	case "disable", "off":
-		return PTPDisabled, true
+	if st, ok := ptpStatusAliases[norm]; ok {
+		return st, true
 	}
 	return PTPUnknown, false
 }
@@ -370,12 +397,12 @@ const (
 )
 
 var featureFamilies = map[string][]string{
-	FeaturePTPEnable:           {"PtpEnable", "GevIEEE1588", "GevIEEE1588Enable"},
+	FeaturePTPEnable:           {"PtpEnable", "GevIEEE1588", "GevIEEE1588Enable", "PtpMode"},
 	FeaturePTPStatus:           {"PtpStatus", "GevIEEE1588Status"},
 	FeaturePTPDataSetLatch:     {"PtpDataSetLatch", "GevIEEE1588DataSetLatch"},
-	FeaturePTPOffsetFromMaster: {"PtpOffsetFromMaster", "GevIEEE1588OffsetFromMaster"},
+	FeaturePTPOffsetFromMaster: {"PtpOffsetFromMaster", "GevIEEE1588OffsetFromMaster", "GevIEEE1588OffsetFromMasterLatched"},
 	FeaturePTPClockID:          {"PtpClockID", "GevIEEE1588ClockId", "GevIEEE1588ClockID"},
-	FeaturePTPGrandmasterID:    {"PtpGrandmasterClockID", "PtpParentClockID", "GevIEEE1588ParentClockId", "GevIEEE1588ParentClockID"},
+	FeaturePTPGrandmasterID:    {"PtpGrandmasterClockID", "PtpParentClockID", "GevIEEE1588ParentClockId", "GevIEEE1588ParentClockID", "GevIEEE1588ParentClockIdLatched"},
 	FeatureTimestampLatch:      {"TimestampLatch", "GevTimestampControlLatch"},
 	FeatureTimestampLatchValue: {"TimestampLatchValue", "GevTimestampValue"},
 	FeatureTickFrequency:       {"GevTimestampTickFrequency", "TimestampTickFrequency"},

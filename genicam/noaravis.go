@@ -152,3 +152,9 @@ func (s *Stream) Stats() StreamStats { return StreamStats{} }
 
 // Close does nothing.
 func (s *Stream) Close() error { return nil }
+
+// Capabilities returns none.
+func (c *Camera) Capabilities() Capabilities { return Capabilities{} }
+
+// CapabilitiesError returns ErrNoAravis.
+func (c *Camera) CapabilitiesError() error { return ErrNoAravis }

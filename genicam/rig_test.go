@@ -179,7 +179,8 @@ func fakeRig(ctx context.Context, tb testing.TB, spec rigSpec) (*testRig, string
 		if err := cam.IP(ctx, "addr", "add", c.Address+"/24", "dev", "eth0"); err != nil {
 			tb.Fatal(err)
 		}
-		cmd := cam.Command(context.Background(), "arv-fake-gv-camera-0.8", "-i", c.Address, "-s", c.Serial)
+		// c.Args are extra flags of the fake, e.g. -g FILE to serve a vendor XML.
+		cmd := cam.Command(context.Background(), "arv-fake-gv-camera-0.8", append([]string{"-i", c.Address, "-s", c.Serial}, c.Args...)...)
 		log := &strings.Builder{}
 		var mu sync.Mutex
 		cmd.Stdout, cmd.Stderr = lockedWriter{&mu, log}, lockedWriter{&mu, log}
