@@ -54,10 +54,10 @@ bench: deps
 	$(GO) test ./record/ -run '^$$' -bench Pipeline -benchtime 1x -count 1 -timeout 300s
 	$(GO) test ./cmd/camrecord/ -run '^$$' -bench RecordRig1080p -benchtime 1x -count 1 -timeout 300s
 
-# Regenerate the Grafana dashboard from its Go source (a test fails when the
-# committed JSON is stale).
+# Regenerate the Grafana dashboards from their Go source (a test fails when
+# a committed JSON is stale).
 dashboards: deps
-	$(GO) run ./dashboards/gen -o dashboards/ptpcam.json
+	$(GO) run ./dashboards/gen -d dashboards
 
 demo: build
 	./.ci/demo.sh

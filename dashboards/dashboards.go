@@ -38,11 +38,12 @@ const (
 // UID is the dashboard's stable Grafana uid, so that links survive re-imports.
 const UID = "ptpcam"
 
-// Selectors of the template variables. Both are multi-value with "All", hence
-// regex matchers.
+// Selectors of the template variables, in every query (dashboard-linter's
+// target-job-rule and target-instance-rule). All are multi-value with "All",
+// hence regex matchers.
 const (
-	hostSel   = `instance=~"$instance"`
-	cameraSel = `instance=~"$instance", serial=~"$camera"`
+	hostSel   = `job=~"$job", instance=~"$instance"`
+	cameraSel = `job=~"$job", instance=~"$instance", serial=~"$camera"`
 )
 
 // hostRoles are the values of ptpcam_ptp_role's role label (pmc.AllRoles,
@@ -65,16 +66,50 @@ type state struct{ name, color string }
 
 // JSON returns the dashboard as committed in dashboards/ptpcam.json:
 // indented, with a final newline.
-func JSON() ([]byte, error) {
-	d, err := PTPCam()
+func JSON() ([]byte, error) { return marshal(PTPCam) }
+
+// Files are the committed dashboards by file name, each with its builder.
+var Files = map[string]func() ([]byte, error){
+	"ptpcam.json":   JSON,
+	"recorder.json": func() ([]byte, error) { return marshal(Recorder) },
+}
+
+func marshal(build func() (dashboard.Dashboard, error)) ([]byte, error) {
+	d, err := build()
 	if err != nil {
 		return nil, err
 	}
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("dashboard %s: marshal: %w", UID, err)
+		return nil, fmt.Errorf("dashboard %s: marshal: %w", *d.Uid, err)
 	}
 	return append(b, '\n'), nil
+}
+
+// withVariables adds the data source, job and instance variables every dashboard
+// starts with, as dashboard-linter's template rules ask: query variables
+// on $datasource, labelled by their name, multi-value with allValue ".+",
+// refreshed when the time range changes. metric is the series whose job
+// and instance labels are offered.
+func withVariables(b *dashboard.DashboardBuilder, ds common.DataSourceRef, metric string) *dashboard.DashboardBuilder {
+	q := func(name, query string) *dashboard.QueryVariableBuilder {
+		return dashboard.NewQueryVariableBuilder(name).
+			Label(name).
+			Datasource(ds).
+			Query(dashboard.StringOrMap{String: cog.ToPtr(query)}).
+			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+			Sort(dashboard.VariableSortAlphabeticalAsc).
+			Multi(true).
+			IncludeAll(true).
+			AllValue(".+")
+	}
+	return b.WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").
+		Label("Data source").
+		Type("prometheus")).
+		WithVariable(q("job", "label_values("+metric+", job)").
+			Description("Prometheus job of the scrape targets")).
+		WithVariable(q("instance", "label_values("+metric+`{job=~"$job"}, instance)`).
+			Description("Scrape target (host:port)"))
 }
 
 // PTPCam builds the rig dashboard: the host's ptp4l, the cameras' clocks and
@@ -85,6 +120,7 @@ func PTPCam() (dashboard.Dashboard, error) {
 
 	b := dashboard.NewDashboardBuilder("ptpcam: PTP camera rig").
 		Uid(UID).
+		Readonly().
 		Description("PTP timing of a GigE Vision camera rig, from ptpcam_exporter: the host's ptp4l, each camera's clock against the host, and the exporter's health.").
 		Tags([]string{"ptpcam", "ptp", "cameras"}).
 		Refresh("30s").
@@ -94,23 +130,13 @@ func PTPCam() (dashboard.Dashboard, error) {
 		Link(dashboard.NewDashboardLinkBuilder("Runbook").
 			Type(dashboard.DashboardLinkTypeLink).
 			Url("https://github.com/ptpcam/ptpcam#runbook").
-			TargetBlank(true)).
-		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").
-			Label("Data source").
-			Type("prometheus")).
-		WithVariable(dashboard.NewQueryVariableBuilder("instance").
-			Label("Exporter").
-			Datasource(ds).
-			Query(dashboard.StringOrMap{String: cog.ToPtr(`label_values(ptpcam_exporter_build_info, instance)`)}).
-			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
-			Sort(dashboard.VariableSortAlphabeticalAsc).
-			Multi(true).
-			IncludeAll(true)).
+			TargetBlank(true))
+	b = withVariables(b, ds, "ptpcam_exporter_build_info").
 		WithVariable(dashboard.NewQueryVariableBuilder("camera").
 			Label("Camera").
 			Description("Camera serial number").
 			Datasource(ds).
-			Query(dashboard.StringOrMap{String: cog.ToPtr(`label_values(ptpcam_camera_up{instance=~"$instance"}, serial)`)}).
+			Query(dashboard.StringOrMap{String: cog.ToPtr(`label_values(ptpcam_camera_up{job=~"$job", instance=~"$instance"}, serial)`)}).
 			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
 			Sort(dashboard.VariableSortAlphabeticalAsc).
 			Multi(true).
@@ -122,7 +148,7 @@ func PTPCam() (dashboard.Dashboard, error) {
 			IconColor("red").
 			// ALERTS is written by Prometheus itself for every pending or
 			// firing alert of the loaded rules (alerts/ptpcam.rules.yml).
-			Expr(`ALERTS{alertname=~"Ptpcam.+", alertstate="firing"}`).
+			Expr(`ALERTS{alertname=~"Ptpcam.+", alertstate="firing", ` + hostSel + `}`).
 			Step("1m").
 			TitleFormat("{{alertname}}").
 			TextFormat("{{severity}} {{instance}} {{serial}}{{socket}}").
@@ -165,6 +191,7 @@ func (p *panels) host() []cog.Builder[dashboard.Panel] {
 			Title("Host role").
 			Description("What ptp4l is doing as a whole, derived from its ports (grandmaster, slave, ...). The rig expects the host to be grandmaster unless the exporter runs with --no-ptp.expect-grandmaster.").
 			Datasource(p.ds).Height(5).Span(6).
+			Unit("none").
 			WithTarget(p.instant(`ptpcam_ptp_role{`+hostSel+`} == 1`, "{{role}}")).
 			TextMode(common.BigValueTextModeName).
 			ColorMode(common.BigValueColorModeNone).
@@ -173,8 +200,9 @@ func (p *panels) host() []cog.Builder[dashboard.Panel] {
 			Title("Clock and grandmaster identity").
 			Description("The host's own clock identity and PTP domain, and the grandmaster it follows (itself when it is grandmaster). Several rows with different grandmasters in one domain fire PtpcamGrandmasterDisagreement.").
 			Datasource(p.ds).Height(5).Span(12).
+			Unit("none").
 			WithTarget(p.table(`ptpcam_ptp_clock_info{` + hostSel + `}
-  * on(instance, socket) group_left(grandmaster_identity)
+  * on(job, instance, socket) group_left(grandmaster_identity)
 ptpcam_ptp_grandmaster_info{` + hostSel + `}`)).
 			WithTransformation(organize([]string{"Time", "Value", "__name__", "job"},
 				map[string]string{"clock_identity": "clock", "grandmaster_identity": "grandmaster"})),
@@ -182,6 +210,7 @@ ptpcam_ptp_grandmaster_info{` + hostSel + `}`)).
 			Title("Grandmaster clock class").
 			Description("clockClass the grandmaster announces: 6 locked to a primary reference, 7 holdover, 248 default (free-running), 255 slave-only. Higher is worse.").
 			Datasource(p.ds).Height(5).Span(3).
+			Unit("none").
 			WithTarget(p.instant(`ptpcam_ptp_grandmaster_clock_class{`+hostSel+`}`, "{{instance}}")).
 			ColorMode(common.BigValueColorModeNone).
 			GraphMode(common.BigValueGraphModeNone),
@@ -197,7 +226,9 @@ ptpcam_ptp_grandmaster_info{` + hostSel + `}`)).
 
 		p.timeline().
 			Title("Host role over time").
+			Description("ptp4l's role per socket over the time range: a grandmaster host stays green; changes are BMCA decisions or faults.").
 			Datasource(p.ds).Height(6).Span(12).
+			Unit("none").
 			WithTarget(p.query(stateCode("ptpcam_ptp_role", hostSel, "role", hostRoles, "instance, socket"), "{{instance}} {{socket}}")).
 			Mappings(stateMappings(hostRoles)).
 			ShowValue(common.VisibilityModeAuto),
@@ -205,6 +236,7 @@ ptpcam_ptp_grandmaster_info{` + hostSel + `}`)).
 			Title("ptp4l management reachable").
 			Description("Whether ptp4l's management socket answered the exporter (ptpcam_ptp_up).").
 			Datasource(p.ds).Height(6).Span(12).
+			Unit("none").
 			WithTarget(p.query(`ptpcam_ptp_up{`+hostSel+`}`, "{{instance}} {{socket}}")).
 			Mappings(upMappings("answers", "unreachable")).
 			ShowValue(common.VisibilityModeNever),
@@ -229,8 +261,29 @@ ptpcam_ptp_grandmaster_info{` + hostSel + `}`)).
 			Title("Grandmaster and port state changes").
 			Description("Changes seen per interval: a grandmaster change is a BMCA decision (PtpcamGrandmasterChanged); many port state changes are flapping (PtpcamPortStateFlapping).").
 			Datasource(p.ds).Height(8).Span(12).
+			Unit("short").
 			WithTarget(p.query(`increase(ptpcam_ptp_grandmaster_changes_total{`+hostSel+`}[$__rate_interval])`, "grandmaster {{instance}} {{socket}}")).
 			WithTarget(p.query(`increase(ptpcam_ptp_port_state_changes_total{`+hostSel+`}[$__rate_interval])`, "port {{port}} {{interface}} {{instance}}")).
+			DrawStyle(common.GraphDrawStyleBars).
+			FillOpacity(80).
+			Min(0).
+			Decimals(0).
+			Tooltip(tooltip()),
+		timeseries.NewPanelBuilder().Id(p.id()).
+			Title("PTP messages per second").
+			Description("Messages each port of ptp4l receives and sends, by type (PORT_STATS_NP): a grandmaster sends Sync, Follow_Up and Announce; a slave receives them. A rate that drops to 0 is a silent master or a broken link.").
+			Datasource(p.ds).Height(8).Span(12).
+			Unit("cps").
+			WithTarget(p.query(`sum by (job, instance, socket, direction, type) (rate(ptpcam_ptp_port_messages_total{`+hostSel+`}[$__rate_interval])) > 0`, "{{direction}} {{type}} {{instance}} {{socket}}")).
+			Min(0).
+			Tooltip(tooltip()),
+		timeseries.NewPanelBuilder().Id(p.id()).
+			Title("Sync and Announce timeouts").
+			Description("Receipt timeouts per port and interval (PORT_SERVICE_STATS_NP; ptp4l 4.0 and later only — empty with linuxptp 3.1). Any Sync timeout fires PtpcamSyncTimeouts.").
+			Datasource(p.ds).Height(8).Span(12).
+			Unit("short").
+			WithTarget(p.query(`increase(ptpcam_ptp_port_sync_timeouts_total{`+hostSel+`}[$__rate_interval])`, "sync port {{port}} {{interface}} {{instance}}")).
+			WithTarget(p.query(`increase(ptpcam_ptp_port_announce_timeouts_total{`+hostSel+`}[$__rate_interval])`, "announce port {{port}} {{interface}} {{instance}}")).
 			DrawStyle(common.GraphDrawStyleBars).
 			FillOpacity(80).
 			Min(0).
@@ -263,6 +316,7 @@ func (p *panels) cameras() []cog.Builder[dashboard.Panel] {
 			Title("Host reference valid").
 			Description("Whether the host clock is a valid reference for the camera deltas: the host is grandmaster or a synchronized slave. While it is not, deltas are shown but not alerted on.").
 			Datasource(p.ds).Height(9).Span(4).
+			Unit("none").
 			WithTarget(p.instant(`ptpcam_camera_host_reference_valid{`+hostSel+`}`, "{{instance}}")).
 			Mappings(upMappings("valid", "not valid")).
 			ColorMode(common.BigValueColorModeBackground).
@@ -272,6 +326,7 @@ func (p *panels) cameras() []cog.Builder[dashboard.Panel] {
 			Title("Camera PTP status").
 			Description("PTP status of each camera. In a healthy rig every camera is Slave of the host grandmaster; a Master camera did not hear it (PtpcamSeveralMasters). Cameras without PTP have no row.").
 			Datasource(p.ds).Height(8).Span(12).
+			Unit("none").
 			WithTarget(p.query(stateCode("ptpcam_camera_ptp_status", cameraSel, "status", cameraStatuses, "instance, serial"), "{{serial}}")).
 			Mappings(stateMappings(cameraStatuses)).
 			ShowValue(common.VisibilityModeAuto),
@@ -279,6 +334,7 @@ func (p *panels) cameras() []cog.Builder[dashboard.Panel] {
 			Title("Camera up").
 			Description("Whether the camera answered the exporter (ptpcam_camera_up).").
 			Datasource(p.ds).Height(8).Span(12).
+			Unit("none").
 			WithTarget(p.query(`ptpcam_camera_up{`+cameraSel+`}`, "{{serial}}")).
 			Mappings(upMappings("up", "down")).
 			ShowValue(common.VisibilityModeNever),
@@ -304,6 +360,7 @@ func (p *panels) cameras() []cog.Builder[dashboard.Panel] {
 			Title("Cameras").
 			Description("Every camera the exporter watches, and the grandmaster each one follows when it exposes it (it should be the host's: PtpcamCameraGrandmasterMismatch).").
 			Datasource(p.ds).Height(7).Span(24).
+			Unit("none").
 			WithTarget(p.table(`ptpcam_camera_info{` + cameraSel + `}`)).
 			WithTarget(p.table(`ptpcam_camera_ptp_grandmaster_info{` + cameraSel + `}`)).
 			WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
@@ -318,6 +375,7 @@ func (p *panels) exporter() []cog.Builder[dashboard.Panel] {
 			Title("Scrape health").
 			Description("Whether Prometheus could scrape the exporter (up) and whether each collector succeeded (ptpcam_scrape_collector_success). A failing collector does not fail the scrape.").
 			Datasource(p.ds).Height(8).Span(12).
+			Unit("none").
 			WithTarget(p.query(`up{`+hostSel+`}`, "scrape {{instance}}")).
 			WithTarget(p.query(`ptpcam_scrape_collector_success{`+hostSel+`}`, "{{collector}} {{instance}}")).
 			Mappings(upMappings("ok", "failed")).

@@ -24,23 +24,26 @@ const committed = "ptpcam.json"
 // The committed JSON is exactly what the code generates: nobody edited the
 // JSON by hand, and nobody changed the code without regenerating.
 func TestCommittedJSONUpToDate(t *testing.T) {
-	want, err := JSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(committed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := 0; i < max(len(gl), len(wl)); i++ {
-		g, w := line(gl, i), line(wl, i)
-		if g != w {
-			t.Fatalf("dashboards/%s is stale at line %d:\n committed: %s\n generated: %s\nregenerate: go run ./dashboards/gen -o dashboards/%s",
-				committed, i+1, g, w, committed)
+	for name, build := range Files {
+		want, err := build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(got, want) {
+			continue
+		}
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < max(len(gl), len(wl)); i++ {
+			g, w := line(gl, i), line(wl, i)
+			if g != w {
+				t.Errorf("dashboards/%s is stale at line %d:\n committed: %s\n generated: %s\nregenerate: make dashboards",
+					name, i+1, g, w)
+				break
+			}
 		}
 	}
 }
@@ -62,7 +65,7 @@ type query struct {
 // Prometheus' own parser) and names only metrics the exporter exposes.
 func TestQueries(t *testing.T) {
 	testenv.RequireTool(t, "promtool")
-	qs := committedQueries(t)
+	qs := committedQueries(t, committed)
 	if len(qs) < 20 {
 		t.Fatalf("found %d queries in %s, want at least 20: is the extraction broken?", len(qs), committed)
 	}
@@ -189,7 +192,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 // committedQueries pulls every PromQL expression out of the committed JSON:
 // each "expr" at any depth (targets, annotations) and the metric selector of
 // each label_values() variable query.
-func committedQueries(t *testing.T) []query {
+func committedQueries(t *testing.T, committed string) []query {
 	t.Helper()
 	b, err := os.ReadFile(committed)
 	if err != nil {
@@ -245,7 +248,7 @@ var (
 	variable  = regexp.MustCompile(`\$\{?([a-zA-Z_][a-zA-Z0-9_]*)\}?`)
 	variables = map[string]string{
 		"__rate_interval": "1m", "__interval": "1m", "__range": "1h",
-		"instance": ".*", "camera": ".*",
+		"job": ".*", "instance": ".*", "camera": ".*",
 	}
 )
 
