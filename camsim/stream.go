@@ -98,8 +98,9 @@ type streamer struct {
 	// the benchmarks' baseline; noGSO is set when the first GSO send failed.
 	perPacket bool
 	noGSO     atomic.Bool
-	frameOut  *batcher // the streaming goroutine's
-	resendOut *batcher // under mu
+	gsoSends  atomic.Uint64 // sendmsg calls that carried more than one packet
+	frameOut  *batcher      // the streaming goroutine's
+	resendOut *batcher      // under mu
 
 	framesSent     atomic.Uint64
 	framesOverrun  atomic.Uint64
@@ -169,33 +170,37 @@ func (s *streamer) run(done <-chan struct{}) {
 		if !r.p.dst.IsValid() || r.p.dst.Port() == 0 || r.p.dst.Addr().IsUnspecified() {
 			continue // no receiver configured: a real camera sends nothing either
 		}
-		s.counter++
-		n := int(r.p.width * r.p.height)
-		s.mu.Lock()
-		slot := s.counter % ringSize
-		f := s.ring[slot]
-		if f == nil {
-			f = &frame{}
-			s.ring[slot] = f
-		}
-		f.counter, f.block, f.ts, f.p = s.counter, BlockID(s.counter), r.ts, r.p
-		if cap(f.pixels) < n {
-			f.pixels = make([]byte, n)
-		}
-		f.pixels = f.pixels[:n]
-		if f.patterned != n { // the slot's pixels past the header are the same for every frame of n bytes
-			copy(f.pixels, s.pattern(n))
-			f.patterned = n
-		}
-		binary.BigEndian.PutUint64(f.pixels, f.counter)
-		binary.BigEndian.PutUint64(f.pixels[8:], f.ts)
-		copy(f.pixels[16:], frameMagic)
-		s.mu.Unlock()
-		s.sendFrame(f)
+		s.sendFrame(s.nextFrame(r))
 		s.framesSent.Add(1)
 	}
 }
 
+// nextFrame numbers the frame r asks for and fills its ring slot.
+func (s *streamer) nextFrame(r frameReq) *frame {
+	s.counter++
+	n := int(r.p.width * r.p.height)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slot := s.counter % ringSize
+	f := s.ring[slot]
+	if f == nil {
+		f = &frame{}
+		s.ring[slot] = f
+	}
+	f.counter, f.block, f.ts, f.p = s.counter, BlockID(s.counter), r.ts, r.p
+	if cap(f.pixels) < n {
+		f.pixels = make([]byte, n)
+	}
+	f.pixels = f.pixels[:n]
+	if f.patterned != n { // the slot's pixels past the header are the same for every frame of n bytes
+		copy(f.pixels, s.pattern(n))
+		f.patterned = n
+	}
+	binary.BigEndian.PutUint64(f.pixels, f.counter)
+	binary.BigEndian.PutUint64(f.pixels[8:], f.ts)
+	copy(f.pixels[16:], frameMagic)
+	return f
+}
 func dataPerPacket(packetSize int) int {
 	d := packetSize - ipUDPOverhead - gvspHeader
 	if d < 64 {
@@ -280,9 +285,10 @@ func (s *streamer) sendFrame(f *frame) {
 	b := s.frameOut
 	b.start(f, np)
 	for id := uint32(0); id < total; id++ {
+		// Each GSO segment is a whole GVSP packet, so a dropped one is
+		// left out of the batch and its neighbours still arrive.
 		if s.drop() {
 			s.packetsDropped.Add(1)
-			b.flush() // the packets around a dropped one go out
 		} else {
 			b.add(id)
 		}
@@ -322,7 +328,6 @@ func (s *streamer) resend(block uint16, first, last uint32) {
 	for id := first; id <= last; id++ {
 		if s.drop() {
 			s.packetsDropped.Add(1)
-			b.flush()
 		} else {
 			s.packetsResent.Add(1)
 			b.add(id)

@@ -208,12 +208,15 @@ func (b *batcher) sendGSO(dst netip.AddrPort) {
 	binary.NativeEndian.PutUint16(b.oob[unix.CmsgLen(0):], uint16(b.seg))
 	err := b.sendmsg(dst)
 	if err == nil {
+		b.s.gsoSends.Add(1)
 		b.s.packetsSent.Add(uint64(b.n))
 		return
 	}
 	// EIO: the route's device cannot checksum for GSO; EINVAL: a kernel
-	// without UDP_SEGMENT, or segments longer than the MTU.
-	if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOPROTOOPT) {
+	// without UDP_SEGMENT, or segments longer than the MTU (which one
+	// packet per syscall may still send, in IP fragments).
+	if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOPROTOOPT) ||
+		errors.Is(err, syscall.EMSGSIZE) {
 		if b.s.noGSO.CompareAndSwap(false, true) {
 			b.s.log.Warn("gvsp: UDP GSO refused, sending one packet per syscall from now on",
 				"err", err, "segment_bytes", b.seg, "segments", b.n, "destination", dst)
