@@ -6,6 +6,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -79,10 +80,13 @@ type CameraStatus struct {
 	Serial    string `json:"serial"`
 	Model     string `json:"model"`
 	Interface string `json:"interface"`
-	// PTP is Enabled, Disabled or N/A (no PTP features).
+	// PTP is Enabled, Disabled, N/A (no PTP features) or StatusOnly (a
+	// status but no readable enable).
 	PTP    string `json:"ptp"`
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
+	// Capabilities are the camera's, as found at open (where known).
+	Capabilities *genicam.Capabilities `json:"capabilities,omitempty"`
 
 	status genicam.PTPStatus
 }
@@ -94,11 +98,14 @@ type Verdict struct {
 	Masters  []string `json:"masters"`
 	Problems []string `json:"problems,omitempty"`
 	Hints    []string `json:"hints,omitempty"`
+	// NoPTPCameras: cameras were checked and none has PTP.
+	NoPTPCameras bool `json:"no_ptp_cameras,omitempty"`
 }
 
 // Evaluate judges convergence: exactly one master in the domain (the host
 // counts when it is grandmaster) and every other camera with PTP Slave.
-// Cameras without PTP features do not block.
+// Cameras without PTP features do not block while others have PTP; a rig
+// where no camera has PTP has nothing synchronized and is not converged.
 func Evaluate(host *Host, cams []CameraStatus) Verdict {
 	var v Verdict
 	if host.IsGrandmaster() {
@@ -138,14 +145,28 @@ func Evaluate(host *Host, cams []CameraStatus) Verdict {
 	if host != nil && !host.IsGrandmaster() && host.Role != pmc.RoleSlave.String() {
 		v.Problems = append(v.Problems, "host is "+host.Role+", not Grandmaster or Slave")
 	}
-	v.Converged = len(v.Problems) == 0
-	if ptpCams == 0 && v.Converged {
-		v.Hints = append(v.Hints, "no camera exposes PTP: nothing to synchronize")
+	v.NoPTPCameras = ptpCams == 0 && len(cams) > 0 && errored(cams) == 0
+	if v.NoPTPCameras && len(v.Problems) == 0 {
+		v.Problems = append(v.Problems, "no camera exposes PTP: nothing is synchronized")
 	}
+	v.Converged = len(v.Problems) == 0
 	if !v.Converged {
 		v.Hints = syncHints(v, stuck)
 	}
+	if v.NoPTPCameras {
+		v.Hints = append(v.Hints, "None of these cameras has PTP features (PtpEnable/GevIEEE1588/PtpMode): start frames from a trigger line or use cameras with PTP.")
+	}
 	return v
+}
+
+func errored(cams []CameraStatus) int {
+	n := 0
+	for _, c := range cams {
+		if c.Error != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // syncHints are the original script's hints, chosen by the diagnosis.
@@ -171,26 +192,67 @@ func syncHints(v Verdict, stuck map[string][]string) []string {
 	return h
 }
 
-// ReadCamera reads one camera's PTP state for the sync check.
+// capabilitiesOf is what cameras that know their capabilities offer
+// (*genicam.Camera does; test fakes may not).
+type capabilitiesOf interface {
+	Capabilities() genicam.Capabilities
+}
+
+// ReadCamera reads one camera's PTP state for the sync check. A camera
+// whose enable cannot be read but whose status can (status-only cameras) is
+// judged by its status: PTP=StatusOnly.
 func ReadCamera(ctx context.Context, i int, c SyncCamera) CameraStatus {
 	in := c.Info()
 	cs := CameraStatus{Index: i, Serial: in.Serial, Model: in.Model, Interface: in.Interface, PTP: "N/A", Status: "Unknown"}
+	if co, ok := c.(capabilitiesOf); ok {
+		cp := co.Capabilities()
+		cs.Capabilities = &cp
+	}
 	if !c.PTPAvailable() {
 		return cs
 	}
-	if en, err := c.PTPEnabled(ctx); err == nil {
+	en, enErr := c.PTPEnabled(ctx)
+	if enErr == nil {
 		cs.PTP = map[bool]string{true: "Enabled", false: "Disabled"}[en]
 	} else {
-		cs.Error = err.Error()
-		return cs
+		cs.PTP = "StatusOnly"
 	}
 	st, err := c.PTPStatus(ctx)
 	if err != nil {
+		if enErr != nil && !errors.Is(enErr, genicam.ErrNotAvailable) {
+			err = fmt.Errorf("%w (and PTP enable: %v)", err, enErr)
+		}
 		cs.Error = err.Error()
 		return cs
 	}
 	cs.status, cs.Status = st, st.String()
 	return cs
+}
+
+// CameraSummary counts the cameras by status ("Slave x3, N/A x1") for the
+// verdict line; cameras without PTP count as N/A.
+func CameraSummary(cams []CameraStatus) string {
+	n := map[string]int{}
+	var order []string
+	for _, c := range cams {
+		k := c.Status
+		switch {
+		case c.Error != "":
+			k = "Error"
+		case c.PTP == "N/A":
+			k = "N/A"
+		}
+		if n[k] == 0 {
+			order = append(order, k)
+		}
+		n[k]++
+	}
+	slices.Sort(order)
+	parts := make([]string, 0, len(order))
+	for _, k := range order {
+		parts = append(parts, fmt.Sprintf("%s x%d", k, n[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // SyncResult is the outcome of WaitSync.
@@ -230,7 +292,8 @@ func WaitSync(ctx context.Context, readHost func(context.Context) (*Host, error)
 		r.Verdict = Evaluate(host, r.Cameras)
 		r.Waited = time.Since(start)
 		r.WaitedSeconds = r.Waited.Seconds()
-		if r.Verdict.Converged || !time.Now().Add(poll).Before(deadline) {
+		// No camera with PTP will not change by waiting.
+		if r.Verdict.Converged || r.Verdict.NoPTPCameras || !time.Now().Add(poll).Before(deadline) {
 			return r, nil
 		}
 		select {

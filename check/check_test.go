@@ -39,7 +39,9 @@ func TestEvaluate(t *testing.T) {
 		{"stuck uncalibrated", gm, []CameraStatus{cam("1", "Enabled", genicam.PTPUncalibrated), cam("2", "Enabled", genicam.PTPSlave)}, false, []string{"host"}, "cameras Uncalibrated (not Slave): 1", "wait longer"},
 		{"disabled", gm, []CameraStatus{cam("1", "Disabled", genicam.PTPDisabled)}, false, []string{"host"}, "cameras Disabled", "PTP turned off"},
 		{"unreadable camera", gm, []CameraStatus{{Serial: "9", PTP: "Enabled", Error: "GVCP timeout"}}, false, []string{"host"}, "camera 9: GVCP timeout", ""},
-		{"only noptp cameras", gm, []CameraStatus{na}, true, []string{"host"}, "", "no camera exposes PTP"},
+		{"only noptp cameras", gm, []CameraStatus{na, na}, false, []string{"host"}, "no camera exposes PTP", "None of these cameras has PTP"},
+		{"status-only camera slave", gm, []CameraStatus{cam("1", "StatusOnly", genicam.PTPSlave), na}, true, []string{"host"}, "", ""},
+		{"status with no entry", gm, []CameraStatus{cam("1", "Enabled", genicam.PTPStatusValue(13))}, false, []string{"host"}, "cameras unknown(13) (not Slave): 1", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := Evaluate(tc.host, tc.cams)

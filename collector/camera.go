@@ -30,6 +30,12 @@ type Camera interface {
 	Close() error
 }
 
+// capabilitiesCamera is what cameras that know their capabilities (found
+// at open) add; *genicam.Camera has it.
+type capabilitiesCamera interface {
+	Capabilities() genicam.Capabilities
+}
+
 // CameraSource finds and opens cameras.
 type CameraSource interface {
 	Discover(ctx context.Context) ([]genicam.DeviceInfo, error)
@@ -93,7 +99,9 @@ var (
 	camAgeDesc         = camDesc("clock_delta_sample_age_seconds", "Age of the last good latch sample.")
 	camLatchesDesc     = camDesc("latches_total", "Timestamp latches sent to the camera.")
 	camCorrectionDesc  = camDesc("clock_delta_timescale_correction_seconds", "What was subtracted from the raw delta for the timescale: currentUtcOffset for TAI cameras, else 0.")
-	camRefValidDesc    = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "camera", "host_reference_valid"),
+	camCapsDesc        = camDesc("capabilities_info", "What the camera offers, found at open from its GenICam XML, value 1: PTP enable node and form, status latched or live, latch value unit, action support (scheduler, scheduled(queue=N), unscheduled, none), the TriggerSource entry of its action and every trigger source.",
+		"ptp_form", "status", "latch_unit", "action", "action_trigger", "trigger_sources")
+	camRefValidDesc = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "camera", "host_reference_valid"),
 		"1 when the host clock is a valid reference for the clock deltas: the host is grandmaster or a synchronized slave.", nil, nil)
 )
 
@@ -103,6 +111,7 @@ type camState struct {
 	cam       Camera
 	up        bool
 	ptpAvail  bool
+	caps      *genicam.Capabilities
 	enabled   *bool
 	status    genicam.PTPStatus
 	hasStatus bool
@@ -290,7 +299,13 @@ func (c *CameraCollector) connect(ctx context.Context, now time.Time) {
 		} else {
 			s.cam, s.failures = cam, 0
 			s.ptpAvail = cam.PTPAvailable()
-			c.logger.Info("camera connected", "serial", s.info.Serial, "address", s.info.Address, "ptp_available", s.ptpAvail)
+			s.caps = nil
+			if cc, ok := cam.(capabilitiesCamera); ok {
+				cp := cc.Capabilities()
+				s.caps = &cp
+			}
+			c.logger.Info("camera connected", "serial", s.info.Serial, "address", s.info.Address, "ptp_available", s.ptpAvail,
+				"capabilities", capsString(s.caps))
 		}
 		c.mu.Unlock()
 	}
@@ -322,20 +337,23 @@ func (c *CameraCollector) sampleOne(ctx context.Context, s *camState, ref Refere
 		err       error
 	)
 	if s.ptpAvail {
-		var en bool
-		if en, err = cam.PTPEnabled(ctx); err == nil {
-			enabled = &en
-		} else if !errors.Is(err, genicam.ErrNotAvailable) {
+		// The data set first: its latch freezes a latched status too, so
+		// the status read next is this round's, not the last one's (the
+		// camera's PTPStatus also latches where the status is latched).
+		if ds, err = cam.PTPDataSet(ctx); err != nil && !errors.Is(err, genicam.ErrNotAvailable) {
 			c.sampleFailed(s, err)
 			return
+		}
+		// A status-only camera's enable may not read; its status still
+		// does, so a failed enable read leaves ptp_enabled out, no more.
+		if en, eerr := cam.PTPEnabled(ctx); eerr == nil {
+			enabled = &en
+		} else if !errors.Is(eerr, genicam.ErrNotAvailable) {
+			c.logger.Debug("camera PTP enable unreadable", "serial", s.info.Serial, "err", eerr)
 		}
 		if status, err = cam.PTPStatus(ctx); err == nil {
 			hasStatus = true
 		} else if !errors.Is(err, genicam.ErrNotAvailable) {
-			c.sampleFailed(s, err)
-			return
-		}
-		if ds, err = cam.PTPDataSet(ctx); err != nil && !errors.Is(err, genicam.ErrNotAvailable) {
 			c.sampleFailed(s, err)
 			return
 		}
@@ -424,6 +442,11 @@ func (c *CameraCollector) metrics() []prometheus.Metric {
 			continue
 		}
 		gauge(camPTPAvailDesc, boolf(s.ptpAvail), serial)
+		if s.caps != nil {
+			cp := s.caps
+			gauge(camCapsDesc, 1, serial, cp.PTPForm, cp.StatusMode(), string(cp.LatchUnit), cp.ActionLabel(),
+				nonEmptyNone(cp.ActionTrigger), nonEmptyNone(strings.Join(cp.TriggerSources, ",")))
+		}
 		if !s.up {
 			continue
 		}
@@ -431,8 +454,12 @@ func (c *CameraCollector) metrics() []prometheus.Metric {
 			gauge(camPTPEnabledDesc, boolf(*s.enabled), serial)
 		}
 		if s.hasStatus {
+			cur := s.status
+			if _, raw := cur.Raw(); raw {
+				cur = genicam.PTPUnknown // a value with no entry: unknown(N)
+			}
 			for _, st := range allPTPStatuses {
-				gauge(camPTPStatusDesc, boolf(st == s.status), serial, statusLabel(st))
+				gauge(camPTPStatusDesc, boolf(st == cur), serial, statusLabel(st))
 			}
 		}
 		if s.dataset.HasOffsetFromMaster {
@@ -459,6 +486,20 @@ var allPTPStatuses = []genicam.PTPStatus{
 }
 
 func statusLabel(s genicam.PTPStatus) string { return strings.ToLower(s.String()) }
+
+func nonEmptyNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func capsString(c *genicam.Capabilities) string {
+	if c == nil {
+		return "unknown"
+	}
+	return c.String()
+}
 
 func nonEmpty(s string) string {
 	if s == "" {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,24 @@ type fakeCamera struct {
 	latches  int
 	closed   bool
 	enableOn int
+	// enableErr makes PTPEnabled fail (a status-only camera).
+	enableErr error
+	calls     []string // PTP reads in order
+}
+
+func (f *fakeCamera) called(what string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, what)
+}
+
+func (f *fakeCamera) Capabilities() genicam.Capabilities {
+	if !f.ptp {
+		return genicam.Capabilities{PTPForm: "none", LatchUnit: genicam.LatchNone, Action: genicam.ActionNone}
+	}
+	return genicam.Capabilities{PTPForm: "PtpEnable:bool", StatusLatched: true, LatchUnit: genicam.LatchNs,
+		Action: genicam.ActionScheduled, ActionQueueSize: 2, ActionSelector: 1, ActionTrigger: "Action1",
+		TriggerSources: []string{"Software", "Action1", "Line0"}}
 }
 
 func (f *fakeCamera) Info() genicam.DeviceInfo { return f.info }
@@ -44,8 +63,12 @@ func (f *fakeCamera) EnablePTP(ctx context.Context, on bool) error {
 	return nil
 }
 func (f *fakeCamera) PTPEnabled(ctx context.Context) (bool, error) {
+	f.called("enabled")
 	if err := f.err(); err != nil {
 		return false, err
+	}
+	if f.enableErr != nil {
+		return false, f.enableErr
 	}
 	if !f.ptp {
 		return false, genicam.ErrNotAvailable
@@ -53,6 +76,7 @@ func (f *fakeCamera) PTPEnabled(ctx context.Context) (bool, error) {
 	return f.enabled, nil
 }
 func (f *fakeCamera) PTPStatus(ctx context.Context) (genicam.PTPStatus, error) {
+	f.called("status")
 	if err := f.err(); err != nil {
 		return 0, err
 	}
@@ -62,6 +86,7 @@ func (f *fakeCamera) PTPStatus(ctx context.Context) (genicam.PTPStatus, error) {
 	return f.status, nil
 }
 func (f *fakeCamera) PTPDataSet(ctx context.Context) (genicam.PTPDataSet, error) {
+	f.called("dataset")
 	if !f.ptp {
 		return genicam.PTPDataSet{}, genicam.ErrNotAvailable
 	}
@@ -294,4 +319,56 @@ func serialOf(m prometheus.Metric) string {
 		}
 	}
 	return ""
+}
+
+// A status-only camera (enable unreadable) is up with its status; a status
+// value with no entry is the state set's unknown; the data set is latched
+// before the status is read.
+func TestCameraCollectorStatusOnlyAndRawStatus(t *testing.T) {
+	src := newFakeRig()
+	a, b := src.cams["05520125"], src.cams["05520126"]
+	a.enableErr = errors.New("camera 05520125: feature PtpEnable: access denied")
+	b.status = genicam.PTPStatusValue(13)
+	c, err := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true}, CameraConfig{Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Sample(context.Background())
+	if v := testutil.ToFloat64(filtered{c, "ptpcam_camera_up", "05520125"}); v != 1 {
+		t.Errorf("status-only camera up = %v, want 1", v)
+	}
+	state := func(serial, status string) float64 {
+		t.Helper()
+		all := make(chan prometheus.Metric, 1000)
+		_ = c.Update(all)
+		close(all)
+		for m := range all {
+			var pb dto.Metric
+			_ = m.Write(&pb)
+			labels := map[string]string{}
+			for _, l := range pb.Label {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if strings.Contains(m.Desc().String(), `"ptpcam_camera_ptp_status"`) && labels["serial"] == serial && labels["status"] == status {
+				return pb.GetGauge().GetValue()
+			}
+		}
+		t.Fatalf("no ptp_status{serial=%s,status=%s}", serial, status)
+		return 0
+	}
+	if state("05520125", "slave") != 1 {
+		t.Errorf("status-only camera: slave state not 1")
+	}
+	if state("05520126", "unknown") != 1 || state("05520126", "master") != 0 {
+		t.Errorf("raw status 13: unknown=%v master=%v, want 1 0", state("05520126", "unknown"), state("05520126", "master"))
+	}
+	if n := testutil.CollectAndCount(filtered{c, "ptpcam_camera_ptp_enabled", "05520125"}); n != 0 {
+		t.Errorf("status-only camera exports ptp_enabled (%d series)", n)
+	}
+	for _, cam := range []*fakeCamera{a, b} {
+		ds, st := slices.Index(cam.calls, "dataset"), slices.Index(cam.calls, "status")
+		if ds < 0 || st < 0 || ds > st {
+			t.Errorf("camera %s: reads %v, want the data set latched before the status", cam.info.Serial, cam.calls)
+		}
+	}
 }

@@ -79,9 +79,12 @@ func (c Capabilities) ActionLabel() string {
 	return string(c.Action)
 }
 
-// StatusMode is "latched" or "live".
+// StatusMode is "latched", "live", or "none" on a camera without PTP.
 func (c Capabilities) StatusMode() string {
-	if c.StatusLatched {
+	switch {
+	case c.PTPForm == "none" || c.PTPForm == "":
+		return "none"
+	case c.StatusLatched:
 		return "latched"
 	}
 	return "live"

@@ -219,7 +219,7 @@ func runSync(ctx context.Context, c common, serials []string, timeout, poll time
 		fmt.Fprintln(stdout, "=== Cameras ===")
 		for i, cam := range cams {
 			in := cam.Info()
-			fmt.Fprintf(stdout, "[%d] %s (%s) [%s]\n", i, in.Model, in.Serial, orUnknown(in.Interface))
+			fmt.Fprintf(stdout, "[%d] %s (%s) [%s] %s\n", i, in.Model, in.Serial, orUnknown(in.Interface), cam.Capabilities())
 		}
 		fmt.Fprintf(stdout, "\nWaiting for PTP convergence (up to %s)...\n", timeout)
 	}
@@ -256,13 +256,17 @@ func runSync(ctx context.Context, c common, serials []string, timeout, poll time
 	}
 	fmt.Fprintln(stdout, "\n=== Verdict ===")
 	if res.Verdict.Converged {
-		fmt.Fprintf(stdout, "✅ PTP sync OK: Host=%s, Cameras=Slave (%.1f s)\n", h.Role, res.Waited.Seconds())
+		fmt.Fprintf(stdout, "✅ PTP sync OK: Host=%s, Cameras: %s (%.1f s)\n", h.Role, check.CameraSummary(res.Cameras), res.Waited.Seconds())
 		for _, hint := range res.Verdict.Hints {
 			fmt.Fprintf(stdout, "  note: %s\n", hint)
 		}
 		return code
 	}
-	fmt.Fprintf(stdout, "❌ PTP not converged after %.1f s\n", res.Waited.Seconds())
+	if res.Verdict.NoPTPCameras {
+		fmt.Fprintf(stdout, "❌ No camera exposes PTP: nothing is synchronized (Cameras: %s)\n", check.CameraSummary(res.Cameras))
+	} else {
+		fmt.Fprintf(stdout, "❌ PTP not converged after %.1f s\n", res.Waited.Seconds())
+	}
 	for _, p := range res.Verdict.Problems {
 		fmt.Fprintf(stdout, "  - %s\n", p)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ptpcam/ptpcam/camsim"
+	"github.com/ptpcam/ptpcam/genicam"
 	"github.com/ptpcam/ptpcam/internal/testenv"
 	"github.com/ptpcam/ptpcam/rig"
 )
@@ -144,9 +145,53 @@ func TestRig(t *testing.T) {
 				t.Errorf("output lacks %q", want)
 			}
 		}
-		for _, want := range []string{"[4] 05520130: PTP=N/A, Status=Unknown", "Role=Grandmaster, stepsRemoved=0", "✅ PTP sync OK", "=== Cameras ===", "(05520125) [ptp0]"} {
+		for _, want := range []string{"[4] 05520130: PTP=N/A, Status=Unknown", "Role=Grandmaster, stepsRemoved=0",
+			"✅ PTP sync OK: Host=Grandmaster, Cameras: N/A x1, Slave x4", "=== Cameras ===", "(05520125) [ptp0] ptp=PtpEnable:bool",
+			"action=scheduler trigger=Action0", "(05520130) [ptp0] ptp=none status=none latch=none"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q", want)
+			}
+		}
+	})
+
+	// No camera with PTP: a verdict that says so and exit 2, at once.
+	t.Run("sync no PTP camera", func(t *testing.T) {
+		out, _, code := c.check(t, "--serials", "05520130", "sync", "--timeout", "20s")
+		if code != exitBad {
+			t.Fatalf("exit %d, want 2", code)
+		}
+		for _, want := range []string{"[0] 05520130: PTP=N/A", "❌ No camera exposes PTP: nothing is synchronized (Cameras: N/A x1)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		if strings.Contains(out, "Cameras=Slave") || strings.Contains(out, "PTP sync OK") {
+			t.Errorf("a rig without PTP cameras judged synchronized")
+		}
+		jout, _, jcode := c.check(t, "--output", "json", "--serials", "05520130,05520125", "sync")
+		var rep struct {
+			ExitCode int `json:"exit_code"`
+			Cameras  []struct {
+				Serial       string                `json:"serial"`
+				PTP          string                `json:"ptp"`
+				Capabilities *genicam.Capabilities `json:"capabilities"`
+			} `json:"cameras"`
+		}
+		if err := json.Unmarshal([]byte(jout), &rep); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, jout)
+		}
+		if jcode != exitOK || rep.ExitCode != 0 || len(rep.Cameras) != 2 {
+			t.Fatalf("mixed rig: exit %d, report %+v", jcode, rep)
+		}
+		for _, cam := range rep.Cameras {
+			cp := cam.Capabilities
+			switch {
+			case cp == nil:
+				t.Errorf("camera %s: no capabilities in the JSON", cam.Serial)
+			case cam.Serial == "05520130" && (cam.PTP != "N/A" || cp.PTPForm != "none"):
+				t.Errorf("noptp camera: PTP %s, capabilities %+v", cam.PTP, cp)
+			case cam.Serial == "05520125" && (cp.PTPForm != "PtpEnable:bool" || cp.Action != genicam.ActionScheduler || cp.ActionTrigger != "Action0"):
+				t.Errorf("sfnc camera: capabilities %+v", cp)
 			}
 		}
 	})
