@@ -1,7 +1,11 @@
 package dashboards
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,4 +62,16 @@ func TestRecorderQueries(t *testing.T) {
 		}
 	}
 	t.Logf("%d queries use %d of camrecord's %d metrics", len(qs), len(used), len(known))
+}
+
+// The start skew panel turns red where PtpcamRecordStartSkew fires.
+func TestRecorderThresholdMatchesAlert(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "alerts", "record.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "ptpcam_record_start_skew_seconds > " + strconv.FormatFloat(StartSkewThreshold, 'g', -1, 64)
+	if !strings.Contains(string(b), want) {
+		t.Errorf("alerts/record.rules.yml lacks %q, the dashboard's start skew threshold", want)
+	}
 }
