@@ -27,7 +27,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	c := newCamera(cfg, log)
+	c, err := newCamera(cfg, log)
+	if err != nil {
+		return err
+	}
 	c.ctx = ctx
 
 	gvcpAddr := netip.AddrPortFrom(cfg.Address, uint16(cfg.GVCPPort))
@@ -80,7 +83,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	goRun(func() error { c.str.run(ctx.Done()); return nil })
 	goRun(func() error { c.watchHeartbeat(ctx); return nil })
-	if cfg.Profile != ProfileNoPTP {
+	if c.hasPTP() {
 		goRun(func() error {
 			err := c.ptp.run(ctx, cfg.Interface, cfg.PTPPort)
 			if err != nil {

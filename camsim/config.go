@@ -1,6 +1,7 @@
 package camsim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -53,6 +54,10 @@ type Config struct {
 	// UserName is the GigE Vision user-defined name (DeviceUserID).
 	UserName string
 	Profile  Profile
+	// GenICam is a real camera's GenICam XML (LoadGenICam): camsim then
+	// serves it and behaves as that camera (Profile is ignored); Vendor and
+	// Model default to the XML's VendorName and ModelName.
+	GenICam []byte
 
 	// PTPDomain is the domainNumber whose Announce messages camsim follows.
 	PTPDomain uint8
@@ -88,6 +93,12 @@ type Config struct {
 func (c *Config) Defaults() {
 	if c.Serial == "" {
 		c.Serial = "05520125"
+	}
+	if c.GenICam != nil && (c.Vendor == "" || c.Model == "") {
+		if doc, err := parseGenICam(c.GenICam); err == nil {
+			c.Vendor = cmp.Or(c.Vendor, doc.Vendor)
+			c.Model = cmp.Or(c.Model, doc.Model)
+		}
 	}
 	if c.Vendor == "" {
 		c.Vendor = "ptpcam"
@@ -131,6 +142,11 @@ func (c *Config) Defaults() {
 func (c *Config) Validate() error {
 	if _, err := ParseProfile(string(c.Profile)); err != nil {
 		return err
+	}
+	if c.GenICam != nil {
+		if _, err := parseGenICam(c.GenICam); err != nil {
+			return fmt.Errorf("camsim: %w", err)
+		}
 	}
 	if len(c.Serial) > 15 {
 		return fmt.Errorf("camsim: serial %q longer than 15 bytes", c.Serial)

@@ -27,6 +27,10 @@ type camera struct {
 	boot  [bootstrapSize]byte // static bootstrap content
 	str   *streamer
 	sched *scheduler
+	// gc is the impersonated camera's register memory (Config.GenICam); nil
+	// for camsim's own profiles.
+	gc     *gcCamera
+	tickHz uint64 // device ticks per second (bootstrap 0x093C/0x0940)
 
 	mu          sync.Mutex
 	width       uint32
@@ -73,7 +77,7 @@ type camera struct {
 	timestampReset atomic.Uint64
 }
 
-func newCamera(cfg Config, log *slog.Logger) *camera {
+func newCamera(cfg Config, log *slog.Logger) (*camera, error) {
 	c := &camera{
 		cfg:         cfg,
 		log:         log,
@@ -87,9 +91,29 @@ func newCamera(cfg Config, log *slog.Logger) *camera {
 	}
 	copy(c.userName[:], cfg.UserName)
 	c.ptp = newPTPPort(&c.cfg, c.clock.FollowAnnounce, log)
+	c.tickHz = nsHz
 	c.xml = GenICamXML(cfg.Profile, cfg.Vendor, cfg.Model)
-	c.fillBootstrap()
-	return c
+	xmlAt := uint32(xmlAddress)
+	if cfg.GenICam != nil {
+		gc, err := newGCCamera(c, cfg.GenICam)
+		if err != nil {
+			return nil, fmt.Errorf("camsim %s: genicam xml: %w", cfg.Serial, err)
+		}
+		c.gc, c.xml, xmlAt = gc, gc.xml, gc.xmlAddr
+		c.tickHz = gc.tickHzFromXML()
+	}
+	c.fillBootstrap(xmlAt)
+	if c.gc != nil {
+		c.mu.Lock()
+		missing := c.gc.initLocked()
+		c.mu.Unlock()
+		for _, m := range missing {
+			log.Warn("genicam: feature not resolved", "feature", m)
+		}
+		log.Info("genicam: impersonating", "vendor", cfg.Vendor, "model", cfg.Model, "nodes", len(c.gc.g.doc.Nodes),
+			"features", len(c.gc.f), "unresolved", len(missing), "tick_hz", c.tickHz, "xml_address", fmt.Sprintf("0x%x", xmlAt))
+	}
+	return c, nil
 }
 
 func putString(b []byte, s string) {
@@ -97,7 +121,7 @@ func putString(b []byte, s string) {
 	clear(b[n:])
 }
 
-func (c *camera) fillBootstrap() {
+func (c *camera) fillBootstrap(xmlAt uint32) {
 	b := c.boot[:]
 	be := binary.BigEndian
 	be.PutUint32(b[regVersion:], 2<<16|0) // GigE Vision 2.0: ACTION_CMD, 64-bit timestamps
@@ -116,15 +140,16 @@ func (c *camera) fillBootstrap() {
 	putString(b[regDeviceVersion:regDeviceVersion+32], c.cfg.Version)
 	putString(b[regManufacturerInfo:regManufacturerInfo+48], "ptpcam camera simulator")
 	putString(b[regSerial:regSerial+16], c.cfg.Serial)
-	url := fmt.Sprintf("Local:camsim.xml;%x;%x", xmlAddress, len(c.xml))
+	url := fmt.Sprintf("Local:camsim.xml;%x;%x", xmlAt, len(c.xml))
 	putString(b[regFirstURL:regFirstURL+512], url)
 	putString(b[regSecondURL:regSecondURL+512], url)
 	be.PutUint32(b[regNumInterfaces:], 1)
 	be.PutUint32(b[regNumMsgChannels:], 0)
 	be.PutUint32(b[regNumStreamChans:], 1)
+	be.PutUint32(b[regNumActions:], 1)
 	be.PutUint32(b[regGVCPCapability:], gvcpCapabilities)
-	be.PutUint32(b[regTickFreqHigh:], 0)
-	be.PutUint32(b[regTickFreqLow:], 1_000_000_000)
+	be.PutUint32(b[regTickFreqHigh:], uint32(c.tickHz>>32))
+	be.PutUint32(b[regTickFreqLow:], uint32(c.tickHz))
 }
 
 func (c *camera) subnetMask() uint32 {
@@ -148,6 +173,9 @@ func (c *camera) readRegLocked(addr uint32) (uint32, Status) {
 	be := binary.BigEndian
 	hi := func(v uint64) uint32 { return uint32(v >> 32) }
 	lo := func(v uint64) uint32 { return uint32(v) }
+	if c.gc != nil && !liveBootstrap(addr) {
+		return c.gc.readLocked(addr)
+	}
 	switch addr {
 	case regHeartbeatTimeout:
 		return c.heartbeatMs, StatusSuccess
@@ -263,6 +291,9 @@ func (c *camera) readRegLocked(addr uint32) (uint32, Status) {
 func (c *camera) writeRegLocked(addr, v uint32) (Status, func()) {
 	setHi := func(p *uint64) { *p = uint64(v)<<32 | *p&0xFFFFFFFF }
 	setLo := func(p *uint64) { *p = *p&^0xFFFFFFFF | uint64(v) }
+	if c.gc != nil && !liveBootstrap(addr) {
+		return c.gc.writeLocked(addr, v)
+	}
 	switch addr {
 	case regHeartbeatTimeout:
 		// GEV: at least 500 ms.
@@ -274,8 +305,7 @@ func (c *camera) writeRegLocked(addr, v uint32) (Status, func()) {
 			c.timestampReset.Add(1)
 		}
 		if v&tsLatch != 0 {
-			c.latched = c.clock.Read()
-			c.latches.Add(1)
+			c.latchLocked()
 		}
 		return StatusSuccess, nil
 	case regSCP0Port:
@@ -477,7 +507,7 @@ func (c *camera) freeRun(ctx context.Context) {
 			return
 		}
 		if free && !c.unplugged.Load() {
-			c.str.enqueue(c.clock.Read(), p)
+			c.str.enqueue(c.ticks(c.clock.Read()), p)
 		}
 	}
 }
@@ -490,7 +520,7 @@ func (c *camera) trigger(source uint32, ts uint64) {
 	p := c.streamParamsLocked()
 	c.mu.Unlock()
 	if ok && !c.unplugged.Load() {
-		c.str.enqueue(ts, p)
+		c.str.enqueue(c.ticks(ts), p)
 	}
 }
 
@@ -763,6 +793,9 @@ func (c *camera) handleAction(cmd Command, ack func(Status, []byte) []byte) []by
 	}
 	c.mu.Lock()
 	match := a.DeviceKey == c.deviceKey && a.GroupKey == c.groupKey && a.GroupMask&c.groupMask != 0
+	if c.gc != nil {
+		match = c.gc.actionMatchLocked(a.DeviceKey, a.GroupKey, a.GroupMask)
+	}
 	c.mu.Unlock()
 	if !match {
 		// GEV: a device the action is not for stays silent.
@@ -773,12 +806,13 @@ func (c *camera) handleAction(cmd Command, ack func(Status, []byte) []byte) []by
 		c.fireAction0(c.clock.Read())
 		return ack(StatusSuccess, nil)
 	}
-	if now := c.clock.Exact(); a.Time < now {
+	at := c.tickNS(a.Time) // action_time counts device ticks
+	if now := c.clock.Exact(); at < now {
 		c.actionsLate.Add(1)
 		c.fireAction0(now)
 		return ack(StatusActionLate, nil)
 	}
-	c.sched.once(a.Time)
+	c.sched.once(at)
 	return ack(StatusSuccess, nil)
 }
 

@@ -34,7 +34,10 @@ func FuzzHandle(f *testing.F) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	c := newCamera(cfg, log)
+	c, err := newCamera(cfg, log)
+	if err != nil {
+		f.Fatal(err)
+	}
 	c.ctx = ctx
 	c.str = newStreamer(conn, c.unplugged.Load, log)
 	c.sched = newScheduler(ctx, c.clock, c.fireAction0)

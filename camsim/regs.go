@@ -28,6 +28,7 @@ const (
 	regNumInterfaces    = 0x0600
 	regNumMsgChannels   = 0x0900
 	regNumStreamChans   = 0x0904
+	regNumActions       = 0x0908
 	regActionDeviceKey  = 0x090C
 	regGVCPCapability   = 0x0934
 	regHeartbeatTimeout = 0x0938

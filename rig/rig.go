@@ -27,6 +27,9 @@ type Camera struct {
 	Serial  string `json:"serial"`
 	Profile string `json:"profile"` // sfnc, gev or noptp
 	Domain  int    `json:"domain"`
+	// GenICam is the XML file the camera impersonates (genicam=FILE); its
+	// --genicam flag is in Args.
+	GenICam string `json:"genicam,omitempty"`
 	// Args are extra camsim flags (--offset 5ms, --drift-ppm 3, ...).
 	Args []string `json:"args,omitempty"`
 

@@ -29,6 +29,7 @@ func main() {
 		timescale string
 		pixfmt    string
 		logLevel  string
+		genicam   string
 	)
 	app := kingpin.New("camsim", "A GigE Vision camera simulator with PTP, timestamp latch, action commands and GVSP streaming.")
 	app.HelpFlag.Short('h')
@@ -44,8 +45,9 @@ func main() {
 	app.Flag("drift-ppm", "Device clock drift in ppm.").Default("0").Float64Var(&cfg.DriftPPM)
 	app.Flag("jitter", "Bound of the random jitter of each clock read.").Default("0s").DurationVar(&cfg.Jitter)
 	app.Flag("timescale", "Device clock timescale: tai or utc.").Default("tai").EnumVar(&timescale, "tai", "utc")
-	app.Flag("vendor", "DeviceVendorName.").Default("ptpcam").StringVar(&cfg.Vendor)
-	app.Flag("model", "DeviceModelName.").Default("camsim").StringVar(&cfg.Model)
+	app.Flag("genicam", "Impersonate the camera of this GenICam XML file: serve it and behave as that camera (--profile is then ignored). Features it cannot resolve are listed at start-up.").PlaceHolder("FILE").StringVar(&genicam)
+	app.Flag("vendor", "DeviceVendorName (default ptpcam, or the --genicam XML's VendorName).").StringVar(&cfg.Vendor)
+	app.Flag("model", "DeviceModelName (default camsim, or the --genicam XML's ModelName).").StringVar(&cfg.Model)
 	app.Flag("device-version", "DeviceVersion.").Default("1.0").StringVar(&cfg.Version)
 	app.Flag("user-name", "DeviceUserID (GigE Vision user-defined name).").StringVar(&cfg.UserName)
 	app.Flag("mac", "MAC address; default derived from the serial.").StringVar(&mac)
@@ -76,6 +78,13 @@ func main() {
 			app.Fatalf("--mac %q: %v", mac, err)
 		}
 		cfg.MAC = m
+	}
+	if genicam != "" {
+		b, err := camsim.LoadGenICam(genicam)
+		if err != nil {
+			app.Fatalf("%v", err)
+		}
+		cfg.GenICam = b
 	}
 	cfg.Profile = camsim.Profile(profile)
 	cfg.PTPDomain = domain

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,7 +39,7 @@ func run(args []string) int {
 	up := app.Command("up", "Create the rig and print it as KEY=VALUE lines.")
 	cameras := up.Flag("cameras", "Number of cameras (serials 05520125, 05520126, 05520128, 05520129, then 05520130, ...).").Default("4").Int()
 	domain := up.Flag("domain", "PTP domain of the grandmaster and, by default, of the cameras.").Default("0").Uint8()
-	specs := up.Flag("camera", "SERIAL:key=value,... changes that camera or adds one: profile=sfnc|gev|noptp, domain=N, and any camsim flag (offset=5ms, drift-ppm=2, jitter=10us, timescale=utc).").Strings()
+	specs := up.Flag("camera", "SERIAL:key=value,... changes that camera or adds one: profile=sfnc|gev|noptp, domain=N, and genicam=FILE (impersonate the camera of that GenICam XML), any camsim flag (offset=5ms, drift-ppm=2, jitter=10us, timescale=utc).").Strings()
 	camsimBin := up.Flag("camsim", "camsim binary (default: next to rig, or on PATH).").String()
 	noPTP := up.Flag("no-ptp4l", "Do not run ptp4l on the host.").Bool()
 	unpriv := up.Flag("unprivileged", "Without root: one user and network namespace (unshare) with only loopback; cameras on 127.0.0.x, ptp4l on lo. The default when not run as root.").Default(strconv.FormatBool(os.Geteuid() != 0)).Bool()
@@ -225,6 +226,16 @@ func buildCameras(n, domain int, specs []string) ([]rig.Camera, error) {
 					return nil, fmt.Errorf("--camera %q: profile %q: want sfnc, gev or noptp", spec, v)
 				}
 				c.Profile = v
+			case "genicam":
+				abs, err := filepath.Abs(v)
+				if err == nil {
+					_, err = camsim.LoadGenICam(abs)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("--camera %q: genicam: %w", spec, err)
+				}
+				c.Args = append(c.Args, "--genicam="+abs)
+				c.GenICam = abs
 			case "domain":
 				d, err := strconv.ParseUint(v, 10, 8)
 				if err != nil {

@@ -1,0 +1,239 @@
+package camsim
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// gcCamera is what makes camsim impersonate a camera from its own GenICam
+// XML (Config.GenICam): every register at or above 0x1000 is plain memory,
+// and the features camsim simulates are found by name (SFNC and GigE
+// Vision names, first one declared wins) and written or watched through the
+// node graph. Bootstrap registers stay camsim's own.
+type gcCamera struct {
+	c       *camera
+	g       *gcGraph
+	mem     map[uint32]uint32 // word address → big-endian word
+	xml     []byte
+	xmlAddr uint32
+	f       map[string]string // role → feature name found
+	missing []string          // "feature: reason", logged at start-up
+	prev    map[string]int64  // last value of watched features
+	latched map[string]bool   // roles refreshed only by the data-set latch
+}
+
+// Feature roles and the names real cameras give them.
+var gcRoles = []struct {
+	role  string
+	names []string
+}{
+	{"ptpEnable", []string{"PtpEnable", "GevIEEE1588"}},
+	{"ptpMode", []string{"PtpMode"}},
+	{"ptpStatus", []string{"PtpStatus", "GevIEEE1588Status"}},
+	{"ptpStatusLatched", []string{"GevIEEE1588StatusLatched"}},
+	{"dataSetLatch", []string{"PtpDataSetLatch", "GevIEEE1588DataSetLatch"}},
+	{"offset", []string{"PtpOffsetFromMaster", "GevIEEE1588OffsetFromMaster"}},
+	{"offsetLatched", []string{"GevIEEE1588OffsetFromMasterLatched"}},
+	{"clockID", []string{"PtpClockID", "GevIEEE1588ClockId"}},
+	{"parentID", []string{"PtpParentClockID", "GevIEEE1588ParentClockId"}},
+	{"parentIDLatched", []string{"GevIEEE1588ParentClockIdLatched"}},
+	{"gmID", []string{"PtpGrandmasterClockID", "GevIEEE1588GrandmasterClockId"}},
+	{"tsLatch", []string{"TimestampLatch", "GevTimestampControlLatch"}},
+	{"tsReset", []string{"TimestampReset", "GevTimestampControlReset"}},
+	{"tsValue", []string{"TimestampLatchValue", "GevTimestampValue"}},
+	{"tickFreq", []string{"GevTimestampTickFrequency"}},
+	{"sensorWidth", []string{"SensorWidth", "WidthMax"}},
+	{"sensorHeight", []string{"SensorHeight", "HeightMax"}},
+	{"widthMax", []string{"WidthMax"}},
+	{"heightMax", []string{"HeightMax"}},
+	{"width", []string{"Width"}},
+	{"height", []string{"Height"}},
+	{"pixelFormat", []string{"PixelFormat"}},
+	{"payload", []string{"PayloadSize"}},
+	{"acqStart", []string{"AcquisitionStart"}},
+	{"acqStop", []string{"AcquisitionStop"}},
+	{"frameRate", []string{"AcquisitionFrameRate", "AcquisitionFrameRateAbs"}},
+	{"trigSelector", []string{"TriggerSelector"}},
+	{"trigMode", []string{"TriggerMode"}},
+	{"trigSource", []string{"TriggerSource"}},
+	{"trigSoftware", []string{"TriggerSoftware"}},
+	{"actionSelector", []string{"ActionSelector"}},
+	{"groupKey", []string{"ActionGroupKey"}},
+	{"groupMask", []string{"ActionGroupMask"}},
+	{"deviceKey", []string{"ActionDeviceKey"}},
+	{"vendor", []string{"DeviceVendorName"}},
+	{"model", []string{"DeviceModelName"}},
+	{"serial", []string{"DeviceSerialNumber", "DeviceID"}},
+	{"serialID", []string{"DeviceID"}},
+}
+
+// LoadGenICam reads and checks a camera's GenICam XML file for
+// Config.GenICam.
+func LoadGenICam(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("camsim: --genicam: %w", err)
+	}
+	if _, err := parseGenICam(b); err != nil {
+		return nil, fmt.Errorf("camsim: --genicam %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// gcMem is the camera memory seen by the node graph: bootstrap through
+// camsim's own registers, the rest plain words.
+type gcMem struct{ gc *gcCamera }
+
+func (m gcMem) readMem(addr uint64, b []byte) {
+	for i := range b {
+		a := addr + uint64(i)
+		w := uint32(a) &^ 3
+		var v uint32
+		switch {
+		case w == regSCP0SourcePort && m.gc.c.str == nil:
+			v = 0 // no stream socket yet (start-up)
+		case liveBootstrap(w):
+			v, _ = m.gc.c.readRegLocked(w)
+		default:
+			v = m.gc.word(w)
+		}
+		b[i] = byte(v >> (8 * (3 - a%4)))
+	}
+}
+
+// liveBootstrap: bootstrap registers camsim itself runs (heartbeat,
+// timestamp control and latch, CCP, stream channel, action device key,
+// user name). An impersonated camera's other registers, bootstrap ones
+// included (GigE Vision 2.0 PTP control and status), are memory over the
+// static bootstrap content.
+func liveBootstrap(addr uint32) bool {
+	switch addr {
+	case regHeartbeatTimeout, regTimestampControl, regTimestampHigh, regTimestampLow, regCCP,
+		regSCP0Port, regSCP0PacketSize, regSCP0Delay, regSCP0DestAddr, regSCP0SourcePort, regActionDeviceKey:
+		return true
+	}
+	return addr >= regUserName && addr < regUserName+16
+}
+
+// word is memory at addr: written, else the static bootstrap, else 0.
+func (gc *gcCamera) word(addr uint32) uint32 {
+	if v, ok := gc.mem[addr]; ok {
+		return v
+	}
+	if addr < bootstrapSize {
+		return binary.BigEndian.Uint32(gc.c.boot[addr:])
+	}
+	return 0
+}
+
+func (m gcMem) writeMem(addr uint64, b []byte) {
+	for i := range b {
+		a := addr + uint64(i)
+		w := uint32(a) &^ 3
+		sh := 8 * (3 - a%4)
+		switch {
+		case w == regTimestampHigh || w == regTimestampLow:
+			cur := uint32(m.gc.c.latched >> 32)
+			if w == regTimestampLow {
+				cur = uint32(m.gc.c.latched)
+			}
+			cur = cur&^(0xFF<<sh) | uint32(b[i])<<sh
+			if w == regTimestampHigh {
+				m.gc.c.latched = uint64(cur)<<32 | m.gc.c.latched&0xFFFFFFFF
+			} else {
+				m.gc.c.latched = m.gc.c.latched&^0xFFFFFFFF | uint64(cur)
+			}
+		case !liveBootstrap(w):
+			m.gc.mem[w] = m.gc.word(w)&^(0xFF<<sh) | uint32(b[i])<<sh
+		}
+	}
+}
+
+// newGCCamera builds the register memory of cfg.GenICam for c.
+func newGCCamera(c *camera, xmlText []byte) (*gcCamera, error) {
+	doc, err := parseGenICam(xmlText)
+	if err != nil {
+		return nil, err
+	}
+	gc := &gcCamera{c: c, mem: map[uint32]uint32{}, xml: compactXML(xmlText), f: map[string]string{},
+		prev: map[string]int64{}, latched: map[string]bool{}}
+	gc.g = newGraph(doc, gcMem{gc})
+	gc.xmlAddr = freeAddress(doc.addrs, uint64(len(xmlText)))
+	for _, r := range gcRoles {
+		for _, name := range r.names {
+			if _, ok := doc.Nodes[name]; ok {
+				gc.f[r.role] = name
+				break
+			}
+		}
+	}
+	for _, role := range []string{"ptpStatus", "offset", "parentID"} {
+		if n, ok := doc.Nodes[gc.f[role]]; ok && mentionsLatch(n) {
+			gc.latched[role] = true
+		}
+	}
+	for _, role := range []string{"ptpStatusLatched", "offsetLatched", "parentIDLatched", "gmID"} {
+		gc.latched[role] = gc.f["dataSetLatch"] != ""
+	}
+	return gc, nil
+}
+
+var (
+	paddedText = regexp.MustCompile(`<(Address|pValue|pPort|Length)>\s`)
+	aroundTags = regexp.MustCompile(`>\s+|\s+<`)
+)
+
+// compactXML undoes a pretty-printed copy (every element's text on its own
+// indented line, as the Hikrobot file of ../shared is): GenICam consumers
+// such as Aravis do not trim node text, so a camera never serves that.
+// Other files are served byte for byte.
+func compactXML(b []byte) []byte {
+	if !paddedText.Match(b) {
+		return b
+	}
+	return aroundTags.ReplaceAllFunc(b, func(m []byte) []byte { return bytes.TrimSpace(m) })
+}
+
+// mentionsLatch: the XML says the value is the latched one.
+func mentionsLatch(n *gcNode) bool {
+	s := strings.ToLower(n.prop("Description") + " " + n.prop("ToolTip"))
+	return strings.Contains(s, "latched")
+}
+
+// freeAddress finds where to put the XML file: no register of the XML in
+// [a, a+size+64KiB).
+func freeAddress(addrs []uint64, size uint64) uint32 {
+	for _, a := range []uint64{0x100000, 0x4000000, 0x20000000, 0x70000000, 0xC0000000} {
+		if !slices.ContainsFunc(addrs, func(x uint64) bool { return x+16 > a && x < a+size+0x10000 }) {
+			return uint32(a)
+		}
+	}
+	return 0xE0000000
+}
+
+// hasPTP: the XML has a PTP enable of a form camsim drives.
+func (gc *gcCamera) hasPTP() bool { return gc.f["ptpEnable"] != "" || gc.f["ptpMode"] != "" }
+
+// inXML reports whether addr is inside the served XML file.
+func (gc *gcCamera) inXML(addr uint32) bool {
+	return addr >= gc.xmlAddr && addr < gc.xmlAddr+uint32(len(gc.xml)+3)/4*4
+}
+
+func (gc *gcCamera) readXML(addr uint32) uint32 {
+	var w [4]byte
+	copy(w[:], gc.xml[addr-gc.xmlAddr:])
+	return binary.BigEndian.Uint32(w[:])
+}
+
+// hasPTP: the camera has PTP (own profiles: not noptp).
+func (c *camera) hasPTP() bool {
+	if c.gc != nil {
+		return c.gc.hasPTP()
+	}
+	return c.cfg.Profile != ProfileNoPTP
+}

@@ -1,0 +1,130 @@
+package camsim
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ptpcam/ptpcam/internal/testenv"
+)
+
+func impersonate(t testing.TB, xmlText []byte) *camera {
+	t.Helper()
+	cfg := Config{Address: netip.MustParseAddr("127.0.0.1"), GenICam: xmlText}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := newCamera(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestGenICamVendorXMLs: every vendor XML resolves every feature camsim
+// simulates that it declares, and the PTP enable written in the camera's
+// form reaches the PTP port.
+func TestGenICamVendorXMLs(t *testing.T) {
+	for _, path := range testenv.VendorXMLs(t) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := impersonate(t, b)
+			gc := c.gc
+			if len(gc.missing) != 0 {
+				t.Errorf("unresolved: %v", gc.missing)
+			}
+			for _, role := range []string{"width", "height", "pixelFormat", "payload", "acqStart", "acqStop", "trigMode", "trigSource"} {
+				if gc.f[role] == "" {
+					t.Errorf("no %s feature found", role)
+				}
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for role, want := range map[string]int64{"width": 640, "height": 480, "payload": 640 * 480} {
+				gc.readLocked(0x1000) // refreshes PayloadSize
+				if v, err := gc.g.Int(gc.f[role]); err != nil || v != want {
+					t.Errorf("%s = %d (%v), want %d", gc.f[role], v, err, want)
+				}
+			}
+			if !gc.hasPTP() {
+				return
+			}
+			if c.ptp.snapshot().Enabled {
+				t.Fatal("PTP enabled at start")
+			}
+			if name := gc.f["ptpEnable"]; name != "" {
+				err = gc.g.SetInt(name, 1)
+			} else {
+				err = gc.g.SetEntry(gc.f["ptpMode"], "Slave")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			gc.watchLocked()
+			if !c.ptp.snapshot().Enabled {
+				t.Errorf("PTP enable written through the graph did not enable the port")
+			}
+		})
+	}
+}
+
+// tisExcerptXML builds a minimal XML of the newer TIS 33GX174 firmware from
+// the verbatim excerpts in ../shared: the complete elements as they are,
+// the registers from their one-line summaries.
+func tisExcerptXML(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), "TheImagingSource_33GX174_ADGenICam.EXCERPTS.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	var out strings.Builder
+	head := regexp.MustCompile(`<RegisterDescription[^>]*?StandardNameSpace="GEV"`).FindString(s)
+	if head == "" {
+		t.Fatal("excerpt: no RegisterDescription")
+	}
+	out.WriteString(head + ">\n")
+	for _, name := range []string{`Integer Name="TimestampLatchValue"`, `IntSwissKnife Name="TimestampLatchValueBuilder"`, `Command Name="TimestampLatch"`} {
+		kind := strings.Fields(name)[0]
+		m := regexp.MustCompile(`(?s)<` + name + `.*?</` + kind + `>`).FindString(s)
+		if m == "" {
+			t.Fatalf("excerpt: no complete <%s>", name)
+		}
+		out.WriteString(m + "\n")
+	}
+	for _, m := range regexp.MustCompile(`<IntReg Name="(\w+)">\s*<Address>(\w+)</Address> \.\.\. <AccessMode>(\w+)</AccessMode>`).FindAllStringSubmatch(s, -1) {
+		fmt.Fprintf(&out, "<IntReg Name=%q><Address>%s</Address><Length>4</Length><AccessMode>%s</AccessMode><pPort>Device</pPort><Endianess>BigEndian</Endianess></IntReg>\n", m[1], m[2], m[3])
+	}
+	out.WriteString("</RegisterDescription>\n")
+	return []byte(out.String())
+}
+
+// TestGenICamTISLatchFormula: TIS's latch value 1000·((HIGH<<32)|LOW) in ns
+// over the bootstrap latch registers makes the tick 1 MHz, and the value
+// read through the formula is the device clock in ns.
+func TestGenICamTISLatchFormula(t *testing.T) {
+	c := impersonate(t, tisExcerptXML(t))
+	if c.tickHz != 1_000_000 {
+		t.Fatalf("tick %d Hz, want 1 MHz from the formula", c.tickHz)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	before := c.clock.Read()
+	if st, _ := c.writeRegLocked(regTimestampControl, tsLatch); st != StatusSuccess {
+		t.Fatalf("latch: %v", st)
+	}
+	after := c.clock.Read()
+	v, err := c.gc.g.Int("TimestampLatchValue")
+	if err != nil || uint64(v) < before/1000*1000 || uint64(v) > after || v%1000 != 0 {
+		t.Errorf("TimestampLatchValue %d (%v), want a multiple of 1000 in [%d, %d]", v, err, before, after)
+	}
+}

@@ -1,0 +1,235 @@
+package camsim
+
+import (
+	"strings"
+)
+
+// GVCP register access of an impersonated camera (addresses ≥ 0x1000 and
+// the XML file; bootstrap stays in device.go).
+
+func (gc *gcCamera) readLocked(addr uint32) (uint32, Status) {
+	if gc.inXML(addr) {
+		return gc.readXML(addr), StatusSuccess
+	}
+	gc.refreshLocked(false)
+	if name := gc.f["payload"]; name != "" {
+		_ = gc.g.SetInt(name, int64(gc.c.payloadSizeLocked()))
+	}
+	return gc.word(addr), StatusSuccess
+}
+
+func (gc *gcCamera) writeLocked(addr, v uint32) (Status, func()) {
+	if gc.inXML(addr) {
+		return StatusWriteProtect, nil
+	}
+	gc.mem[addr] = v
+	after := gc.commandsLocked(addr)
+	gc.watchLocked()
+	return StatusSuccess, after
+}
+
+// commandsLocked runs the Command features whose register addr is and that
+// now read their CommandValue; the register then clears, as a
+// self-clearing command register does.
+func (gc *gcCamera) commandsLocked(addr uint32) func() {
+	c := gc.c
+	var after func()
+	for _, role := range []string{"acqStart", "acqStop", "trigSoftware", "tsLatch", "tsReset", "dataSetLatch"} {
+		name := gc.f[role]
+		if name == "" || !gc.isCommandWrite(name, addr) {
+			continue
+		}
+		switch role {
+		case "acqStart":
+			c.startAcquisitionLocked()
+		case "acqStop":
+			c.stopAcquisitionLocked()
+		case "trigSoftware":
+			c.softTriggers.Add(1)
+			ts := c.clock.Read()
+			after = func() { c.trigger(triggerSourceSoftware, ts) }
+		case "tsLatch":
+			c.latchLocked()
+		case "tsReset":
+			c.clock.Reset()
+			c.timestampReset.Add(1)
+		case "dataSetLatch":
+			c.ptpLatches.Add(1)
+			gc.refreshLocked(true)
+		}
+		if n, err := gc.g.node(name); err == nil && n.has("pValue") {
+			_ = gc.g.SetInt(n.prop("pValue"), 0)
+		}
+	}
+	return after
+}
+
+func (gc *gcCamera) isCommandWrite(name string, addr uint32) bool {
+	n, err := gc.g.node(name)
+	if err != nil || n.Kind != "Command" {
+		return false
+	}
+	_, r, err := gc.g.registerOf(name)
+	if err != nil || uint64(addr)+4 <= r.addr || uint64(addr) >= r.addr+uint64(r.length) {
+		return false
+	}
+	want := int64(1)
+	if n.has("CommandValue") {
+		want, _ = parseGCInt(n.prop("CommandValue"))
+	} else if n.has("pCommandValue") {
+		want, _ = gc.g.Int(n.prop("pCommandValue"))
+	}
+	got, err := gc.g.Int(n.prop("pValue"))
+	return err == nil && got == want
+}
+
+// afterLatchLocked writes a latched timestamp into the XML's latch value
+// feature, in its unit: ns where the node says so, else ticks.
+func (gc *gcCamera) afterLatchLocked(ns uint64) {
+	name := gc.f["tsValue"]
+	if name == "" {
+		return
+	}
+	v := gc.c.ticks(ns)
+	if gc.unitNS(name) {
+		v = ns
+	}
+	_ = gc.g.SetInt(name, int64(v))
+}
+
+func (gc *gcCamera) unitNS(name string) bool {
+	n, err := gc.g.node(name)
+	return err == nil && strings.TrimSpace(n.prop("Unit")) == "ns"
+}
+
+// snapshotWatchedLocked records the watched features' values.
+func (gc *gcCamera) snapshotWatchedLocked() {
+	for _, role := range []string{"ptpEnable", "ptpMode", "width", "height", "pixelFormat", "trigMode", "trigSource", "frameRate"} {
+		if name := gc.f[role]; name != "" {
+			if v, err := gc.g.Int(name); err == nil {
+				gc.prev[role] = v
+			}
+		}
+	}
+}
+
+// watchLocked applies what a write changed in the watched features.
+func (gc *gcCamera) watchLocked() {
+	c := gc.c
+	old := make(map[string]int64, len(gc.prev))
+	for k, v := range gc.prev {
+		old[k] = v
+	}
+	gc.snapshotWatchedLocked()
+	changed := func(role string) bool { v, ok := gc.prev[role]; return ok && v != old[role] }
+	if changed("ptpEnable") || changed("ptpMode") {
+		if on, ok := gc.ptpEnabledLocked(); ok {
+			c.ptp.setEnabled(on)
+		}
+	}
+	if changed("width") && gc.prev["width"] >= minSize && gc.prev["width"] <= maxWidth {
+		c.width = uint32(gc.prev["width"])
+	}
+	if changed("height") && gc.prev["height"] >= minSize && gc.prev["height"] <= maxHeight {
+		c.height = uint32(gc.prev["height"])
+	}
+	if changed("pixelFormat") {
+		if e, err := gc.g.Entry(gc.f["pixelFormat"]); err == nil && pfnc[e] != 0 {
+			c.pixelFormat = pfnc[e]
+		}
+	}
+	if changed("frameRate") {
+		if f, err := gc.g.Float(gc.f["frameRate"]); err == nil && f >= 0.1 && f <= 1000 {
+			c.frameRate = f
+		}
+	}
+	if (changed("trigMode") || changed("trigSource")) && gc.frameStartSelected() {
+		gc.applyTriggerLocked()
+	}
+}
+
+func (gc *gcCamera) frameStartSelected() bool {
+	name := gc.f["trigSelector"]
+	if name == "" {
+		return true
+	}
+	n, _ := gc.g.node(name)
+	if _, ok := n.entry("FrameStart"); !ok {
+		return true
+	}
+	e, err := gc.g.Entry(name)
+	return err == nil && e == "FrameStart"
+}
+
+func (gc *gcCamera) applyTriggerLocked() {
+	c := gc.c
+	if e, err := gc.g.Entry(gc.f["trigMode"]); err == nil {
+		c.trigMode = uint32(b2i(e == "On"))
+	}
+	if e, err := gc.g.Entry(gc.f["trigSource"]); err == nil && e != "" {
+		switch {
+		case e == "Software":
+			c.trigSource = triggerSourceSoftware
+		case strings.HasPrefix(e, "Action"):
+			c.trigSource = triggerSourceAction0
+		default:
+			c.trigSource = triggerSourceLine0
+		}
+	}
+}
+
+// actionMatchLocked: an ACTION_CMD's keys match one of the camera's action
+// groups, each read through ActionSelector as a client would.
+func (gc *gcCamera) actionMatchLocked(deviceKey, groupKey, groupMask uint32) bool {
+	if deviceKey != gc.c.deviceKey {
+		return false
+	}
+	key, mask := gc.f["groupKey"], gc.f["groupMask"]
+	if key == "" || mask == "" {
+		return false
+	}
+	check := func() bool {
+		k, err1 := gc.g.Int(key)
+		m, err2 := gc.g.Int(mask)
+		return err1 == nil && err2 == nil && uint32(k) == groupKey && uint32(m)&groupMask != 0
+	}
+	sel := gc.f["actionSelector"]
+	if sel == "" {
+		return check()
+	}
+	orig, err := gc.g.Int(sel)
+	if err != nil {
+		return check()
+	}
+	defer func() { _ = gc.g.SetInt(sel, orig) }()
+	for _, s := range gc.selectorValues(sel) {
+		if gc.g.SetInt(sel, s) == nil && check() {
+			return true
+		}
+	}
+	return false
+}
+
+func (gc *gcCamera) selectorValues(name string) []int64 {
+	n, _ := gc.g.node(name)
+	if len(n.Entries) > 0 {
+		var out []int64
+		for _, e := range n.Entries {
+			out = append(out, e.Value)
+		}
+		return out
+	}
+	lo, err := gc.bound(n, "Min")
+	if err != nil {
+		lo = 0
+	}
+	hi, err := gc.bound(n, "Max")
+	if err != nil || hi < lo {
+		hi = lo
+	}
+	var out []int64
+	for v := int64(lo); v <= int64(hi) && len(out) < 16; v++ {
+		out = append(out, v)
+	}
+	return out
+}
