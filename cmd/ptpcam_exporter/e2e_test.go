@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ptpcam/ptpcam/camsim"
+	"github.com/ptpcam/ptpcam/dashboards"
 	"github.com/ptpcam/ptpcam/internal/testenv"
 	"github.com/ptpcam/ptpcam/rig"
 )
@@ -173,6 +176,10 @@ scrape_configs:
 	waitQuery(`ptpcam_ptp_role{role="grandmaster"}`, 1, 10*time.Second)
 	waitQuery(`count(abs(ptpcam_camera_clock_delta_seconds) < 0.001)`, 4, 20*time.Second)
 
+	// The alerts annotation (ALERTS) has data once an alert fires, below.
+	notAlerts := func(q dashboards.Query) bool { return !strings.Contains(q.Expr, "ALERTS") }
+	dashboardQueriesReturnData(t, client, notAlerts)
+
 	ctl := func(serial, key, value string) {
 		t.Helper()
 		c, err := r.Camera(serial)
@@ -188,6 +195,7 @@ scrape_configs:
 	// reaches the webhook, and resolves when the offset is removed.
 	ctl("05520126", "offset", "5ms")
 	hook.wait(t, 60*time.Second, "PtpcamCameraClockDesync", "05520126", "firing")
+	dashboardQueriesReturnData(t, client, func(q dashboards.Query) bool { return !notAlerts(q) })
 	ctl("05520126", "offset", "0s")
 	hook.wait(t, 60*time.Second, "PtpcamCameraClockDesync", "05520126", "resolved")
 	for _, got := range hook.all() {
@@ -200,6 +208,84 @@ scrape_configs:
 	ctl("05520128", "ptp-domain", "1")
 	hook.wait(t, 60*time.Second, "PtpcamSeveralMasters", "", "firing")
 	hook.wait(t, 60*time.Second, "PtpcamCameraNotSynchronized", "05520128", "firing")
+}
+
+// dashboardQueriesReturnData runs the queries of the exporter's dashboard
+// that which selects (variables set to All) against the test's Prometheus
+// and wants at least one series from each, waiting up to a deadline for rates to have two
+// samples. Queries of metrics listed as conditional in
+// collector/testdata/metrics.txt may be empty in this healthy grandmaster
+// rig (Sync age of slave hosts, ptp4l 4.0's timeout counters); they are
+// logged.
+func dashboardQueriesReturnData(t *testing.T, client *http.Client, which func(dashboards.Query) bool) {
+	t.Helper()
+	raw, err := os.ReadFile("../../dashboards/ptpcam.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := dashboards.Queries(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := slices.DeleteFunc(all, func(q dashboards.Query) bool { return !which(q) })
+	if len(qs) == 0 {
+		t.Fatal("no dashboard query selected")
+	}
+	var conditional []string
+	for name, cond := range testenv.KnownMetrics(t) {
+		if cond {
+			conditional = append(conditional, name)
+		}
+	}
+	count := func(q string) (int, error) {
+		resp, err := client.Get("http://127.0.0.1:19090/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		var res struct {
+			Status string `json:"status"`
+			Error  string `json:"error"`
+			Data   struct {
+				Result []json.RawMessage `json:"result"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+			return 0, err
+		}
+		if res.Status != "success" {
+			return 0, fmt.Errorf("%s", res.Error)
+		}
+		return len(res.Data.Result), nil
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	empty := 0
+	for _, q := range qs {
+		expr, err := dashboards.Expand(q.Expr, "15s", "1h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cond := slices.ContainsFunc(conditional, func(m string) bool { return strings.Contains(expr, m) })
+		for {
+			n, err := count(expr)
+			if err != nil {
+				t.Fatalf("dashboard %q: %s: %v", q.Where, expr, err)
+			}
+			if n > 0 {
+				break
+			}
+			if cond {
+				t.Logf("dashboard %q: no series from %s (conditional metric)", q.Where, expr)
+				empty++
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("dashboard %q: no series from %s", q.Where, expr)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	t.Logf("%d dashboard queries: %d returned series, %d conditional ones empty", len(qs), len(qs)-empty, empty)
 }
 
 func tail(s string, n int) string {
