@@ -42,9 +42,9 @@ package genicam
 // 	return *err == NULL;
 // }
 //
-// // gp_enum_entry_name returns the i-th implemented entry of an
-// // enumeration, or NULL past the last.
-// static const char *gp_enum_entry_name(ArvDevice *dev, const char *name, int i) {
+// // gp_enum_entry_name returns the i-th entry of an enumeration (only
+// // implemented ones when only_impl), or NULL past the last.
+// static const char *gp_enum_entry_name(ArvDevice *dev, const char *name, int i, int only_impl) {
 // 	ArvGcNode *n = arv_device_get_feature(dev, name);
 // 	if (n == NULL || !ARV_IS_GC_ENUMERATION(n)) return NULL;
 // 	const GSList *l = arv_gc_enumeration_get_entries(ARV_GC_ENUMERATION(n));
@@ -52,7 +52,7 @@ package genicam
 // 		GError *e = NULL;
 // 		gboolean impl = arv_gc_feature_node_is_implemented(ARV_GC_FEATURE_NODE(l->data), &e);
 // 		if (e != NULL) { g_error_free(e); impl = TRUE; }
-// 		if (!impl) continue;
+// 		if (only_impl && !impl) continue;
 // 		if (i-- == 0) return arv_gc_feature_node_get_name(ARV_GC_FEATURE_NODE(l->data));
 // 	}
 // 	return NULL;
@@ -122,11 +122,25 @@ func (c *Camera) intRangeLocked(name string) (lo, hi int64, err error) {
 	return lo, hi, err
 }
 
+// enumEntriesAllLocked lists an enumeration's declared entries.
+func (c *Camera) enumEntriesAllLocked(name string) (out []string) {
+	c.withName(name, func(cn *C.char) {
+		for i := 0; ; i++ {
+			s := C.gp_enum_entry_name(c.dev, cn, C.int(i), 0)
+			if s == nil {
+				return
+			}
+			out = append(out, C.GoString(s))
+		}
+	})
+	return out
+}
+
 // enumEntriesLocked lists an enumeration's implemented entries.
 func (c *Camera) enumEntriesLocked(name string) (out []string) {
 	c.withName(name, func(cn *C.char) {
 		for i := 0; ; i++ {
-			s := C.gp_enum_entry_name(c.dev, cn, C.int(i))
+			s := C.gp_enum_entry_name(c.dev, cn, C.int(i), 1)
 			if s == nil {
 				return
 			}
@@ -233,6 +247,12 @@ func (c *Camera) findActionCapsLocked(cp *Capabilities) {
 		cp.ActionSelectorWritable = c.writableLocked("ActionSelector")
 	}
 	cp.TriggerSources = c.enumEntriesLocked("TriggerSource")
+	if len(cp.TriggerSources) == 0 {
+		// Every entry's pIsImplemented false is a camera (or simulator)
+		// whose capability registers say nothing: take what the XML
+		// declares rather than nothing.
+		cp.TriggerSources = c.enumEntriesAllLocked("TriggerSource")
+	}
 	cp.ActionTrigger = actionTriggerEntry(cp.TriggerSources, cp.ActionSelector)
 	if cp.Action != ActionNone {
 		if t, err := valueCopyTargets(c.genicamXMLLocked()); err == nil {
