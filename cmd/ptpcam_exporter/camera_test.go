@@ -173,6 +173,10 @@ func TestExporterCameras(t *testing.T) {
 	if v := value(t, mfs, "ptpcam_camera_host_reference_valid", nil); v != 1 {
 		t.Errorf("host_reference_valid = %v", v)
 	}
+	// The rig's ptp4l timestamps in software: CLOCK_REALTIME is PTP time.
+	if v := value(t, mfs, "ptpcam_host_reference_valid", map[string]string{"reason": "software_timestamping", "timestamping": "software", "interface": "none"}); v != 1 {
+		t.Errorf("ptpcam_host_reference_valid{reason=software_timestamping} = %v", v)
+	}
 	if v := value(t, mfs, "ptpcam_scrape_collector_success", map[string]string{"collector": "camera"}); v != 1 {
 		t.Errorf("camera collector success = %v", v)
 	}

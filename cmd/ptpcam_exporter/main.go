@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -57,6 +58,7 @@ func run() int {
 		camInterval = app.Flag("camera.interval", "Interval of camera samples (PTP status and a timestamp latch). Scrapes report the last sample and never touch the cameras.").Default("5s").Duration()
 		camTimeout  = app.Flag("camera.timeout", "Timeout of one camera's sample; at most --camera.interval.").Default("2s").Duration()
 		enablePTP   = app.Flag("camera.enable-ptp", "Enable PTP in every camera that has it (this changes the cameras).").Bool()
+		desync      = app.Flag("camera.desync-threshold", "Camera clock deltas beyond ± this are out of sync (as PtpcamCameraClockDesync); with hardware timestamping, a PHC and CLOCK_REALTIME further apart than this make the host an invalid reference.").Default("1ms").Duration()
 		timescale   = app.Flag("camera.timescale", "Timescale of the camera clocks: auto (the domain's: TAI when ptpTimescale is set), tai or utc. TAI clocks are corrected by currentUtcOffset against the host's UTC clock.").Default("auto").Enum("auto", "tai", "utc")
 		webConfig   = kingpinflag.AddFlags(app, defaultAddress)
 	)
@@ -105,8 +107,13 @@ func run() int {
 	case !genicam.Supported:
 		logger.Warn("Built without Aravis: serving host metrics only", "err", genicam.ErrNoAravis)
 	default:
-		ref := collector.NewPMCReference(pmc.Config{Socket: (*sockets)[0], Domain: *domain, Timeout: *timeout, ClientDir: *clientDir})
-		defer ref.Close()
+		ref, closeRef, err := hostReference(logger, pmc.Config{Socket: (*sockets)[0], Domain: *domain, Timeout: *timeout, ClientDir: *clientDir}, *desync)
+		if err != nil {
+			logger.Error("Invalid camera configuration", "err", err)
+			return 1
+		}
+		defer closeRef()
+		collectors["host_reference"] = ref
 		cams, err := collector.NewCameraCollector(logger.With("collector", "camera"), collector.AravisSource{Interface: *camIface}, ref, collector.CameraConfig{
 			Serials: *serials, Max: *camMax, Interval: *camInterval, Timeout: *camTimeout, EnablePTP: *enablePTP, Timescale: *timescale,
 		})
@@ -164,6 +171,22 @@ func run() int {
 		_ = srv.Shutdown(sctx)
 		return 0
 	}
+}
+
+// hostReference is ptp4l's verdict on the host clock, checked against the
+// PHC of a hardware-timestamping port (collector.PHCReference).
+func hostReference(logger *slog.Logger, cfg pmc.Config, desync time.Duration) (*collector.PHCReference, func(), error) {
+	ports, err := pmc.Dial(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	inner := collector.NewPMCReference(cfg)
+	ref, err := collector.NewPHCReference(logger.With("collector", "host_reference"), inner, ports, collector.OpenPHC, desync)
+	if err != nil {
+		ports.Close()
+		return nil, nil, err
+	}
+	return ref, func() { ref.Close(); inner.Close(); ports.Close() }, nil
 }
 
 // slogErrorLog adapts the logger to promhttp's ErrorLog.
