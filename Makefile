@@ -5,7 +5,7 @@ PROMU     := $(GO) tool -modfile=tools/go.mod promu
 BUILD_DIR := .build
 FUZZTIME  ?= 15s
 
-.PHONY: all deps build promu test unit fuzz lint bench demo dashboards clean
+.PHONY: all deps build promu test unit fuzz lint bench demo dashboards clean compat
 
 all: build
 
@@ -58,6 +58,15 @@ bench: deps
 # a committed JSON is stale).
 dashboards: deps
 	$(GO) run ./dashboards/gen -d dashboards
+
+# The compatibility matrix: a rig of a camera impersonated from each XML in
+# ../shared/vendor-xml plus camsim's own profiles, judged by ptpcamcheck and
+# the exporter (cmd/ptpcamcheck TestCompat); prints the table the README shows.
+compat: deps
+	@mkdir -p $(BUILD_DIR)
+	@CI=true $(GO) test -count=1 -timeout 20m -run '^TestCompat$$' -v ./cmd/ptpcamcheck/ > $(BUILD_DIR)/compat.log 2>&1; rc=$$?; \
+		grep '^| ' $(BUILD_DIR)/compat.log; \
+		[ $$rc -eq 0 ] || { tail -60 $(BUILD_DIR)/compat.log; exit $$rc; }
 
 demo: build
 	./.ci/demo.sh
