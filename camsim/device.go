@@ -56,6 +56,7 @@ type camera struct {
 	schedTime   uint64
 	schedIntUS  uint32
 	userName    [16]byte
+	plain       map[uint32]uint32 // registers that are only memory (ExposureTime, Gain)
 	// offsetSample is the PtpOffsetFromMaster value of the last read of its high word.
 	offsetSample uint64
 	gmSample     uint64 // likewise for the grandmaster id
@@ -88,7 +89,10 @@ func newCamera(cfg Config, log *slog.Logger) (*camera, error) {
 		frameRate:   cfg.FrameRate,
 		heartbeatMs: 3000,
 		scps:        1500,
+		plain:       map[uint32]uint32{},
 	}
+	exp := math.Float64bits(10000)
+	c.plain[regExposureTime], c.plain[regExposureTime+4] = uint32(exp>>32), uint32(exp)
 	copy(c.userName[:], cfg.UserName)
 	c.ptp = newPTPPort(&c.cfg, c.clock.FollowAnnounce, log)
 	c.tickHz = nsHz
@@ -280,9 +284,9 @@ func (c *camera) readRegLocked(addr uint32) (uint32, Status) {
 		}
 		return 0, StatusSuccess
 	}
-	// Command registers and holes in the feature space read as zero, as
-	// write-only registers of real devices do.
-	return 0, StatusSuccess
+	// Plain registers read as written; command registers and holes in the
+	// feature space as zero, as write-only registers of real devices do.
+	return c.plain[addr], StatusSuccess
 }
 
 // writeRegLocked writes the 32-bit register at addr (4-aligned). Side
@@ -426,6 +430,8 @@ func (c *camera) writeRegLocked(addr, v uint32) (Status, func()) {
 		if v != 0 {
 			return StatusSuccess, func() { c.sched.cancel() }
 		}
+	case regExposureTime, regExposureTime + 4, regGain, regGain + 4:
+		c.plain[addr] = v
 	case regPayloadSize, regPtpStatus, regPtpOffset, regPtpOffset + 4, regPtpClockID, regPtpClockID + 4,
 		regPtpGMClockID, regPtpGMClockID + 4, regSchedulerStatus, regSensorWidth, regSensorHeight:
 		return StatusWriteProtect, nil

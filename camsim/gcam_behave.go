@@ -69,6 +69,8 @@ func (gc *gcCamera) defaultsLocked() {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	gc.availableLocked(names)
+	gc.rangesLocked(names)
 	for _, name := range names {
 		n := gc.g.doc.Nodes[name]
 		if !n.has("pValue") {
@@ -89,6 +91,77 @@ func (gc *gcCamera) defaultsLocked() {
 			if v, err := gc.g.Float(name); err == nil && v < lo {
 				_ = gc.g.SetFloat(name, lo)
 			}
+		}
+	}
+}
+
+// availableLocked makes the pIsAvailable and pIsImplemented registers of
+// nodes and enumeration entries read true, as a camera that has the
+// feature reports it (formulas over other nodes are left as they compute).
+func (gc *gcCamera) availableLocked(names []string) {
+	seen := map[string]bool{}
+	set := func(ref string) {
+		if seen[ref] {
+			return
+		}
+		seen[ref] = true
+		if n, ok := gc.g.doc.Nodes[ref]; ok {
+			if _, _, err := gc.g.registerOf(ref); err == nil && n.Kind != "IntSwissKnife" {
+				if v, err := gc.g.Int(ref); err == nil && v == 0 {
+					_ = gc.g.SetInt(ref, 1)
+				}
+			}
+		}
+	}
+	for _, name := range names {
+		n := gc.g.doc.Nodes[name]
+		for _, k := range []string{"pIsAvailable", "pIsImplemented"} {
+			for _, p := range n.Props[k] {
+				set(p.Text)
+			}
+		}
+		for _, e := range n.Entries {
+			for _, ref := range e.Avail {
+				set(ref)
+			}
+		}
+	}
+}
+
+// rangesLocked gives features whose pMin and pMax registers both read 0 (an
+// empty range no working camera reports) a wide one: Max 1e6 for a Float,
+// 2^30 for an Integer, and Min 1 where a Converter divides by the value.
+func (gc *gcCamera) rangesLocked(names []string) {
+	converted := map[string]bool{}
+	for _, name := range names {
+		if n := gc.g.doc.Nodes[name]; n.Kind == "Converter" || n.Kind == "IntConverter" {
+			converted[n.prop("pValue")] = true
+		}
+	}
+	for _, name := range names {
+		n := gc.g.doc.Nodes[name]
+		if (n.Kind != "Integer" && n.Kind != "Float") || !n.has("pMin") || !n.has("pMax") {
+			continue
+		}
+		lo, hi := n.prop("pMin"), n.prop("pMax")
+		if _, _, err := gc.g.registerOf(lo); err != nil {
+			continue
+		}
+		if _, _, err := gc.g.registerOf(hi); err != nil {
+			continue
+		}
+		l, err1 := gc.g.Float(lo)
+		h, err2 := gc.g.Float(hi)
+		if err1 != nil || err2 != nil || l != 0 || h != 0 {
+			continue
+		}
+		top := float64(1 << 30)
+		if n.Kind == "Float" {
+			top = 1e6
+		}
+		_ = gc.g.SetFloat(hi, top)
+		if converted[name] {
+			_ = gc.g.SetFloat(lo, 1)
 		}
 	}
 }

@@ -34,11 +34,16 @@ func (gc *gcCamera) writeLocked(addr, v uint32) (Status, func()) {
 func (gc *gcCamera) commandsLocked(addr uint32) func() {
 	c := gc.c
 	var after func()
+	// Match first, then run: commands may share a register (TIS and Allied
+	// Vision start with 1 and stop with 0 in one register).
+	var hits []string
 	for _, role := range []string{"acqStart", "acqStop", "trigSoftware", "tsLatch", "tsReset", "dataSetLatch"} {
-		name := gc.f[role]
-		if name == "" || !gc.isCommandWrite(name, addr) {
-			continue
+		if name := gc.f[role]; name != "" && gc.isCommandWrite(name, addr) {
+			hits = append(hits, role)
 		}
+	}
+	for _, role := range hits {
+		name := gc.f[role]
 		switch role {
 		case "acqStart":
 			c.startAcquisitionLocked()

@@ -136,7 +136,7 @@ func checkLatch(t *testing.T, ns *rig.Netns, addr string, vc vendorCamera) {
 	before := time.Now()
 	f := features(t, ns, addr, vc.latch, vc.value)
 	after := time.Now()
-	v, err := strconv.ParseUint(strings.Fields(f[vc.value]+" x")[0], 10, 64)
+	v, err := strconv.ParseUint(strings.Fields(f[vc.value] + " x")[0], 10, 64)
 	unit := func(tm time.Time) uint64 {
 		ns := uint64(tm.Add(37 * time.Second).UnixNano())
 		return ns/1e9*tick + ns%1e9*tick/1e9

@@ -25,6 +25,7 @@ type gcProp struct {
 type gcEntry struct {
 	Name  string
 	Value int64
+	Avail []string // its pIsAvailable and pIsImplemented nodes
 }
 
 // gcNode is one node: element kind (Integer, IntReg, IntSwissKnife...),
@@ -202,7 +203,13 @@ func newNode(e *xmlElem) (*gcNode, error) {
 			if err != nil {
 				return nil, fmt.Errorf("genicam xml: %s %s: entry %s: value: %w", n.Kind, n.Name, c.Attrs["Name"], err)
 			}
-			n.Entries = append(n.Entries, gcEntry{Name: c.Attrs["Name"], Value: v})
+			e := gcEntry{Name: c.Attrs["Name"], Value: v}
+			for _, k := range []string{"pIsAvailable", "pIsImplemented"} {
+				if t := childText(c, k); t != "" {
+					e.Avail = append(e.Avail, t)
+				}
+			}
+			n.Entries = append(n.Entries, e)
 			continue
 		}
 		n.Props[c.Name] = append(n.Props[c.Name], gcProp{Text: c.Text, Attrs: c.Attrs})

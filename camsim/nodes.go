@@ -50,6 +50,9 @@ func parseGCInt(s string) (int64, error) {
 }
 
 func (g *gcGraph) node(name string) (*gcNode, error) {
+	if strings.HasPrefix(name, "=") {
+		return nil, fmt.Errorf("constant %s is no node", name[1:])
+	}
 	n, ok := g.doc.Nodes[strings.TrimSpace(name)]
 	if !ok {
 		return nil, fmt.Errorf("node %q not declared", name)
@@ -73,6 +76,9 @@ func (g *gcGraph) enter(name string) error {
 func (g *gcGraph) Int(name string) (int64, error) {
 	if v, ok := g.override[name]; ok {
 		return v, nil
+	}
+	if c, ok := strings.CutPrefix(name, "="); ok {
+		return parseGCInt(c) // ValueIndexed constant
 	}
 	if err := g.enter(name); err != nil {
 		return 0, err
@@ -113,7 +119,7 @@ func (g *gcGraph) Int(name string) (int64, error) {
 // indexed is the node an Integer with pIndex and pValueIndexed reads now
 // ("" when it has none).
 func (g *gcGraph) indexed(n *gcNode) (string, error) {
-	if !n.has("pValueIndexed") && !n.has("pValueDefault") {
+	if !n.has("pValueIndexed") && !n.has("ValueIndexed") && !n.has("pValueDefault") {
 		return "", nil
 	}
 	i, err := g.Int(n.prop("pIndex"))
@@ -123,6 +129,11 @@ func (g *gcGraph) indexed(n *gcNode) (string, error) {
 	for _, p := range n.Props["pValueIndexed"] {
 		if x, err := parseGCInt(p.Attrs["Index"]); err == nil && x == i {
 			return p.Text, nil
+		}
+	}
+	for _, p := range n.Props["ValueIndexed"] {
+		if x, err := parseGCInt(p.Attrs["Index"]); err == nil && x == i {
+			return "=" + p.Text, nil // a constant
 		}
 	}
 	if n.has("pValueDefault") {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // SetInt makes node name evaluate to v by writing the registers (or local
@@ -46,8 +47,8 @@ func (g *gcGraph) SetInt(name string, v int64) error {
 		}
 	}
 	if t, err := g.indexed(n); t != "" || err != nil {
-		if err != nil {
-			return err
+		if err != nil || strings.HasPrefix(t, "=") {
+			return err // a constant stays what it is
 		}
 		return g.SetInt(t, v)
 	}

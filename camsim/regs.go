@@ -94,6 +94,8 @@ const (
 	regSchedulerStatus   = 0x100A4
 	regSensorWidth       = 0x100A8
 	regSensorHeight      = 0x100AC
+	regExposureTime      = 0x100B0 // float64 µs, plain memory
+	regGain              = 0x100B8 // float64 dB, plain memory
 	customEnd            = 0x10100
 )
 

@@ -57,7 +57,9 @@ func GenICamXML(p Profile, vendor, model string) []byte {
 
 	// Acquisition and triggers.
 	x.category("AcquisitionControl", "AcquisitionMode", "AcquisitionStart", "AcquisitionStop", "AcquisitionFrameRate",
-		"TriggerSelector", "TriggerMode", "TriggerSource", "TriggerSoftware")
+		"TriggerSelector", "TriggerMode", "TriggerSource", "TriggerSoftware", "ExposureTime", "Gain")
+	x.floatFeature("ExposureTime", regExposureTime, 10, 1e6, "us")
+	x.floatFeature("Gain", regGain, 0, 24, "dB")
 	x.enum("AcquisitionMode", "AcquisitionModeReg", [][2]any{{"Continuous", 0}})
 	x.intReg("AcquisitionModeReg", regAcquisitionMode, 4, "RW", false, false)
 	x.command("AcquisitionStart", regAcquisitionStart, 1)
@@ -237,6 +239,18 @@ func (x *xmlWriter) commandReg(name, reg string, value int) {
     <pValue>%s</pValue><CommandValue>%d</CommandValue>
   </Command>
 `, name, reg, value)
+}
+
+// floatFeature is a Float over a big-endian 8-byte FloatReg that camsim
+// keeps as plain memory.
+func (x *xmlWriter) floatFeature(name string, addr int, lo, hi float64, unit string) {
+	x.f(`  <Float Name=%q NameSpace="Standard">
+    <pValue>%sReg</pValue><Min>%g</Min><Max>%g</Max><Unit>%s</Unit>
+  </Float>
+  <FloatReg Name="%sReg">
+    <Address>0x%x</Address><Length>8</Length><AccessMode>RW</AccessMode><pPort>Device</pPort><Endianess>BigEndian</Endianess>
+  </FloatReg>
+`, name, name, lo, hi, unit, name, addr)
 }
 
 func (x *xmlWriter) boolean(name, reg string) {
