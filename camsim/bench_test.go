@@ -32,27 +32,28 @@ func procCPU(b *testing.B, pid int) time.Duration {
 }
 
 var (
-	perPacketOnce sync.Once
-	perPacketBin  string
-	perPacketErr  error
+	flavorMu   sync.Mutex
+	flavorBins = map[string]string{}
 )
 
-// camsimPerPacketBinary builds cmd/camsim with the GVSP path of one packet
-// per syscall (the path before UDP GSO), once per test run.
-func camsimPerPacketBinary(b *testing.B) string {
+// camsimFlavor builds cmd/camsim with GVSP send path mode ("gso" or
+// "per-packet", the path before batching; see camsim/stream_batch.go), once
+// per test run; the default path ("mmsg") is camsimBinary.
+func camsimFlavor(b *testing.B, mode string) string {
 	b.Helper()
-	perPacketOnce.Do(func() {
-		perPacketBin = filepath.Join(filepath.Dir(camsimBinary(b)), "camsim-per-packet")
-		out, err := exec.Command("go", "build", "-o", perPacketBin,
-			"-ldflags", "-X github.com/ptpcam/ptpcam/camsim.gvspSend=per-packet", "../cmd/camsim").CombinedOutput()
-		if err != nil {
-			perPacketErr = fmt.Errorf("go build ./cmd/camsim (per-packet): %w: %s", err, out)
-		}
-	})
-	if perPacketErr != nil {
-		b.Fatal(perPacketErr)
+	flavorMu.Lock()
+	defer flavorMu.Unlock()
+	if bin, ok := flavorBins[mode]; ok {
+		return bin
 	}
-	return perPacketBin
+	bin := filepath.Join(filepath.Dir(camsimBinary(b)), "camsim-"+mode)
+	out, err := exec.Command("go", "build", "-o", bin,
+		"-ldflags", "-X github.com/ptpcam/ptpcam/camsim.gvspSend="+mode, "../cmd/camsim").CombinedOutput()
+	if err != nil {
+		b.Fatalf("go build ./cmd/camsim (%s): %v: %s", mode, err, out)
+	}
+	flavorBins[mode] = bin
+	return bin
 }
 
 // streamResult is what one camsim process did for a run of frames.
@@ -63,25 +64,30 @@ type streamResult struct {
 
 // BenchmarkStream1080p streams 1920x1080 BayerGR8 at 50 fps from a camsim
 // process (noptp: it sends no broadcast or multicast, so it runs on
-// 127.0.0.1 here) to a Go GVSP receiver on loopback, b.N frames with UDP
-// GSO and then b.N frames from a camsim built with one packet per syscall
-// (the baseline), and reports for both achieved frames per second, missing
-// frames and packets, camsim's CPU per frame, and the CPU ratio.
+// 127.0.0.1 here) to a Go GVSP receiver on loopback: b.N frames from the
+// default build (sendmmsg batches), then b.N from a build with UDP GSO
+// batches and b.N from one with one packet per syscall (the baseline, the
+// path before batching). It reports achieved frames per second, missing
+// frames and packets and camsim's CPU per frame of the default path, the
+// CPU of the other two, and the baseline's CPU over the default's.
 // Run with -benchtime=150x (3 s of video per path) or more.
 func BenchmarkStream1080p(b *testing.B) {
 	for _, ps := range []int{1500, 9000} {
 		b.Run(fmt.Sprintf("packet%d", ps), func(b *testing.B) {
-			base := camsimPerPacketBinary(b)
-			gso := streamFrames(b, camsimBinary(b), ps)
-			old := streamFrames(b, base, ps)
-			b.ReportMetric(gso.fps, "fps")
-			b.ReportMetric(float64(gso.missingFrames), "missing-frames")
-			b.ReportMetric(float64(gso.missingPackets), "missing-packets")
-			b.ReportMetric(gso.cpuMsPerFrame, "camsim-cpu-ms/frame")
+			gsoBin, baseBin := camsimFlavor(b, "gso"), camsimFlavor(b, "per-packet")
+			mmsg := streamFrames(b, camsimBinary(b), ps)
+			gso := streamFrames(b, gsoBin, ps)
+			old := streamFrames(b, baseBin, ps)
+			b.ReportMetric(mmsg.fps, "fps")
+			b.ReportMetric(float64(mmsg.missingFrames), "missing-frames")
+			b.ReportMetric(float64(mmsg.missingPackets), "missing-packets")
+			b.ReportMetric(mmsg.cpuMsPerFrame, "camsim-cpu-ms/frame")
+			b.ReportMetric(gso.cpuMsPerFrame, "gso-cpu-ms/frame")
+			b.ReportMetric(float64(gso.missingFrames+gso.missingPackets), "gso-missing")
 			b.ReportMetric(old.fps, "per-packet-fps")
 			b.ReportMetric(float64(old.missingFrames+old.missingPackets), "per-packet-missing")
 			b.ReportMetric(old.cpuMsPerFrame, "per-packet-cpu-ms/frame")
-			b.ReportMetric(old.cpuMsPerFrame/gso.cpuMsPerFrame, "per-packet/gso-cpu")
+			b.ReportMetric(old.cpuMsPerFrame/mmsg.cpuMsPerFrame, "per-packet/batched-cpu")
 		})
 	}
 }

@@ -94,13 +94,16 @@ type streamer struct {
 	dropPermille atomic.Int64
 	paused       func() bool
 
-	// perPacket sends one packet per syscall, the path before UDP GSO and
-	// the benchmarks' baseline; noGSO is set when the first GSO send failed.
-	perPacket bool
-	noGSO     atomic.Bool
-	gsoSends  atomic.Uint64 // sendmsg calls that carried more than one packet
+	// mode is the send path (stream_batch.go); noBatch is set when the
+	// kernel refused a batch, and every packet goes alone from then on.
+	mode      string
+	noBatch   atomic.Bool
+	batches   atomic.Uint64 // system calls that sent more than one packet
 	frameOut  *batcher      // the streaming goroutine's
 	resendOut *batcher      // under mu
+
+	fdMu   sync.Mutex // sendFD, held while a batch is sent
+	sendFD int        // the batches' socket (openSendSocket), or -1
 
 	framesSent     atomic.Uint64
 	framesOverrun  atomic.Uint64
@@ -114,8 +117,9 @@ type streamer struct {
 
 func newStreamer(conn *net.UDPConn, paused func() bool, log *slog.Logger) *streamer {
 	s := &streamer{conn: conn, log: log, queue: make(chan frameReq, 64), paused: paused,
-		perPacket: gvspSend == sendPerPacket}
+		mode: gvspSend, sendFD: -1}
 	s.frameOut, s.resendOut = newBatcher(s), newBatcher(s)
+	s.openSendSocket()
 	return s
 }
 
@@ -157,6 +161,7 @@ func (s *streamer) pattern(n int) []byte {
 }
 
 func (s *streamer) run(done <-chan struct{}) {
+	defer s.closeSendSocket()
 	for {
 		var r frameReq
 		select {
@@ -281,7 +286,7 @@ func appendPacket(buf []byte, f *frame, id, np uint32) []byte {
 func (s *streamer) sendFrame(f *frame) {
 	np := s.nPackets(f)
 	total := np + 2
-	pc := newPacer(f.p, int(total), s.perPacket)
+	pc := newPacer(f.p, int(total), s.mode)
 	b := s.frameOut
 	b.start(f, np)
 	for id := uint32(0); id < total; id++ {
@@ -322,7 +327,7 @@ func (s *streamer) resend(block uint16, first, last uint32) {
 	if first > last || last-first > 100000 {
 		return
 	}
-	burst := uint32(maxBurst(f.p, s.perPacket))
+	burst := uint32(maxBurst(f.p, s.mode))
 	b := s.resendOut
 	b.start(f, np)
 	for id := first; id <= last; id++ {

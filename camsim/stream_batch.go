@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"syscall"
 	"time"
@@ -12,50 +13,78 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// gvspSend selects the GVSP send path when camsim is built: "gso" (UDP GSO,
-// falling back to one packet per syscall where the kernel refuses it) or
-// "per-packet" (one sendto per packet, the path before GSO and the
-// benchmarks' baseline), set with
-// -ldflags "-X github.com/ptpcam/ptpcam/camsim.gvspSend=per-packet".
-var gvspSend = sendGSO
-
+// GVSP send paths. A frame's packets leave in batches of up to 64 KiB:
+//
+//   - mmsg (the default): one sendmmsg(2) per batch, one datagram per packet.
+//   - gso: one sendmsg(2) per batch of equal-size packets with UDP_SEGMENT;
+//     the kernel or the NIC cuts it into datagrams. Cheaper still, but on
+//     loopback, veth and bridges the super-packet travels whole up to the
+//     receiving socket, so a packet socket there (Aravis' default receive
+//     path when it may open one, as in the rig) sees one datagram of 64 KiB
+//     instead of 44 GVSP packets, and loses the frame.
+//   - per-packet: one sendto(2) per packet, the path before batching and
+//     the benchmarks' baseline.
+//
+// Where the kernel refuses a batch (EIO: no checksum offload for GSO;
+// EINVAL or EMSGSIZE: segments longer than the MTU, or a kernel without
+// UDP_SEGMENT; ENOSYS) the streamer logs it once and sends one packet per
+// syscall from then on.
 const (
+	sendMmsg      = "mmsg"
 	sendGSO       = "gso"
 	sendPerPacket = "per-packet"
 )
 
+// gvspSend is the send path, chosen when camsim is built:
+// -ldflags "-X github.com/ptpcam/ptpcam/camsim.gvspSend=per-packet".
+var gvspSend = sendMmsg
+
 func init() {
-	if gvspSend != sendGSO && gvspSend != sendPerPacket {
-		panic(fmt.Sprintf("camsim: gvspSend %q (set at build time with -X), want %q or %q", gvspSend, sendGSO, sendPerPacket))
+	if err := checkSendMode(gvspSend); err != nil {
+		panic(err)
 	}
 }
 
+func checkSendMode(m string) error {
+	switch m {
+	case sendMmsg, sendGSO, sendPerPacket:
+		return nil
+	}
+	return fmt.Errorf("camsim: GVSP send path %q (gvspSend, set at build time with -X), want %q, %q or %q",
+		m, sendMmsg, sendGSO, sendPerPacket)
+}
+
 const (
-	// gsoMaxBytes is the UDP payload of one datagram, which a GSO send
-	// shares among its segments (65535 less the IPv4 and UDP headers).
-	gsoMaxBytes = 65535 - ipUDPOverhead
-	// gsoMaxSegments is UDP_MAX_SEGMENTS of the oldest kernels with GSO.
-	gsoMaxSegments = 64
+	// batchMaxBytes is the UDP payload of one datagram, which a GSO send
+	// shares among its segments (65535 less the IPv4 and UDP headers); a
+	// sendmmsg batch keeps to the same size.
+	batchMaxBytes = 65535 - ipUDPOverhead
+	// batchMaxPackets is UDP_MAX_SEGMENTS of the oldest kernels with GSO.
+	batchMaxPackets = 64
 	// perPacketBurst is how many packets go back to back between two
-	// pacing sleeps on the per-packet path, and at most with SCPD set.
+	// pacing points on the per-packet path, and at most with SCPD set.
 	perPacketBurst = 16
 	// scpdBurst bounds a burst's length in SCPD time: a delay of 10 µs
 	// allows bursts of 10 packets, one of 100 µs or more single packets.
 	scpdBurst = 100 * time.Microsecond
-	// gsoMinSleep: the GSO path sleeps only when at least this far ahead of
-	// its schedule. Go's timers sleep ≥ 1.1 ms on our machines however
-	// short the request, so shorter sleeps only add context switches (the
-	// per-packet path keeps its 50 µs, as before).
-	gsoMinSleep       = time.Millisecond
+	// perPacketMinSleep: the per-packet path sleeps only when this far
+	// ahead of its schedule, as before batching.
 	perPacketMinSleep = 50 * time.Microsecond
+	// batchMinSleep: batches are paced one by one, so that a receiver
+	// with the default socket buffer (208 KiB, some 90 packets of 1500
+	// bytes) keeps up; fineSleepMax: shorter sleeps are nanosleep(2) on
+	// the thread, since Go's timers sleep ≥ 1.1 ms on our machines however
+	// short the request.
+	batchMinSleep = 20 * time.Microsecond
+	fineSleepMax  = 2 * time.Millisecond
 )
 
-// maxBurst is the number of packets sent back to back (one GSO send)
-// between two pacing points.
-func maxBurst(p streamParams, perPacket bool) int {
+// maxBurst is the number of packets sent back to back (one batch) between
+// two pacing points.
+func maxBurst(p streamParams, mode string) int {
 	n := perPacketBurst
-	if !perPacket {
-		n = min(gsoMaxSegments, gsoMaxBytes/(dataPerPacket(p.packetSize)+gvspHeader))
+	if mode != sendPerPacket {
+		n = min(batchMaxPackets, batchMaxBytes/(dataPerPacket(p.packetSize)+gvspHeader))
 	}
 	if p.delay > 0 {
 		n = min(n, perPacketBurst, int(scpdBurst/p.delay))
@@ -71,14 +100,15 @@ type pacer struct {
 	start time.Time
 	per   time.Duration
 	least time.Duration // shortest sleep worth taking
+	fine  bool          // short sleeps in nanosleep(2)
 	burst int
 }
 
-func newPacer(p streamParams, total int, perPacket bool) pacer {
+func newPacer(p streamParams, total int, mode string) pacer {
 	pc := pacer{start: time.Now(), per: max(p.period*6/10/time.Duration(total), p.delay),
-		least: gsoMinSleep, burst: maxBurst(p, perPacket)}
-	if perPacket {
-		pc.least = perPacketMinSleep
+		least: batchMinSleep, fine: true, burst: maxBurst(p, mode)}
+	if mode == sendPerPacket {
+		pc.least, pc.fine = perPacketMinSleep, false
 	}
 	if p.delay > 0 {
 		pc.least = 0
@@ -91,75 +121,234 @@ func (pc *pacer) due(sent int) bool { return sent%pc.burst == 0 }
 
 // wait sleeps until the next burst may start.
 func (pc *pacer) wait(sent int) {
-	if ahead := time.Until(pc.start.Add(pc.per * time.Duration(sent))); ahead > pc.least {
+	ahead := time.Until(pc.start.Add(pc.per * time.Duration(sent)))
+	switch {
+	case ahead <= pc.least:
+	case pc.fine && ahead < fineSleepMax:
+		fineSleep(ahead)
+	default:
 		time.Sleep(ahead)
 	}
 }
 
-// batcher collects consecutive packets of one frame back to back in one
-// buffer and hands them to the kernel in one sendmsg with a UDP_SEGMENT
-// control message: the kernel (or the NIC) cuts it into datagrams of the
-// first packet's length, the last one may be shorter. A packet longer than
-// the first, or any after a shorter one, starts the next batch.
-type batcher struct {
-	s      *streamer
-	f      *frame
-	np     uint32
-	single bool   // one packet per syscall
-	buf    []byte // the packets
-	seg    int    // length of the first packet in buf
-	n      int    // packets in buf
-	short  bool   // the last packet in buf is shorter than seg
-	oob    []byte // the UDP_SEGMENT control message
+// fineSleep sleeps d (well under fineSleepMax) in nanosleep(2) through
+// RawSyscall: the goroutine keeps its P and thread, and no other thread
+// wakes. A signal (the runtime's preemption request) ends one nanosleep
+// early; the rest is slept again.
+func fineSleep(d time.Duration) {
+	ts := unix.NsecToTimespec(d.Nanoseconds())
+	for {
+		var rem unix.Timespec
+		_, _, e := unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&rem)), 0)
+		if e != unix.EINTR {
+			return
+		}
+		ts = rem
+	}
+}
 
-	// The sendmsg of a GSO send, made with RawSyscall inside rc.Write: a
-	// send of 64 segments runs long enough that with Syscall the runtime
-	// would hand the P to another thread each time, which costs more
-	// context switches than the send. The socket is non-blocking, and
-	// EAGAIN waits in the netpoller.
-	rc    syscall.RawConn
-	msg   unix.Msghdr
-	iov   unix.Iovec
-	sa    unix.RawSockaddrInet4
-	write func(fd uintptr) bool
-	errno syscall.Errno
+// batcher collects consecutive packets of one frame back to back in one
+// buffer, and sends them in one system call (see sendMmsg, sendGSO). For
+// GSO every packet but the last must have the first one's length: a longer
+// packet, or any after a shorter one, starts the next batch.
+type batcher struct {
+	s    *streamer
+	f    *frame
+	np   uint32
+	mode string
+	buf  []byte // the packets
+	offs []int  // where each packet in buf starts
+	seg  int    // length of the first packet in buf
+	// short: the last packet in buf is shorter than seg
+	short bool
+	oob   []byte // the UDP_SEGMENT control message
+
+	// The system call of a batch, made with RawSyscall: a batch of 44
+	// packets runs long enough that with Syscall the runtime would hand
+	// the P to another thread each time, which costs more context switches
+	// than the send. rc (the stream socket, non-blocking, EAGAIN waits in
+	// the netpoller) serves where the batches' own socket could not be
+	// opened (sendSocketLocked).
+	rc      syscall.RawConn
+	iov     []unix.Iovec
+	mmsg    []unix.Mmsghdr
+	sa      unix.RawSockaddrInet4
+	write   func(fd uintptr) bool
+	n       int // messages sent of the first mmsgEnd
+	mmsgEnd int
+	errno   syscall.Errno
 }
 
 func newBatcher(s *streamer) *batcher {
-	b := &batcher{s: s, oob: make([]byte, unix.CmsgSpace(2)), buf: make([]byte, 0, gsoMaxBytes+9000)}
+	b := &batcher{s: s, oob: make([]byte, unix.CmsgSpace(2)), buf: make([]byte, 0, batchMaxBytes+9000),
+		iov: make([]unix.Iovec, batchMaxPackets), mmsg: make([]unix.Mmsghdr, batchMaxPackets)}
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&b.oob[0]))
 	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
 	h.SetLen(unix.CmsgLen(2))
 	if s.conn != nil {
 		b.rc, _ = s.conn.SyscallConn()
 	}
-	b.write = func(fd uintptr) bool {
-		_, _, b.errno = unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&b.msg)), 0)
-		return b.errno != unix.EAGAIN
-	}
+	b.write = b.syscall
 	return b
 }
 
-// sendmsg sends buf with the UDP_SEGMENT control message to an IPv4 dst.
-func (b *batcher) sendmsg(dst netip.AddrPort) error {
-	if b.rc == nil || !dst.Addr().Is4() {
-		_, _, err := b.s.conn.WriteMsgUDPAddrPort(b.buf, b.oob, dst)
+// start begins the packets of frame f (np payload packets).
+func (b *batcher) start(f *frame, np uint32) {
+	b.f, b.np, b.mode = f, np, b.s.mode
+	b.reset()
+}
+
+func (b *batcher) reset() { b.buf, b.offs, b.short = b.buf[:0], b.offs[:0], false }
+
+// add queues packet id, sending what is queued first when id cannot join it.
+func (b *batcher) add(id uint32) {
+	l := packetLen(b.f, id, b.np)
+	n := len(b.offs)
+	if n > 0 && (len(b.buf)+l > batchMaxBytes || n == batchMaxPackets ||
+		b.mode == sendGSO && (b.short || l > b.seg)) {
+		b.flush()
+		n = 0
+	}
+	if n == 0 {
+		b.seg = l
+	}
+	b.short = l < b.seg
+	b.offs = append(b.offs, len(b.buf))
+	b.buf = appendPacket(b.buf, b.f, id, b.np)
+	if b.mode == sendPerPacket {
+		b.flush()
+	}
+}
+
+// flush sends the queued packets.
+func (b *batcher) flush() {
+	n := len(b.offs)
+	if n == 0 {
+		return
+	}
+	dst := b.f.p.dst
+	var err error
+	switch {
+	case n == 1 || b.mode == sendPerPacket || b.s.noBatch.Load() || b.rc == nil || !dst.Addr().Is4():
+		b.sendEach(dst, 0)
+	case b.mode == sendGSO:
+		err = b.sendGSO(dst)
+	default:
+		err = b.sendMmsg(dst)
+	}
+	if err != nil {
+		b.refused(err, dst)
+	}
+	b.reset()
+}
+
+// refused handles a batch the kernel did not take: packets from b.n on.
+func (b *batcher) refused(err error, dst netip.AddrPort) {
+	if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EMSGSIZE) ||
+		errors.Is(err, syscall.ENOPROTOOPT) || errors.Is(err, syscall.ENOSYS) {
+		if b.s.noBatch.CompareAndSwap(false, true) {
+			b.s.log.Warn("gvsp: batched send refused, sending one packet per syscall from now on",
+				"mode", b.mode, "err", err, "packet_bytes", b.seg, "packets", len(b.offs), "destination", dst)
+		}
+		b.sendEach(dst, b.n)
+		return
+	}
+	b.s.sendFailed(err, len(b.offs)-b.n)
+}
+
+// packetAt is queued packet i.
+func (b *batcher) packetAt(i int) []byte {
+	end := len(b.buf)
+	if i+1 < len(b.offs) {
+		end = b.offs[i+1]
+	}
+	return b.buf[b.offs[i]:end]
+}
+
+// sendEach sends queued packets from the first on, one per syscall.
+func (b *batcher) sendEach(dst netip.AddrPort, first int) {
+	for i := first; i < len(b.offs); i++ {
+		if _, err := b.s.conn.WriteToUDPAddrPort(b.packetAt(i), dst); err != nil {
+			b.s.sendFailed(err, 1)
+			continue
+		}
+		b.s.packetsSent.Add(1)
+	}
+}
+
+// sent counts a batch the kernel took, logging the first one.
+func (b *batcher) sent(dst netip.AddrPort) {
+	if b.s.batches.Add(1) == 1 {
+		b.s.log.Info("gvsp: frames leave in batches", "mode", b.mode, "packets", len(b.offs), "destination", dst)
+	}
+	b.s.packetsSent.Add(uint64(len(b.offs)))
+}
+
+// sendGSO sends the queued packets as one datagram cut into segments of
+// b.seg bytes.
+func (b *batcher) sendGSO(dst netip.AddrPort) error {
+	binary.NativeEndian.PutUint16(b.oob[unix.CmsgLen(0):], uint16(b.seg))
+	b.setAddr(dst)
+	b.iov[0].Base = &b.buf[0]
+	b.iov[0].SetLen(len(b.buf))
+	b.mmsg[0] = unix.Mmsghdr{Hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.sa)), Namelen: unix.SizeofSockaddrInet4,
+		Iov: &b.iov[0], Control: &b.oob[0]}}
+	b.mmsg[0].Hdr.SetIovlen(1)
+	b.mmsg[0].Hdr.SetControllen(len(b.oob))
+	if err := b.call(1); err != nil {
 		return err
 	}
+	b.sent(dst)
+	return nil
+}
+
+// sendMmsg sends the queued packets as one datagram each in sendmmsg(2).
+func (b *batcher) sendMmsg(dst netip.AddrPort) error {
+	b.setAddr(dst)
+	for i := range b.offs {
+		p := b.packetAt(i)
+		b.iov[i].Base = &p[0]
+		b.iov[i].SetLen(len(p))
+		b.mmsg[i] = unix.Mmsghdr{Hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.sa)),
+			Namelen: unix.SizeofSockaddrInet4, Iov: &b.iov[i]}}
+		b.mmsg[i].Hdr.SetIovlen(1)
+	}
+	if err := b.call(len(b.offs)); err != nil {
+		return err
+	}
+	b.sent(dst)
+	return nil
+}
+
+func (b *batcher) setAddr(dst netip.AddrPort) {
 	b.sa.Family = unix.AF_INET
 	port := (*[2]byte)(unsafe.Pointer(&b.sa.Port))
 	port[0], port[1] = byte(dst.Port()>>8), byte(dst.Port())
 	b.sa.Addr = dst.Addr().As4()
-	b.iov.Base = &b.buf[0]
-	b.iov.SetLen(len(b.buf))
-	b.msg.Name = (*byte)(unsafe.Pointer(&b.sa))
-	b.msg.Namelen = unix.SizeofSockaddrInet4
-	b.msg.Iov = &b.iov
-	b.msg.SetIovlen(1)
-	b.msg.Control = &b.oob[0]
-	b.msg.SetControllen(len(b.oob))
-	if err := b.rc.Write(b.write); err != nil {
-		return err
+}
+
+// call runs sendmmsg(2) on the first n of b.mmsg (for GSO the one message)
+// until all are sent. On an error b.n says how many were sent before it.
+func (b *batcher) call(n int) error {
+	b.n, b.errno, b.mmsgEnd = 0, 0, n
+	s := b.s
+	s.fdMu.Lock()
+	if fd := s.sendFD; fd >= 0 {
+		// MSG_DONTWAIT in RawSyscall; when the socket buffer is full,
+		// a blocking call that lets the runtime hand the P on.
+		for b.n < n && b.errno == 0 {
+			if !b.sendmmsg(uintptr(fd), unix.MSG_DONTWAIT, unix.RawSyscall6) {
+				b.sendmmsg(uintptr(fd), 0, unix.Syscall6)
+			}
+		}
+		s.fdMu.Unlock()
+	} else {
+		s.fdMu.Unlock()
+		for b.n < n && b.errno == 0 {
+			if err := b.rc.Write(b.write); err != nil {
+				return err
+			}
+		}
 	}
 	if b.errno != 0 {
 		return b.errno
@@ -167,75 +356,79 @@ func (b *batcher) sendmsg(dst netip.AddrPort) error {
 	return nil
 }
 
-// start begins the packets of frame f (np payload packets).
-func (b *batcher) start(f *frame, np uint32) {
-	b.f, b.np, b.single = f, np, b.s.perPacket
-	b.buf, b.n, b.short = b.buf[:0], 0, false
+// syscall is rc.Write's callback: false (wait until writable) on EAGAIN.
+func (b *batcher) syscall(fd uintptr) bool {
+	return b.sendmmsg(fd, 0, unix.RawSyscall6)
 }
 
-// add queues packet id, sending what is queued first when id cannot join it.
-func (b *batcher) add(id uint32) {
-	l := packetLen(b.f, id, b.np)
-	if b.n > 0 && (b.short || l > b.seg || len(b.buf)+l > gsoMaxBytes || b.n == gsoMaxSegments) {
-		b.flush()
-	}
-	if b.n == 0 {
-		b.seg = l
-	}
-	b.short = l < b.seg
-	b.buf = appendPacket(b.buf, b.f, id, b.np)
-	b.n++
-	if b.single {
-		b.flush()
-	}
-}
-
-// flush sends the queued packets.
-func (b *batcher) flush() {
-	if b.n == 0 {
-		return
-	}
-	dst := b.f.p.dst
-	if b.n == 1 || b.single || b.s.noGSO.Load() {
-		b.sendEach(dst)
-	} else {
-		b.sendGSO(dst)
-	}
-	b.buf, b.n, b.short = b.buf[:0], 0, false
-}
-
-func (b *batcher) sendGSO(dst netip.AddrPort) {
-	binary.NativeEndian.PutUint16(b.oob[unix.CmsgLen(0):], uint16(b.seg))
-	err := b.sendmsg(dst)
-	if err == nil {
-		b.s.gsoSends.Add(1)
-		b.s.packetsSent.Add(uint64(b.n))
-		return
-	}
-	// EIO: the route's device cannot checksum for GSO; EINVAL: a kernel
-	// without UDP_SEGMENT, or segments longer than the MTU (which one
-	// packet per syscall may still send, in IP fragments).
-	if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOPROTOOPT) ||
-		errors.Is(err, syscall.EMSGSIZE) {
-		if b.s.noGSO.CompareAndSwap(false, true) {
-			b.s.log.Warn("gvsp: UDP GSO refused, sending one packet per syscall from now on",
-				"err", err, "segment_bytes", b.seg, "segments", b.n, "destination", dst)
+// sendmmsg sends messages b.n … b.mmsgEnd-1 with call, and says false when
+// it stopped at EAGAIN.
+func (b *batcher) sendmmsg(fd, flags uintptr, call func(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err syscall.Errno)) bool {
+	for b.n < b.mmsgEnd {
+		r, _, e := call(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.mmsg[b.n])), uintptr(b.mmsgEnd-b.n), flags, 0, 0)
+		switch e {
+		case 0:
+			b.n += int(r)
+		case unix.EAGAIN:
+			return false
+		case unix.EINTR:
+		default:
+			b.errno = e
+			return true
 		}
-		b.sendEach(dst)
-		return
 	}
-	b.s.sendFailed(err, b.n)
+	return true
 }
 
-// sendEach sends the queued packets one per syscall.
-func (b *batcher) sendEach(dst netip.AddrPort) {
-	for off := 0; off < len(b.buf); off += b.seg {
-		if _, err := b.s.conn.WriteToUDPAddrPort(b.buf[off:min(off+b.seg, len(b.buf))], dst); err != nil {
-			b.s.sendFailed(err, 1)
-			continue
-		}
-		b.s.packetsSent.Add(1)
+// openSendSocket gives the streamer the socket batches leave from: a
+// blocking socket bound to the stream socket's address and port (both have
+// SO_REUSEADDR) that the netpoller does not watch. On the netpoller's socket
+// each datagram the kernel frees wakes the netpoller's thread through the
+// socket's write-space callback, which costs more than the send itself;
+// here nobody waits on the socket, so nobody is woken. It is opened with the
+// streamer, in the network namespace of the calling thread (the stream
+// socket's). Without it (sendFD -1) batches go through the stream socket.
+func (s *streamer) openSendSocket() {
+	if s.conn == nil || s.mode == sendPerPacket {
+		return
 	}
+	fd, err := openSendSocket(s.conn.LocalAddr().(*net.UDPAddr).AddrPort())
+	if err != nil {
+		s.log.Warn("gvsp: no socket of its own for batches, sending through the stream socket", "err", err)
+		return
+	}
+	s.sendFD = fd
+}
+
+// closeSendSocket closes the batches' socket for good.
+func (s *streamer) closeSendSocket() {
+	s.fdMu.Lock()
+	defer s.fdMu.Unlock()
+	if s.sendFD >= 0 {
+		unix.Close(s.sendFD)
+		s.sendFD = -1
+	}
+}
+
+func openSendSocket(ap netip.AddrPort) (int, error) {
+	if !ap.Addr().Is4() {
+		return -1, fmt.Errorf("%v: not IPv4", ap)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return -1, err
+	}
+	for _, o := range [][2]int{{unix.SO_REUSEADDR, 1}, {unix.SO_BROADCAST, 1}, {unix.SO_SNDBUF, 4 << 20}, {unix.SO_RCVBUF, 4096}} {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o[0], o[1]); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("setsockopt %d: %w", o[0], err)
+		}
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind %v: %w", ap, err)
+	}
+	return fd, nil
 }
 
 func (s *streamer) sendFailed(err error, packets int) {

@@ -2,10 +2,12 @@ package camsim
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"testing"
@@ -107,9 +109,9 @@ func (r *packetRx) none(t *testing.T) {
 }
 
 // testStreamer is a streamer on 127.0.0.1 sending to a packetRx.
-func testStreamer(t *testing.T, perPacket bool) (*streamer, *packetRx) {
+func testStreamer(t *testing.T, mode string) (*streamer, *packetRx) {
 	t.Helper()
-	send, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	send, err := listenStream()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,15 +120,30 @@ func testStreamer(t *testing.T, perPacket bool) (*streamer, *packetRx) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { send.Close() })
-	return streamerOn(t, send, perPacket), newPacketRx(t, recv)
+	return streamerOn(t, send, mode), newPacketRx(t, recv)
 }
 
-func streamerOn(t *testing.T, conn *net.UDPConn, perPacket bool) *streamer {
+// listenStream opens a stream socket on 127.0.0.1 as camsim.Run does
+// (listenUDP: SO_REUSEADDR, which the batches' own socket needs as well).
+func listenStream() (*net.UDPConn, error) {
+	return listenUDP(context.Background(), netip.MustParseAddrPort("127.0.0.1:0"))
+}
+
+func streamerOn(t *testing.T, conn *net.UDPConn, mode string) *streamer {
+	if err := checkSendMode(mode); err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := newStreamer(conn, func() bool { return false }, log)
-	s.perPacket = perPacket
+	s.mode = mode
+	t.Cleanup(s.closeSendSocket)
+	if s.sendFD < 0 {
+		t.Fatal("no socket of its own for batches")
+	}
 	return s
 }
+
+var allModes = []string{sendMmsg, sendGSO, sendPerPacket}
 
 func params(rx *packetRx, w, h uint32, packetSize int) streamParams {
 	return streamParams{dst: rx.conn.LocalAddr().(*net.UDPAddr).AddrPort(), packetSize: packetSize,
@@ -165,55 +182,49 @@ func allIDs(np uint32) []uint32 {
 	return ids
 }
 
-// TestStreamGSOFrames: with UDP GSO on loopback every packet of a frame
-// arrives once and intact, for 1500- and 9000-byte packets and a size whose
-// last payload packet is short, in fewer sendmsg calls than packets; the
-// per-packet path sends the same bytes.
-func TestStreamGSOFrames(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		w, h       uint32
-		packetSize int
-		perPacket  bool
-	}{
-		{"gso1500", 320, 240, 1500, false},
-		{"gso9000", 640, 480, 9000, false},
-		{"gso1000-short-last", 333, 101, 1000, false},
-		{"per-packet1500", 320, 240, 1500, true},
-		{"per-packet9000", 640, 480, 9000, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s, rx := testStreamer(t, tc.perPacket)
-			for i := range 3 {
-				f := s.nextFrame(frameReq{ts: uint64(i + 1), p: params(rx, tc.w, tc.h, tc.packetSize)})
-				before, gsoBefore := s.packetsSent.Load(), s.gsoSends.Load()
-				s.sendFrame(f)
-				np := s.nPackets(f)
-				sent, gso := s.packetsSent.Load()-before, s.gsoSends.Load()-gsoBefore
-				if sent != uint64(np+2) || s.sendErrors.Load() != 0 {
-					t.Fatalf("frame %d: %d packets sent, %d errors, want %d, 0", i, sent, s.sendErrors.Load(), np+2)
+// TestStreamBatchedFrames: batched (sendmmsg, GSO) and alone, every packet
+// of a frame arrives once and intact on loopback, for 1500- and 9000-byte
+// packets and a size whose last payload packet is short, the batched paths
+// in one system call per burst.
+func TestStreamBatchedFrames(t *testing.T) {
+	for _, mode := range allModes {
+		for _, tc := range []struct {
+			w, h       uint32
+			packetSize int
+		}{{320, 240, 1500}, {640, 480, 9000}, {333, 101, 1000}} {
+			t.Run(fmt.Sprintf("%s/packet%d", mode, tc.packetSize), func(t *testing.T) {
+				s, rx := testStreamer(t, mode)
+				for i := range 3 {
+					f := s.nextFrame(frameReq{ts: uint64(i + 1), p: params(rx, tc.w, tc.h, tc.packetSize)})
+					before, batchesBefore := s.packetsSent.Load(), s.batches.Load()
+					s.sendFrame(f)
+					np := s.nPackets(f)
+					sent, batches := s.packetsSent.Load()-before, s.batches.Load()-batchesBefore
+					if sent != uint64(np+2) || s.sendErrors.Load() != 0 {
+						t.Fatalf("frame %d: %d packets sent, %d errors, want %d, 0", i, sent, s.sendErrors.Load(), np+2)
+					}
+					checkPackets(t, s, f, rx.take(t, int(sent)), allIDs(np))
+					burst := uint64(maxBurst(f.p, mode))
+					switch {
+					case mode == sendPerPacket && batches != 0:
+						t.Errorf("per-packet path made %d batched sends", batches)
+					case mode != sendPerPacket && (batches == 0 || batches > uint64(np)/burst+3 || s.noBatch.Load()):
+						t.Errorf("%d batched sends for %d packets (bursts of %d), fallen back %v", batches, np+2, burst, s.noBatch.Load())
+					}
 				}
-				checkPackets(t, s, f, rx.take(t, int(sent)), allIDs(np))
-				burst := uint64(maxBurst(f.p, false))
-				switch {
-				case tc.perPacket && gso != 0:
-					t.Errorf("per-packet path made %d GSO sends", gso)
-				case !tc.perPacket && (gso == 0 || gso > uint64(np)/burst+3 || s.noGSO.Load()):
-					t.Errorf("GSO sends %d for %d packets (bursts of %d), fallen back %v", gso, np+2, burst, s.noGSO.Load())
-				}
-			}
-			rx.none(t)
-		})
+				rx.none(t)
+			})
+		}
 	}
 }
 
-// TestStreamGSODropSinglePackets: drop-percent loses single packets out of
-// GSO batches (the lost ids are exactly as many as the dropped counter says),
+// TestStreamDropSinglePackets: drop-percent loses single packets out of
+// batches (the lost ids are exactly as many as the dropped counter says),
 // and PACKETRESEND recovers each of them from the ring.
-func TestStreamGSODropSinglePackets(t *testing.T) {
-	for _, perPacket := range []bool{false, true} {
-		t.Run(fmt.Sprintf("perPacket=%v", perPacket), func(t *testing.T) {
-			s, rx := testStreamer(t, perPacket)
+func TestStreamDropSinglePackets(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode, func(t *testing.T) {
+			s, rx := testStreamer(t, mode)
 			s.setDropPercent(20)
 			f := s.nextFrame(frameReq{ts: 7, p: params(rx, 640, 240, 1500)})
 			s.sendFrame(f)
@@ -263,20 +274,21 @@ func TestStreamGSODropSinglePackets(t *testing.T) {
 // receive timestamps show it; a slower machine only makes them later.
 func TestStreamSCPDPacing(t *testing.T) {
 	for _, tc := range []struct {
-		delay     time.Duration
-		perPacket bool
-		burst     int
+		delay time.Duration
+		mode  string
+		burst int
 	}{
-		{200 * time.Microsecond, false, 1},
-		{20 * time.Microsecond, false, 5},
-		{20 * time.Microsecond, true, 5},
-		{2 * time.Microsecond, false, 16},
+		{200 * time.Microsecond, sendMmsg, 1},
+		{20 * time.Microsecond, sendMmsg, 5},
+		{20 * time.Microsecond, sendGSO, 5},
+		{20 * time.Microsecond, sendPerPacket, 5},
+		{2 * time.Microsecond, sendMmsg, 16},
 	} {
-		t.Run(fmt.Sprintf("%v/perPacket=%v", tc.delay, tc.perPacket), func(t *testing.T) {
-			s, rx := testStreamer(t, tc.perPacket)
+		t.Run(fmt.Sprintf("%v/%s", tc.delay, tc.mode), func(t *testing.T) {
+			s, rx := testStreamer(t, tc.mode)
 			p := params(rx, 1464, 60, 1500) // 60 full payload packets
 			p.delay, p.period = tc.delay, time.Millisecond
-			if b := maxBurst(p, tc.perPacket); b != tc.burst {
+			if b := maxBurst(p, tc.mode); b != tc.burst {
 				t.Fatalf("burst %d packets for SCPD %v, want %d", b, tc.delay, tc.burst)
 			}
 			f := s.nextFrame(frameReq{ts: 1, p: p})
@@ -306,10 +318,10 @@ func TestStreamSCPDPacing(t *testing.T) {
 	}
 }
 
-// TestStreamGSOFallback: where the kernel refuses a GSO send (here EINVAL:
-// 9000-byte segments on a loopback of MTU 1500, in a namespace of the
-// test's), the streamer falls back to one packet per syscall for good, and
-// the frame still arrives whole (in IP fragments, reassembled).
+// TestStreamGSOFallback: where the kernel refuses a GSO send (here
+// EMSGSIZE: 9000-byte segments on a loopback of MTU 1500, in a namespace of
+// the test's), the streamer falls back to one packet per syscall for good,
+// and the frame still arrives whole (in IP fragments, reassembled).
 func TestStreamGSOFallback(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "ip")
@@ -322,15 +334,24 @@ func TestStreamGSOFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	var send, recv *net.UDPConn
+	var s *streamer
 	inNetns(t, ns.Name, func() (err error) {
-		if send, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+		if send, err = listenStream(); err != nil {
 			return err
 		}
-		recv, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		return err
+		if recv, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+			return err
+		}
+		// The streamer's own socket opens in the namespace too.
+		s = newStreamer(send, func() bool { return false }, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+		return nil
 	})
-	t.Cleanup(func() { send.Close() })
-	s, rx := streamerOn(t, send, false), newPacketRx(t, recv)
+	t.Cleanup(func() { s.closeSendSocket(); send.Close() })
+	s.mode = sendGSO
+	if s.sendFD < 0 {
+		t.Fatal("no socket of its own for batches")
+	}
+	rx := newPacketRx(t, recv)
 
 	for i, size := range []int{9000, 1500} {
 		f := s.nextFrame(frameReq{ts: uint64(i + 1), p: params(rx, 640, 480, size)})
@@ -341,8 +362,8 @@ func TestStreamGSOFallback(t *testing.T) {
 			t.Fatalf("%d-byte packets: sent %d, errors %d (%v), want %d, 0", size, sent, s.sendErrors.Load(), s.lastError.Load(), np+2)
 		}
 		checkPackets(t, s, f, rx.take(t, int(np+2)), allIDs(np))
-		if !s.noGSO.Load() || s.gsoSends.Load() != 0 {
-			t.Errorf("%d-byte packets: fallen back %v, GSO sends %d; want true, 0", size, s.noGSO.Load(), s.gsoSends.Load())
+		if !s.noBatch.Load() || s.batches.Load() != 0 {
+			t.Errorf("%d-byte packets: fallen back %v, batched sends %d; want true, 0", size, s.noBatch.Load(), s.batches.Load())
 		}
 	}
 	rx.none(t)
