@@ -184,12 +184,18 @@ func TestRigDownAfterCrash(t *testing.T) {
 func TestRigBadFlags(t *testing.T) {
 	dir := testenv.Build(t, "rig")
 	r := rigCLI{bin: filepath.Join(dir, "rig"), name: "unused", state: t.TempDir()}
+	broken := filepath.Join(t.TempDir(), "broken.xml")
+	if err := os.WriteFile(broken, []byte("<RegisterDescription><Integer Name=\"x\">"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{"up", "--cameras", "-1"},
 		{"up", "--camera", "05520125:profile=usb"},
 		{"up", "--camera", "05520125:domain=300"},
 		{"up", "--camera", ":profile=gev"},
 		{"up", "--camera", "05520125:nokey"},
+		{"up", "--camera", "05520125:genicam=/nonexistent/camera.xml"},
+		{"up", "--camera", "05520125:genicam=" + broken},
 		{"env"},
 	} {
 		if _, errOut, code := r.run(t, args...); code != 1 || errOut == "" {
@@ -269,5 +275,39 @@ func TestRigUnprivileged(t *testing.T) {
 	}
 	if out, err := exec.Command("pgrep", "-u", "nobody", "-f", "camsim|ptp4l|sleep infinity").Output(); err == nil {
 		t.Errorf("processes left after down:\n%s", out)
+	}
+}
+
+// TestRigGenICamCamera: a mixed rig, one camsim camera and one impersonating
+// the Basler ace 2 of ../shared/vendor-xml; Aravis lists both, the
+// impersonated one by the XML's vendor and model, and rig ctl's fault keys
+// reach it in its own terms (ptp-status=Faulty reads as its Faulty entry
+// after its PtpDataSetLatch).
+func TestRigGenICamCamera(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTool(t, "ptp4l", "arv-tool-0.8")
+	xml := filepath.Join(testenv.VendorXMLDir(t), "Basler_a2A2600-20gmBAS.xml")
+	dir := testenv.Build(t, "rig", "camsim")
+	r := rigCLI{bin: filepath.Join(dir, "rig"), name: rig.UniqueName("rg"), state: t.TempDir()}
+	t.Cleanup(func() { r.run(t, "down") })
+	if _, errOut, code := r.run(t, "up", "--cameras", "1", "--camera", "GC1:genicam="+xml); code != 0 {
+		t.Fatalf("rig up: exit %d: %s", code, errOut)
+	}
+	out, errOut, _ := r.run(t, "exec", "--", "arv-tool-0.8")
+	for _, want := range []string{"ptpcam-camsim-05520125", "Basler-vg4_gmax2505m_bas-GC1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("arv-tool-0.8 does not list %s:\n%s%s", want, out, errOut)
+		}
+	}
+	arv := func(args ...string) string {
+		out, errOut, _ := r.run(t, append([]string{"exec", "--", "arv-tool-0.8", "-n", "Basler-vg4_gmax2505m_bas-GC1", "control"}, args...)...)
+		return out + errOut
+	}
+	arv("PtpEnable=true")
+	if _, errOut, code := r.run(t, "ctl", "GC1", "ptp-status=Faulty"); code != 0 {
+		t.Fatalf("rig ctl: exit %d: %s", code, errOut)
+	}
+	if got := arv("PtpDataSetLatch", "PtpStatus"); !strings.Contains(got, "PtpStatus = Faulty") {
+		t.Errorf("after rig ctl ptp-status=Faulty: %q", got)
 	}
 }
