@@ -19,6 +19,7 @@ type scheduler struct {
 	cancelFn context.CancelFunc
 	running  atomic.Bool
 	skipped  atomic.Uint64
+	pending  atomic.Int32 // scheduled ACTION_CMDs waiting for their time
 }
 
 func newScheduler(ctx context.Context, c *clock, fire func(uint64)) *scheduler {
@@ -73,12 +74,22 @@ func (s *scheduler) cancel() {
 }
 
 // once fires at device time t without touching the committed schedule.
-func (s *scheduler) once(t uint64) {
+func (s *scheduler) once(t uint64) { s.onceBounded(t, 0) }
+
+// onceBounded is once with at most limit actions waiting (0: no bound); a
+// full queue refuses t and returns false.
+func (s *scheduler) onceBounded(t uint64, limit int) bool {
+	if n := s.pending.Add(1); limit > 0 && n > int32(limit) {
+		s.pending.Add(-1)
+		return false
+	}
 	go func() {
+		defer s.pending.Add(-1)
 		if s.wait(s.ctx, t) {
 			s.fire(t)
 		}
 	}()
+	return true
 }
 
 // wait sleeps until the device clock reaches t; false when ctx ended first.

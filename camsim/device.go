@@ -65,17 +65,18 @@ type camera struct {
 	ctx       context.Context // the run's context, for acquisition goroutines
 
 	// Counters for /state.
-	latches        atomic.Uint64
-	actionsFired   atomic.Uint64
-	actionCmds     atomic.Uint64
-	actionsLate    atomic.Uint64
-	softTriggers   atomic.Uint64
-	gvcpCommands   atomic.Uint64
-	gvcpDropped    atomic.Uint64
-	gvcpErrors     atomic.Uint64
-	accessDenied   atomic.Uint64
-	ptpLatches     atomic.Uint64
-	timestampReset atomic.Uint64
+	latches         atomic.Uint64
+	actionsFired    atomic.Uint64
+	actionCmds      atomic.Uint64
+	actionsLate     atomic.Uint64
+	actionsOverflow atomic.Uint64
+	softTriggers    atomic.Uint64
+	gvcpCommands    atomic.Uint64
+	gvcpDropped     atomic.Uint64
+	gvcpErrors      atomic.Uint64
+	accessDenied    atomic.Uint64
+	ptpLatches      atomic.Uint64
+	timestampReset  atomic.Uint64
 }
 
 func newCamera(cfg Config, log *slog.Logger) (*camera, error) {
@@ -818,7 +819,10 @@ func (c *camera) handleAction(cmd Command, ack func(Status, []byte) []byte) []by
 		c.fireAction0(now)
 		return ack(StatusActionLate, nil)
 	}
-	c.sched.once(at)
+	if !c.sched.onceBounded(at, c.actionQueueSize()) {
+		c.actionsOverflow.Add(1)
+		return ack(StatusOverflow, nil)
+	}
 	return ack(StatusSuccess, nil)
 }
 

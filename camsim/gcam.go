@@ -237,3 +237,21 @@ func (c *camera) hasPTP() bool {
 	}
 	return c.cfg.Profile != ProfileNoPTP
 }
+
+// actionQueueSize bounds scheduled ACTION_CMDs: the XML's ActionQueueSize
+// for an impersonated camera, none for camsim's own profiles.
+func (c *camera) actionQueueSize() int {
+	if c.gc == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.gc.g.doc.Nodes["ActionQueueSize"]; !ok {
+		return 0
+	}
+	v, err := c.gc.g.Int("ActionQueueSize")
+	if err != nil || v <= 0 {
+		return 0
+	}
+	return int(v)
+}

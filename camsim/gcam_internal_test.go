@@ -1,6 +1,9 @@
 package camsim
 
 import (
+	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -126,5 +129,60 @@ func TestGenICamTISLatchFormula(t *testing.T) {
 	v, err := c.gc.g.Int("TimestampLatchValue")
 	if err != nil || uint64(v) < before/1000*1000 || uint64(v) > after || v%1000 != 0 {
 		t.Errorf("TimestampLatchValue %d (%v), want a multiple of 1000 in [%d, %d]", v, err, before, after)
+	}
+}
+
+// TestGenICamActionQueue: the Basler ace 2 takes scheduled ACTION_CMDs for
+// its action group (keys written through its selector-indexed nodes) up to
+// its ActionQueueSize, then answers OVERFLOW; a past action_time is LATE; a
+// wrong group key gets silence.
+func TestGenICamActionQueue(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), "Basler_a2A2600-20gmBAS.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := impersonate(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.ctx = ctx
+	c.sched = newScheduler(ctx, c.clock, c.fireAction0)
+	c.mu.Lock()
+	qs, err := c.gc.g.Int("ActionQueueSize")
+	if err == nil {
+		_, _ = c.writeRegLocked(regActionDeviceKey, 0x1234)
+		err = errors.Join(c.gc.g.SetInt("ActionGroupKey", 7), c.gc.g.SetInt("ActionGroupMask", 1))
+	}
+	c.mu.Unlock()
+	if err != nil || qs != 2 {
+		t.Fatalf("ActionQueueSize %d, keys: %v", qs, err)
+	}
+	src := netip.MustParseAddrPort("127.0.0.1:40000")
+	send := func(group uint32, at uint64) (Status, bool) {
+		p := make([]byte, 20)
+		binary.BigEndian.PutUint32(p, 0x1234)
+		binary.BigEndian.PutUint32(p[4:], group)
+		binary.BigEndian.PutUint32(p[8:], 1)
+		binary.BigEndian.PutUint64(p[12:], at)
+		out := c.handle(MarshalCommand(FlagAckRequired|FlagActionHasTime, CmdAction, 1, p), src)
+		if out == nil {
+			return 0, false
+		}
+		a, err := ParseAck(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Status, true
+	}
+	future := c.ticks(c.clock.Read()) + 60*c.tickHz
+	for i, want := range []Status{StatusSuccess, StatusSuccess, StatusOverflow} {
+		if st, ok := send(7, future); !ok || st != want {
+			t.Errorf("scheduled action %d: %v (answered %v), want %v", i+1, st, ok, want)
+		}
+	}
+	if st, ok := send(7, 1); !ok || st != StatusActionLate {
+		t.Errorf("past action_time: %v (answered %v), want ACTION_LATE", st, ok)
+	}
+	if _, ok := send(8, future); ok {
+		t.Error("wrong group key answered")
 	}
 }

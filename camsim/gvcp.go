@@ -52,6 +52,7 @@ const (
 	StatusAccessDenied     Status = 0x8006
 	StatusBusy             Status = 0x8007
 	StatusInvalidHeader    Status = 0x800E
+	StatusOverflow         Status = 0x8015 // ACTION_CMD: the action queue is full
 	StatusActionLate       Status = 0x8016
 	StatusError            Status = 0x8FFF
 )
@@ -76,6 +77,8 @@ func (s Status) String() string {
 		return "BUSY"
 	case StatusInvalidHeader:
 		return "INVALID_HEADER"
+	case StatusOverflow:
+		return "OVERFLOW"
 	case StatusActionLate:
 		return "ACTION_LATE"
 	case StatusError:
