@@ -179,8 +179,10 @@ type Camera struct {
 	capsErr error
 	// valueCopies: node → the nodes its pValueCopy names (see caps.go).
 	valueCopies map[string][]string
-	streams     map[*Stream]struct{}
-	closed      bool
+	// selectorEntry: an enumeration ActionSelector's entry for the action.
+	selectorEntry string
+	streams       map[*Stream]struct{}
+	closed        bool
 }
 
 var _ Device = (*Camera)(nil)
@@ -900,7 +902,7 @@ func (c *Camera) SetActionKeys(ctx context.Context, deviceKey, groupKey, groupMa
 	if c.caps.ActionSelectorWritable {
 		var err error
 		if c.kind("ActionSelector") == kindEnum {
-			err = c.setStringLocked("ActionSelector", fmt.Sprintf("Action%d", c.caps.ActionSelector))
+			err = c.setStringLocked("ActionSelector", c.selectorEntry)
 		} else {
 			err = c.setIntegerLocked("ActionSelector", c.caps.ActionSelector)
 		}

@@ -71,6 +71,7 @@ import "C"
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unsafe"
 )
@@ -242,7 +243,10 @@ func (c *Camera) findActionCapsLocked(cp *Capabilities) {
 		// An enumeration selector ({Action0} on FLIR): its entry names the
 		// action; it is written only where it is writable.
 		if e := c.enumEntriesLocked("ActionSelector"); len(e) > 0 {
-			fmt.Sscanf(strings.TrimPrefix(e[0], "Action"), "%d", &cp.ActionSelector)
+			c.selectorEntry = e[0]
+			if n, err := strconv.ParseInt(strings.TrimPrefix(e[0], "Action"), 10, 64); err == nil {
+				cp.ActionSelector = n
+			}
 		}
 		cp.ActionSelectorWritable = c.writableLocked("ActionSelector")
 	}
