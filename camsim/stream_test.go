@@ -185,56 +185,40 @@ func TestStreamFreeRun(t *testing.T) {
 	}
 }
 
-// TestStreamAravisGSO: real Aravis (arv-camera-test-0.8) takes camsim's
-// UDP GSO batches apart into whole 1080p frames at 1500- and 9000-byte
-// packets, both across the rig's layout (camsim alone in a namespace on a
-// veth whose peer is a bridge port, Aravis behind another veth on the same
-// bridge) and on a namespace's loopback: Aravis counts no missing packets,
-// errors or failures, and camsim logged that it sent in GSO batches and never
-// fell back to one packet per syscall.
-func TestStreamAravisGSO(t *testing.T) {
+// TestStreamAravisBatched: real Aravis (arv-camera-test-0.8) receives
+// camsim's batched 1080p stream whole at 1500- and 9000-byte packets, both
+// across the rig's layout (camsim alone in a namespace on a veth whose peer
+// is a bridge port, Aravis behind another veth on the same bridge) and on a
+// namespace's loopback: Aravis counts no missing packets, errors or
+// failures, and camsim logged that its frames left in batches and never fell
+// back to one packet per syscall. On loopback Aravis reads with its packet
+// socket (its default as root), which sees each datagram as the sender made
+// it — the reason batches are sendmmsg, not GSO, by default. Across the
+// veth it reads a UDP socket sized to the payload (-a): its packet socket
+// gets nothing there, from the per-packet path either. 25 fps leaves the
+// slower machines of our kind their margin.
+func TestStreamAravisBatched(t *testing.T) {
 	host := newNetns(t)
 	testenv.RequireTool(t, "arv-camera-test-0.8")
-	camNS, err := rig.NewNetns(t.Context(), rig.UniqueName("camsimg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { camNS.Close() })
-	ctx := t.Context()
-	steps := [][]string{{"link", "add", "br0", "type", "bridge"}, {"link", "set", "br0", "up"}}
-	for _, st := range steps {
-		if err := host.IP(ctx, st...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := rig.VethPair(ctx, host, "vh0", "10.89.0.1/24", host, "vh0p", ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := rig.VethPair(ctx, camNS, "eth0", "10.89.0.2/24", host, "cam0", ""); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range []struct {
-		ns  *rig.Netns
-		dev string
-	}{{host, "vh0"}, {host, "vh0p"}, {host, "cam0"}, {camNS, "eth0"}} {
-		if err := l.ns.IP(ctx, "link", "set", l.dev, "mtu", "9000"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, st := range [][]string{{"link", "set", "vh0p", "master", "br0"}, {"link", "set", "cam0", "master", "br0"}} {
-		if err := host.IP(ctx, st...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	camNS := bridgedCamera(t, host)
+	loNS := newNetns(t)
 	args := []string{"--profile", "noptp", "--width", "1920", "--height", "1080", "--log.level", "info"}
 	veth := startCamsim(t, camNS, "", "05520140", append([]string{"--interface", "eth0"}, args...)...)
-	lo := startCamsim(t, host, "127.0.0.2", "05520141", args...)
-	for _, cam := range []*simCamera{veth, lo} {
+	lo := startCamsim(t, loNS, "127.0.0.2", "05520141", args...)
+	for _, tc := range []struct {
+		cam    *simCamera
+		ns     *rig.Netns
+		aravis []string
+	}{
+		{veth, host, []string{"-a", "--no-packet-socket"}},
+		{lo, loNS, nil},
+		{lo, loNS, []string{"-a", "--no-packet-socket"}},
+	} {
 		for _, ps := range []int{1500, 9000} {
-			t.Run(fmt.Sprintf("%s/packet%d", cam.Serial, ps), func(t *testing.T) {
-				stats := aravisStream(t, host, cam.Serial, ps)
-				if stats["n_completed_buffers"] < 50 || stats["n_failures"] != 0 || stats["n_missing_packets"] != 0 ||
-					stats["n_error_packets"] != 0 || stats["n_missing_frames"] != 0 {
+			t.Run(fmt.Sprintf("%s/packet%d/%s", tc.cam.Serial, ps, strings.Join(tc.aravis, "")), func(t *testing.T) {
+				stats := aravisStream(t, tc.ns, tc.cam.Serial, ps, tc.aravis...)
+				if stats["n_completed_buffers"] < 25 || stats["n_failures"] != 0 || stats["n_missing_packets"] != 0 ||
+					stats["n_error_packets"] != 0 || stats["n_missing_frames"] != 0 || stats["n_size_mismatch_errors"] != 0 {
 					t.Errorf("arv-camera-test statistics %v", stats)
 				}
 			})
@@ -244,20 +228,51 @@ func TestStreamAravisGSO(t *testing.T) {
 		_ = cam.cmd.Process.Signal(os.Interrupt)
 		<-cam.done
 		log := cam.out.String()
-		if !strings.Contains(log, "gvsp: frames leave in UDP GSO batches") || strings.Contains(log, "GSO refused") {
-			t.Errorf("camsim %s did not stream in GSO batches throughout:\n%s", cam.Serial, log)
+		if !strings.Contains(log, "gvsp: frames leave in batches") || strings.Contains(log, "batched send refused") {
+			t.Errorf("camsim %s did not stream in batches throughout:\n%s", cam.Serial, log)
 		}
 	}
 }
 
+// bridgedCamera makes the rig's layout in small: a camera namespace whose
+// eth0 (10.89.0.2, MTU 9000) is a veth to a port of bridge br0 in host, and
+// host's vh0 (10.89.0.1) a veth to another port.
+func bridgedCamera(t *testing.T, host *rig.Netns) *rig.Netns {
+	t.Helper()
+	ctx := t.Context()
+	camNS, err := rig.NewNetns(ctx, rig.UniqueName("camsimb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { camNS.Close() })
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(host.IP(ctx, "link", "add", "br0", "type", "bridge"))
+	must(host.IP(ctx, "link", "set", "br0", "up"))
+	must(rig.VethPair(ctx, host, "vh0", "10.89.0.1/24", host, "vh0p", ""))
+	must(rig.VethPair(ctx, camNS, "eth0", "10.89.0.2/24", host, "cam0", ""))
+	for _, dev := range []string{"vh0", "vh0p", "cam0"} {
+		must(host.IP(ctx, "link", "set", dev, "mtu", "9000"))
+	}
+	must(camNS.IP(ctx, "link", "set", "eth0", "mtu", "9000"))
+	must(host.IP(ctx, "link", "set", "vh0p", "master", "br0"))
+	must(host.IP(ctx, "link", "set", "cam0", "master", "br0"))
+	return camNS
+}
+
 // aravisStream runs arv-camera-test-0.8 in ns on camera serial for 3 s at
-// 50 fps with packets of packetSize bytes, and returns its n_* statistics.
-func aravisStream(t *testing.T, ns *rig.Netns, serial string, packetSize int) map[string]int {
+// 25 fps with packets of packetSize bytes, and returns its n_* statistics.
+func aravisStream(t *testing.T, ns *rig.Netns, serial string, packetSize int, extra ...string) map[string]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	out, err := ns.Command(ctx, "arv-camera-test-0.8", "-n", "ptpcam-camsim-"+serial, "--duration", "3", "-f", "50",
-		"-i", strconv.Itoa(packetSize), "-j", "never").CombinedOutput()
+	args := append([]string{"-n", "ptpcam-camsim-" + serial, "--duration", "3", "-f", "25",
+		"-i", strconv.Itoa(packetSize), "-j", "never"}, extra...)
+	out, err := ns.Command(ctx, "arv-camera-test-0.8", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("arv-camera-test-0.8: %v\n%s", err, out)
 	}
@@ -268,6 +283,5 @@ func aravisStream(t *testing.T, ns *rig.Netns, serial string, packetSize int) ma
 	if len(stats) == 0 {
 		t.Fatalf("arv-camera-test-0.8 printed no statistics:\n%s", out)
 	}
-	t.Logf("%s", out)
 	return stats
 }
