@@ -2,10 +2,13 @@
 export PATH := /usr/local/go/bin:$(PATH)
 GO        ?= go
 PROMU     := $(GO) tool -modfile=tools/go.mod promu
+NFPM      := $(GO) tool -modfile=tools/go.mod nfpm
 BUILD_DIR := .build
+VERSION   := $(shell cat VERSION)
+DEB       := $(BUILD_DIR)/ptpcam_$(VERSION)_amd64.deb
 FUZZTIME  ?= 15s
 
-.PHONY: all deps build promu test unit fuzz lint bench demo dashboards clean compat
+.PHONY: all deps build promu tarball deb deb-check test unit fuzz lint bench demo dashboards clean compat
 
 all: build
 
@@ -42,7 +45,19 @@ fuzz: deps
 	$(GO) test ./pmc/ -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./camsim/ -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 
-test: lint unit fuzz promu
+# The release tarball .promu.yml declares: the binaries and its files.
+tarball: promu
+	$(PROMU) tarball --prefix $(BUILD_DIR) $(BUILD_DIR)/promu
+
+# One Debian package (nfpm, a Go tool module like promu) of the promu build.
+deb: promu
+	VERSION=$(VERSION) $(NFPM) package --config packaging/nfpm.yaml --packager deb --target $(DEB)
+
+# What a user installing the package sees: contents, units, --version.
+deb-check: deb
+	./packaging/check-deb.sh $(DEB)
+
+test: lint unit fuzz promu deb-check
 	@if [ -d alerts ]; then promtool test rules alerts/*_test.yml; fi
 
 # Benchmarks print the ratios they are judged by, measured in one run.

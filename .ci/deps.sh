@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(linuxptp libaravis-dev libusb-1.0-0-dev pkg-config aravis-tools aravis-tools-cli
-      ffmpeg prometheus prometheus-alertmanager iproute2 procps util-linux gcc make curl git ca-certificates unzip)
+      ffmpeg prometheus prometheus-alertmanager iproute2 procps util-linux gcc make curl git ca-certificates unzip
+      systemd jq)  # systemd-analyze verify (make deb-check); jq (make demo)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
