@@ -18,10 +18,6 @@ import (
 // says what that device lacks, and whose gap it is: the real camera's (its
 // XML declares no such feature) or camsim's (not simulated yet).
 const arvTestConfig = `
-[ptpcam:camsim]
-# camsim gap: no chunk data in GVSP yet (and its XML declares none).
-ChunksSupport=false
-
 [Allied_Vision_Technologies:MAKO_A_CCD]
 # Camera: the XML declares no chunk features.
 ChunksSupport=false
@@ -76,8 +72,10 @@ ChunksSupport=false
 `
 
 // TestArvTest runs Aravis' camera test suite, arv-test-0.8, on camsim in
-// each own profile and on a camera impersonated from every vendor XML, with
-// arvTestConfig: every test it runs must pass.
+// each own profile (Aravis' default expectations: no section for it) and on
+// a camera impersonated from every vendor XML, with arvTestConfig: every
+// test it runs must pass, and the own profiles must show Gain, ExposureTime
+// and chunk data (Chunks:BufferCheck finds the OffsetX and OffsetY chunks).
 func TestArvTest(t *testing.T) {
 	testenv.RequireTool(t, "arv-test-0.8")
 	ns := newNetns(t)
@@ -119,6 +117,7 @@ func TestArvTest(t *testing.T) {
 		}
 		if m[2] == "SUCCESS" {
 			tested[cur]++
+			tested[cur+" "+m[1]]++
 		}
 		if m[2] == "FAILURE" {
 			t.Errorf("%s: %s FAILURE%s", cur, m[1], m[3])
@@ -127,6 +126,11 @@ func TestArvTest(t *testing.T) {
 	for vm := range want {
 		if tested[vm] < 10 {
 			t.Errorf("%s: %d successful arv-test checks, want at least 10", vm, tested[vm])
+		}
+	}
+	for _, check := range []string{"Properties:GainAvailable", "Properties:ExposureTimeAvailable", "Chunks:BufferCheck", "SoftwareTrigger:BufferCheck"} {
+		if tested["ptpcam:camsim "+check] != 3 {
+			t.Errorf("ptpcam:camsim %s: %d of 3 profiles succeeded", check, tested["ptpcam:camsim "+check])
 		}
 	}
 	if t.Failed() {

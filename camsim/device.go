@@ -170,8 +170,28 @@ func (c *camera) subnetMask() uint32 {
 	return 0xFF000000
 }
 
-// payloadSize is width·height for the 8-bit formats camsim has.
-func (c *camera) payloadSizeLocked() uint32 { return c.width * c.height }
+// payloadSize is width·height for the 8-bit formats camsim has, plus the
+// chunks in chunk mode.
+func (c *camera) payloadSizeLocked() uint32 {
+	if cs := c.chunksLocked(); cs != nil {
+		return c.width*c.height + cs.chunkBytes()
+	}
+	return c.width * c.height
+}
+
+// chunksLocked is the chunk set of the next frame, nil without chunk mode.
+func (c *camera) chunksLocked() *chunkSet {
+	if c.gc != nil || c.plain[regChunkModeActive] == 0 {
+		return nil
+	}
+	cs := &chunkSet{width: c.width, height: c.height}
+	for i := range ownChunks {
+		if c.plain[regChunkEnable0+uint32(4*i)] != 0 {
+			cs.enabled |= 1 << i
+		}
+	}
+	return cs
+}
 
 // readRegLocked returns the 32-bit register at addr (4-aligned).
 func (c *camera) readRegLocked(addr uint32) (uint32, Status) {
@@ -431,12 +451,21 @@ func (c *camera) writeRegLocked(addr, v uint32) (Status, func()) {
 		if v != 0 {
 			return StatusSuccess, func() { c.sched.cancel() }
 		}
-	case regExposureTime, regExposureTime + 4, regGain, regGain + 4:
+	case regExposureTime, regExposureTime + 4, regGain, regGain + 4, regChunkModeActive:
+		c.plain[addr] = v
+	case regChunkSelector:
+		if v >= uint32(len(ownChunks)) {
+			return StatusInvalidParameter, nil
+		}
 		c.plain[addr] = v
 	case regPayloadSize, regPtpStatus, regPtpOffset, regPtpOffset + 4, regPtpClockID, regPtpClockID + 4,
 		regPtpGMClockID, regPtpGMClockID + 4, regSchedulerStatus, regSensorWidth, regSensorHeight:
 		return StatusWriteProtect, nil
 	default:
+		if addr >= regChunkEnable0 && addr < regChunkEnable0+uint32(4*len(ownChunks)) {
+			c.plain[addr] = v
+			return StatusSuccess, nil
+		}
 		return StatusInvalidAddress, nil
 	}
 	return StatusSuccess, nil
@@ -458,6 +487,7 @@ type streamParams struct {
 	height      uint32
 	pixelFormat uint32
 	period      time.Duration
+	chunks      *chunkSet // chunk mode: appended after the image (chunk.go)
 }
 
 func (c *camera) streamParamsLocked() streamParams {
@@ -469,6 +499,7 @@ func (c *camera) streamParamsLocked() streamParams {
 		height:      c.height,
 		pixelFormat: c.pixelFormat,
 		period:      time.Duration(float64(time.Second) / c.frameRate),
+		chunks:      c.chunksLocked(),
 	}
 }
 

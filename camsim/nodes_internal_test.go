@@ -1,6 +1,7 @@
 package camsim
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -157,4 +158,29 @@ func FuzzGenICam(f *testing.F) {
 			_ = g.SetInt(name, 7)
 		}
 	})
+}
+
+// TestChunkLayout: walking back from the end of a chunk-mode payload, as a
+// receiver does, finds every enabled chunk with its value, then the image.
+func TestChunkLayout(t *testing.T) {
+	cs := &chunkSet{enabled: 0b110011, width: 640, height: 480} // Timestamp, FrameID, OffsetX, OffsetY
+	img := make([]byte, 640*480)
+	b := cs.appendChunks(img, 42, 0x1122334455667788)
+	if uint32(len(b)) != 640*480+cs.chunkBytes() {
+		t.Fatalf("payload %d bytes, chunkBytes says %d", len(b), 640*480+cs.chunkBytes())
+	}
+	got := map[uint32][]byte{}
+	for off := len(b); off > 0; {
+		id := binary.BigEndian.Uint32(b[off-8:])
+		n := int(binary.BigEndian.Uint32(b[off-4:]))
+		if n > off-8 {
+			t.Fatalf("chunk 0x%x: %d bytes before offset %d", id, n, off)
+		}
+		got[id] = b[off-8-n : off-8]
+		off -= 8 + n
+	}
+	if binary.BigEndian.Uint64(got[0x11]) != 0x1122334455667788 || binary.BigEndian.Uint64(got[0x12]) != 42 ||
+		len(got[0x15]) != 4 || len(got[0x16]) != 4 || len(got[chunkIDImage]) != 640*480 || got[0x13] != nil {
+		t.Errorf("chunks found: %v", got)
+	}
 }

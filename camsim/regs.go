@@ -96,6 +96,9 @@ const (
 	regSensorHeight      = 0x100AC
 	regExposureTime      = 0x100B0 // float64 µs, plain memory
 	regGain              = 0x100B8 // float64 dB, plain memory
+	regChunkModeActive   = 0x100C0
+	regChunkSelector     = 0x100C4
+	regChunkEnable0      = 0x100C8 // one word per ChunkSelector entry (chunk.go)
 	customEnd            = 0x10100
 )
 

@@ -204,6 +204,9 @@ func (s *streamer) nextFrame(r frameReq) *frame {
 	binary.BigEndian.PutUint64(f.pixels, f.counter)
 	binary.BigEndian.PutUint64(f.pixels[8:], f.ts)
 	copy(f.pixels[16:], frameMagic)
+	if r.p.chunks != nil {
+		f.pixels = r.p.chunks.appendChunks(f.pixels, f.counter, f.ts)
+	}
 	return f
 }
 func dataPerPacket(packetSize int) int {
@@ -257,7 +260,7 @@ func appendPacket(buf []byte, f *frame, id, np uint32) []byte {
 		be.PutUint32(h[4:], gvspLeader<<24)
 		buf = append(buf, h[:]...)
 		var l [leaderData]byte
-		be.PutUint16(l[2:], payloadTypeImage)
+		be.PutUint16(l[2:], f.p.payloadType())
 		be.PutUint64(l[4:], f.ts)
 		be.PutUint32(l[12:], f.p.pixelFormat)
 		be.PutUint32(l[16:], f.p.width)
@@ -267,7 +270,7 @@ func appendPacket(buf []byte, f *frame, id, np uint32) []byte {
 		be.PutUint32(h[4:], gvspTrailer<<24|id)
 		buf = append(buf, h[:]...)
 		var t [trailerData]byte
-		be.PutUint16(t[2:], payloadTypeImage)
+		be.PutUint16(t[2:], f.p.payloadType())
 		be.PutUint32(t[4:], f.p.height)
 		buf = append(buf, t[:]...)
 	default:

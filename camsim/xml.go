@@ -20,7 +20,7 @@ func GenICamXML(p Profile, vendor, model string) []byte {
   xsi:schemaLocation="http://www.genicam.org/GenApi/Version_1_1 http://www.genicam.org/GenApi/GenApiSchema_Version_1_1.xsd">
 `, xmlEscape(model), xmlEscape(vendor), p)
 
-	cats := []string{"DeviceControl", "ImageFormatControl", "AcquisitionControl", "TransportLayerControl", "ActionControl"}
+	cats := []string{"DeviceControl", "ImageFormatControl", "AcquisitionControl", "TransportLayerControl", "ActionControl", "ChunkDataControl"}
 	switch p {
 	case ProfileSFNC:
 		cats = append(cats, "TimestampControl", "PtpControl")
@@ -155,6 +155,7 @@ func GenICamXML(p Profile, vendor, model string) []byte {
 		x.intReg("GevIEEE1588ParentClockId", regPtpGMClockID, 8, "RO", false, true)
 	}
 
+	x.chunkXML()
 	x.f(`  <Port Name="Device" NameSpace="Standard"/>
 </RegisterDescription>
 `)
