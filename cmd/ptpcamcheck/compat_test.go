@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestCompat(t *testing.T) {
 	}
 	compatTimestamps(t, c, rows, latchable)
 	compatOffsets(t, c, rows, latchable)
-	compatExporter(t, r, filepath.Join(dir, "ptpcam_exporter"), rows)
+	compatExporter(t, c, filepath.Join(dir, "ptpcam_exporter"), rows, latchable)
 	printMatrix(t, cams, rows)
 }
 
@@ -189,8 +190,9 @@ func compatOffsets(t *testing.T, c *checkRig, rows map[string]*compatRow, serial
 
 // compatExporter: the exporter watches every camera; its scrape is
 // promtool-clean and has each camera up with its capabilities.
-func compatExporter(t *testing.T, r *rig.Rig, bin string, rows map[string]*compatRow) {
+func compatExporter(t *testing.T, c *checkRig, bin string, rows map[string]*compatRow, latchable []string) {
 	t.Helper()
+	r := c.r
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := r.Host().Command(ctx, bin, "--ptp.socket", r.Socket, "--web.listen-address", "127.0.0.1:19878",
@@ -231,6 +233,63 @@ func compatExporter(t *testing.T, r *rig.Rig, bin string, rows map[string]*compa
 			row.exporterNote = "promtool: " + strings.TrimSpace(string(lint))
 		}
 	}
+	if len(latchable) > 0 {
+		exporterOffset(t, c, cl, rows, latchable)
+	}
+}
+
+// exporterOffset: +5 ms on one camera shows in its clock_delta_seconds and
+// in no other camera's.
+func exporterOffset(t *testing.T, c *checkRig, cl *http.Client, rows map[string]*compatRow, latchable []string) {
+	t.Helper()
+	k := latchable[0]
+	c.ctl(t, k, "offset", "5ms")
+	defer c.ctl(t, k, "offset", "0s")
+	deadline := time.Now().Add(30 * time.Second)
+	var why string
+	for {
+		body := scrapeText(cl, "http://127.0.0.1:19878/metrics")
+		why = ""
+		for _, s := range latchable {
+			d, okd := metricValue(body, `ptpcam_camera_clock_delta_seconds{serial="`+s+`"}`)
+			u, oku := metricValue(body, `ptpcam_camera_clock_delta_uncertainty_seconds{serial="`+s+`"}`)
+			want := 0.0
+			if s == k {
+				want = 0.005
+			}
+			if !okd || !oku || abs(d-want) > u+100e-6 {
+				why += fmt.Sprintf(" %s delta %g±%g want %g;", s, d, u, want)
+			}
+		}
+		if why == "" {
+			t.Logf("exporter: +5 ms on %s seen in its clock_delta_seconds and in no other camera's", k)
+			return
+		}
+		if time.Now().After(deadline) {
+			rows[k].exporterOK, rows[k].exporterNote = false, "+5 ms:"+why
+			t.Errorf("exporter, +5 ms on %s only, not seen in 30 s:%s", k, why)
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// metricValue is the value of the sample line starting with series.
+func metricValue(body, series string) (float64, bool) {
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 func scrapeText(cl *http.Client, url string) string {
@@ -252,6 +311,10 @@ func exporterMissing(body string, rows map[string]*compatRow) map[string]string 
 			miss[s] = "not up"
 		case !hasLine(body, "ptpcam_camera_capabilities_info{", `serial="`+s+`"`):
 			miss[s] = "no capabilities_info"
+		case rows[s].ptp != "N/A" && !strings.Contains(body, `ptpcam_camera_ptp_status{serial="`+s+`",status="slave"} 1`):
+			miss[s] = "status not slave"
+		case rows[s].latchTried && !hasLine(body, "ptpcam_camera_clock_delta_uncertainty_seconds{", `serial="`+s+`"`):
+			miss[s] = "no clock delta"
 		}
 	}
 	return miss
