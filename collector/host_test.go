@@ -330,13 +330,14 @@ type constCollector struct{ m prometheus.Metric }
 func (c constCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.Desc() }
 func (c constCollector) Collect(ch chan<- prometheus.Metric) { ch <- c.m }
 
-// TestCapturePortStats captures real PORT_STATS_NP answers of a grandmaster
-// and a slave ptp4l into testdata/ptp4l-3.1.1 (PTPCAM_CAPTURE=1, root): a
-// recording relay between the pmc client and ptp4l keeps the raw datagrams.
-func TestCapturePortStats(t *testing.T) {
-	if os.Getenv("PTPCAM_CAPTURE") == "" {
-		testenv.Skip(t, "capture only: PTPCAM_CAPTURE=1 rewrites testdata/ptp4l-3.1.1")
-	}
+var capture = flag.Bool("capture", false, "rewrite testdata/ptp4l-3.1.1 from real ptp4l (TestPortStatsFromRealPTP4L)")
+
+// TestPortStatsFromRealPTP4L asks a real grandmaster and slave ptp4l for
+// PORT_STATS_NP through a recording relay and decodes the raw answers: the
+// grandmaster has sent Announce and Sync, the slave received them. With
+// -capture the answers become testdata/ptp4l-3.1.1, which the golden test
+// replays.
+func TestPortStatsFromRealPTP4L(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "ptp4l")
 	out, _ := filepath.Abs(filepath.Join("testdata", "ptp4l-3.1.1"))
@@ -368,12 +369,30 @@ func TestCapturePortStats(t *testing.T) {
 	if err := sl.WaitLog(ctx, "to UNCALIBRATED"); err != nil {
 		t.Fatal(err)
 	}
-	os.MkdirAll(out, 0o755)
-	for side, sock := range map[string]string{"gm": gm.Socket, "slave": sl.Socket} {
-		raw := captureOne(t, sock)
-		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(raw)) + ")\n"
-		if err := os.WriteFile(filepath.Join(out, side+"-port_stats_np-0"), []byte(body), 0o644); err != nil {
+	for _, c := range []struct {
+		side, sock string
+		counts     func(pmc.PortStatsNP) [16]uint64
+	}{
+		{"gm", gm.Socket, func(p pmc.PortStatsNP) [16]uint64 { return p.TxMsgType }},
+		{"slave", sl.Socket, func(p pmc.PortStatsNP) [16]uint64 { return p.RxMsgType }},
+	} {
+		raw := captureOne(t, c.sock)
+		if id, _ := mgmtID(raw); id != pmc.IDPortStatsNP {
+			t.Fatalf("%s: answer about %s", c.side, id)
+		}
+		var ps pmc.PortStatsNP
+		if err := ps.UnmarshalBinary(raw[offMgmtID+2:]); err != nil {
 			t.Fatal(err)
+		}
+		n := c.counts(ps)
+		if ps.PortIdentity.PortNumber != 1 || n[pmc.MsgAnnounce] < 1 || n[pmc.MsgSync] < 1 || n[pmc.MsgAnnounce] > 1000 {
+			t.Errorf("%s: PORT_STATS_NP %+v: want port 1 with a few Announce and Sync (little-endian counters)", c.side, ps)
+		}
+		if *capture {
+			body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(raw)) + ")\n"
+			if err := os.WriteFile(filepath.Join(out, c.side+"-port_stats_np-0"), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

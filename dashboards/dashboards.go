@@ -186,6 +186,11 @@ func (p *panels) id() uint32 {
 }
 
 func (p *panels) host() []cog.Builder[dashboard.Panel] {
+	return append(p.hostState(), p.hostTiming()...)
+}
+
+// hostState is ptp4l's role, identities and reachability.
+func (p *panels) hostState() []cog.Builder[dashboard.Panel] {
 	return []cog.Builder[dashboard.Panel]{
 		p.stat().
 			Title("Host role").
@@ -240,7 +245,13 @@ ptpcam_ptp_grandmaster_info{` + hostSel + `}`)).
 			WithTarget(p.query(`ptpcam_ptp_up{`+hostSel+`}`, "{{instance}} {{socket}}")).
 			Mappings(upMappings("answers", "unreachable")).
 			ShowValue(common.VisibilityModeNever),
+	}
+}
 
+// hostTiming is ptp4l's offset, path delay and Sync, its changes and its
+// port counters.
+func (p *panels) hostTiming() []cog.Builder[dashboard.Panel] {
+	return []cog.Builder[dashboard.Panel]{
 		p.seconds("Host offset from master",
 			"ptp4l's offset from its master (time series of polled values); 0 when the host is grandmaster.",
 			`ptpcam_ptp_offset_from_master_seconds{`+hostSel+`}`, "{{instance}} {{socket}}").Span(8),
