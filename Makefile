@@ -43,6 +43,7 @@ unit: deps
 # Short fuzz runs of the decoders of untrusted input: ptp4l's answers and GVCP.
 fuzz: deps
 	$(GO) test ./pmc/ -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pmc/ -run '^$$' -fuzz '^FuzzPortStats$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./camsim/ -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 
 # The release tarball .promu.yml declares: the binaries and its files.
