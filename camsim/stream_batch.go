@@ -94,21 +94,25 @@ func maxBurst(p streamParams, mode string) int {
 
 // pacer spreads a frame's packets over 60% of its period, or one SCPD
 // delay apart on average when that is longer: the k-th packet does not leave
-// before start + k·max(period·0.6/packets, SCPD). A late wake-up is caught up
-// in bursts of at most maxBurst packets.
+// before start + k·max(period·0.6/packets, SCPD). Batches fall behind that
+// schedule when camsim did not get the CPU in time; the schedule then moves
+// on by as much, since catching up would send batch after batch back to
+// back, and a receiver that lost the CPU at the same moment overflows. The
+// per-packet path catches up, as before batching.
 type pacer struct {
-	start time.Time
-	per   time.Duration
-	least time.Duration // shortest sleep worth taking
-	fine  bool          // short sleeps in nanosleep(2)
-	burst int
+	start   time.Time
+	per     time.Duration
+	least   time.Duration // shortest sleep worth taking
+	fine    bool          // short sleeps in nanosleep(2)
+	catchUp bool
+	burst   int
 }
 
 func newPacer(p streamParams, total int, mode string) pacer {
 	pc := pacer{start: time.Now(), per: max(p.period*6/10/time.Duration(total), p.delay),
 		least: batchMinSleep, fine: true, burst: maxBurst(p, mode)}
 	if mode == sendPerPacket {
-		pc.least, pc.fine = perPacketMinSleep, false
+		pc.least, pc.fine, pc.catchUp = perPacketMinSleep, false, true
 	}
 	if p.delay > 0 {
 		pc.least = 0
@@ -123,6 +127,8 @@ func (pc *pacer) due(sent int) bool { return sent%pc.burst == 0 }
 func (pc *pacer) wait(sent int) {
 	ahead := time.Until(pc.start.Add(pc.per * time.Duration(sent)))
 	switch {
+	case ahead < 0 && !pc.catchUp:
+		pc.start = pc.start.Add(-ahead)
 	case ahead <= pc.least:
 	case pc.fine && ahead < fineSleepMax:
 		fineSleep(ahead)

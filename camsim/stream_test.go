@@ -195,8 +195,10 @@ func TestStreamFreeRun(t *testing.T) {
 // socket (its default as root), which sees each datagram as the sender made
 // it — the reason batches are sendmmsg, not GSO, by default. Across the
 // veth it reads a UDP socket sized to the payload (-a): its packet socket
-// gets nothing there, from the per-packet path either. 25 fps leaves the
-// slower machines of our kind their margin.
+// gets nothing there, from the per-packet path either. 25 fps, and resend
+// requests allowed for every packet of a frame (-q 2: a receiver that loses
+// the CPU for a few milliseconds loses a run of packets, batched or not),
+// leave the slower and busier machines of our kind their margin.
 func TestStreamAravisBatched(t *testing.T) {
 	host := newNetns(t)
 	testenv.RequireTool(t, "arv-camera-test-0.8")
@@ -271,7 +273,7 @@ func aravisStream(t *testing.T, ns *rig.Netns, serial string, packetSize int, ex
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	args := append([]string{"-n", "ptpcam-camsim-" + serial, "--duration", "3", "-f", "25",
-		"-i", strconv.Itoa(packetSize), "-j", "never"}, extra...)
+		"-i", strconv.Itoa(packetSize), "-j", "never", "-q", "2"}, extra...)
 	out, err := ns.Command(ctx, "arv-camera-test-0.8", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("arv-camera-test-0.8: %v\n%s", err, out)
