@@ -68,8 +68,15 @@ func (f *fakeCamera) StartStream(ctx context.Context, cfg genicam.StreamConfig) 
 		return nil, errors.New("fake: scheduler not programmed before the stream")
 	}
 	f.streams++
-	s := &fakeStream{cam: f, frames: make(chan genicam.Frame, cfg.Buffers), done: make(chan struct{})}
 	size := f.acq.Width * f.acq.Height
+	// A fixed pool of buffers, as Aravis has: a frame is received only
+	// into a buffer given back, and one given back is scribbled over, so
+	// that a recorder still reading a released buffer writes a corrupt
+	// frame (decodeCounters fails).
+	s := &fakeStream{cam: f, frames: make(chan genicam.Frame, cfg.Buffers), pool: make(chan []byte, cfg.Buffers), done: make(chan struct{})}
+	for range cfg.Buffers {
+		s.pool <- make([]byte, size)
+	}
 	go s.run(f.start, f.interval, size)
 	return s, nil
 }
@@ -77,6 +84,7 @@ func (f *fakeCamera) StartStream(ctx context.Context, cfg genicam.StreamConfig) 
 type fakeStream struct {
 	cam    *fakeCamera
 	frames chan genicam.Frame
+	pool   chan []byte
 	done   chan struct{}
 	once   sync.Once
 	mu     sync.Mutex
@@ -107,7 +115,15 @@ func (s *fakeStream) run(start int64, interval time.Duration, size int) {
 			s.mu.Unlock()
 			continue
 		}
-		data := make([]byte, size)
+		var data []byte
+		select {
+		case data = <-s.pool:
+		default:
+			s.mu.Lock()
+			s.stats.Underruns++
+			s.mu.Unlock()
+			continue
+		}
 		binary.BigEndian.PutUint64(data, uint64(k))
 		for i := 8; i < len(data); i++ {
 			data[i] = byte(k)
@@ -123,6 +139,7 @@ func (s *fakeStream) run(start int64, interval time.Duration, size int) {
 			s.stats.CompletedBuffers++
 			s.mu.Unlock()
 		default:
+			s.pool <- data
 			s.mu.Lock()
 			s.stats.Underruns++
 			s.mu.Unlock()
@@ -141,7 +158,17 @@ func (s *fakeStream) Next(ctx context.Context) (genicam.Frame, error) {
 	}
 }
 
-func (s *fakeStream) Release(genicam.Frame) error { return nil }
+func (s *fakeStream) Release(f genicam.Frame) error {
+	for i := range f.Data {
+		f.Data[i] = 0xee
+	}
+	select {
+	case s.pool <- f.Data:
+		return nil
+	default:
+		return errors.New("fake: release of a buffer not held")
+	}
+}
 
 func (s *fakeStream) Stats() genicam.StreamStats {
 	s.mu.Lock()

@@ -466,6 +466,10 @@ type ffmpegProc struct {
 	stdin *os.File
 	log   *slog.Logger
 
+	// The writer's: stdin for vmsplice, and the frames stdin still holds.
+	rc   syscall.RawConn
+	pipe pipeFrames
+
 	mu       sync.Mutex
 	progress Progress
 	tail     []string // last lines of stderr

@@ -309,11 +309,26 @@ func New(cfg Config, log *slog.Logger) (*Recorder, error) {
 		r.cfg.QueueFrames = min(512, max(16, (64<<20)/r.frameSz))
 	}
 	if r.cfg.StreamBuffers <= 0 {
-		r.cfg.StreamBuffers = min(64, max(8, (16<<20)/r.frameSz))
+		// The frames the writer may hold, and those Aravis fills or
+		// keeps waiting for resends meanwhile.
+		r.cfg.StreamBuffers = r.cfg.QueueFrames + 1 + spliceRing(r.frameSz) + r.inFlight()
 	}
 	r.skewNs.Store(-1)
 	r.state.Store(int32(StateIdle))
 	return r, nil
+}
+
+// inFlight is how many stream buffers Aravis needs besides those the writer
+// holds: a frame retention's worth of frames waiting for resends, and a few.
+func (r *Recorder) inFlight() int {
+	return max(8, int(r.cfg.FPS*streamFrameRetention.Seconds())+4)
+}
+
+// heldFrames is how many stream buffers the writer may hold: the queue, the
+// frame kept for repeats and those its pipe still holds; never so many that
+// Aravis is left fewer than it needs.
+func (r *Recorder) heldFrames() int {
+	return max(2, min(r.cfg.QueueFrames+1+spliceRing(r.frameSz), r.cfg.StreamBuffers-r.inFlight()))
 }
 
 // Prepare checks ffmpeg and chooses the encoder of each of n cameras with a
@@ -553,10 +568,10 @@ type frameMeta struct {
 	depth   int
 }
 
-// item travels from acquirer to writer: a slot with the frame's bytes, or
-// nil for a trigger whose frame was dropped or incomplete.
+// item travels from acquirer to writer: the held frame, or nil for a
+// trigger whose frame was dropped or incomplete.
 type item struct {
-	slot *[]byte
+	hf   *heldFrame
 	meta frameMeta
 }
 
@@ -581,7 +596,11 @@ type camRec struct {
 	restarts  atomic.Uint64
 	finishing sync.WaitGroup // ffmpegs of closed segments finishing
 
-	free  chan *[]byte
+	// free holds the heldFrames not in use: the acquirer takes one per
+	// frame it queues, the writer gives it back (unhold). Their number
+	// bounds the stream buffers the writer may keep from Aravis, so that a
+	// slow encoder costs dropped frames, never a stalled stream.
+	free  chan *heldFrame
 	queue chan item
 	black []byte
 
@@ -724,15 +743,13 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 				return nil, fmt.Errorf("camera %s: %s exists (use --overwrite)", serial, file)
 			}
 		}
+		pool := r.heldFrames()
 		cr := &camRec{r: r, idx: i, serial: serial, cam: c, enc: r.encoders[i], file: file,
 			log: r.log.With("serial", serial), black: zero,
-			free: make(chan *[]byte, cfg.QueueFrames+1), queue: make(chan item, 2*cfg.QueueFrames+64)}
+			free: make(chan *heldFrame, pool), queue: make(chan item, 2*cfg.QueueFrames+64)}
 		cr.lastK.Store(-1)
-		// One slot more than the queue: the writer holds the last written
-		// frame to repeat it for a gap.
-		for range cfg.QueueFrames + 1 {
-			b := make([]byte, r.frameSz)
-			cr.free <- &b
+		for _, hf := range make([]heldFrame, pool) {
+			cr.free <- &hf
 		}
 		cr.sideP = strings.TrimSuffix(file, filepath.Ext(file)) + ".csv"
 		side, err := createSidecar(cr.sideP, !cfg.Overwrite)
@@ -844,13 +861,14 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 	}
 	res.Frames = end
 	close(endReady)
-	// Stop the cameras while the writers drain.
+	// The writers give every buffer back before the streams (and their
+	// buffers) go; the schedulers stopped with acquisition.
+	wrWG.Wait()
 	for _, cr := range recs {
 		if err := cr.stream.Close(); err != nil && !cr.failed.Load() {
 			cr.log.Warn("Close stream", "err", err)
 		}
 	}
-	wrWG.Wait()
 	close(monitorDone)
 	monWG.Wait()
 
@@ -1008,38 +1026,59 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 		if gap := k - lastK - 1; gap > 0 {
 			c.missing.Add(uint64(gap))
 		}
-		m := frameMeta{k: k, frameID: f.FrameID, ts: f.Timestamp, rx: rx, status: StatusOK, depth: len(c.queue)}
-		var slot *[]byte
-		switch {
-		case f.Status != genicam.FrameSuccess || len(f.Data) < c.r.frameSz:
-			m.status = StatusIncomplete
-			c.dropIncomplete.Add(1)
-		default:
-			select {
-			case slot = <-c.free:
-				copy(*slot, f.Data[:c.r.frameSz])
-			default:
-				m.status = StatusDropped
-				c.dropQueue.Add(1)
-			}
-		}
-		_ = c.stream.Release(f)
-		select {
-		case c.queue <- item{slot: slot, meta: m}:
-		default:
-			// The marker queue is twice the slots: full only when the
-			// writer is stuck; the writer then sees a gap (missing).
-			if slot != nil {
-				c.free <- slot
-				c.dropQueue.Add(1)
-			}
-		}
+		c.queueFrame(f, frameMeta{k: k, frameID: f.FrameID, ts: f.Timestamp, rx: rx, status: StatusOK, depth: len(c.queue)})
 		lastK = k
 		c.lastK.Store(k)
 		if total > 0 && k == total-1 {
 			return
 		}
 	}
+}
+
+// queueFrame hands a frame's buffer to the writer, or gives it back to the
+// stream at once when it is incomplete or the writer holds all it may
+// (dropped: the encoder is behind). It never blocks.
+func (c *camRec) queueFrame(f genicam.Frame, m frameMeta) {
+	var hf *heldFrame
+	switch {
+	case f.Status != genicam.FrameSuccess || len(f.Data) < c.r.frameSz:
+		m.status = StatusIncomplete
+		c.dropIncomplete.Add(1)
+	default:
+		select {
+		case hf = <-c.free:
+			hf.f, hf.data = f, f.Data[:c.r.frameSz]
+		default:
+			m.status = StatusDropped
+			c.dropQueue.Add(1)
+		}
+	}
+	if hf == nil {
+		_ = c.stream.Release(f)
+	}
+	select {
+	case c.queue <- item{hf: hf, meta: m}:
+	default:
+		// The marker queue is twice the held frames: full only when the
+		// writer is stuck; the writer then sees a gap (missing).
+		if hf != nil {
+			_ = c.stream.Release(f)
+			hf.f, hf.data = genicam.Frame{}, nil
+			c.free <- hf
+			c.dropQueue.Add(1)
+		}
+	}
+}
+
+// unhold gives a held frame's buffer back to the stream once no pipe holds
+// its pages and it is not kept for repeating (writer only).
+func (c *camRec) unhold(hf *heldFrame) {
+	if hf.pins > 0 || hf.kept {
+		return
+	}
+	_ = c.stream.Release(hf.f)
+	hf.f, hf.data = genicam.Frame{}, nil
+	c.free <- hf
 }
 
 // writeLoop writes queued frames to ffmpeg in grid order, filling gaps when
@@ -1058,14 +1097,14 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 		case <-writerDone:
 		}
 	}()
-	var prev *[]byte
+	var prev *heldFrame
 	next := int64(0) // next grid index
 	out := int64(0)  // next output index in the current segment
 	seg := 1
 	segFrames := c.r.cfg.SegmentFrames()
 	timeSeg := int64(0) // segment of the grid the current file covers
 	broken := false
-	emit := func(buf []byte, r row) {
+	emit := func(buf []byte, hf *heldFrame, r row) {
 		if broken {
 			return
 		}
@@ -1086,7 +1125,8 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 		}
 		if buf != nil {
 			for {
-				_, err := c.ff.stdin.Write(buf)
+				c.ff.reclaim(c.unhold)
+				err := c.ff.writeFrame(buf, hf)
 				if err == nil {
 					break
 				}
@@ -1114,47 +1154,53 @@ func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end 
 		}
 		c.filled.Add(1)
 		if prev != nil {
-			return *prev
+			return prev.data
 		}
 		return c.black
 	}
 	for it := range c.queue {
 		if broken {
-			if it.slot != nil {
-				c.free <- it.slot
+			if it.hf != nil {
+				c.unhold(it.hf)
 			}
 			continue
 		}
 		k := it.meta.k
 		for ; next < k; next++ {
-			emit(fillBuf(), row{grid: next, gridNs: start + next*interval, status: StatusMissing, filled: align})
+			emit(fillBuf(), nil, row{grid: next, gridNs: start + next*interval, status: StatusMissing, filled: align})
 		}
 		r := row{grid: k, has: true, frameID: it.meta.frameID, deviceTS: it.meta.ts, hostRx: it.meta.rx,
 			gridNs: start + k*interval, status: it.meta.status, depth: it.meta.depth}
-		if it.slot == nil {
+		if it.hf == nil {
 			r.filled = align
-			emit(fillBuf(), r)
+			emit(fillBuf(), nil, r)
 		} else {
-			emit(*it.slot, r)
+			// Kept from now on: a write that fails over to a new ffmpeg
+			// must not see the buffer go back to the stream.
+			it.hf.kept = true
+			emit(it.hf.data, it.hf, r)
 			if prev != nil {
-				c.free <- prev
+				prev.kept = false
+				c.unhold(prev)
 			}
-			prev = it.slot
+			prev = it.hf
 		}
 		next = k + 1
 	}
 	<-endReady
 	if align && !c.failed.Load() {
 		for ; next < *end; next++ {
-			emit(fillBuf(), row{grid: next, gridNs: start + next*interval, status: StatusFilled, filled: true})
+			emit(fillBuf(), nil, row{grid: next, gridNs: start + next*interval, status: StatusFilled, filled: true})
 		}
-	}
-	if prev != nil {
-		c.free <- prev
 	}
 	c.mu.Lock()
 	c.segments[len(c.segments)-1].Frames = out
 	c.mu.Unlock()
+	c.ff.drain(force, c.unhold)
+	if prev != nil {
+		prev.kept = false
+		c.unhold(prev)
+	}
 	if err := c.ff.finish(force); err != nil && !broken {
 		c.mu.Lock()
 		last := &c.segments[len(c.segments)-1]
@@ -1195,6 +1241,11 @@ func (c *camRec) startSegment(file string, grid int64, enc EncoderChoice, force 
 	if err != nil {
 		return fmt.Errorf("segment %s: %w", file, err)
 	}
+	if err := ff.initSplice(); err != nil {
+		c.log.Warn("ffmpeg's stdin does not splice; frames are copied in", "err", err)
+	} else {
+		ff.pipe.ring = make([]pinned, spliceRing(c.r.frameSz))
+	}
 	c.mu.Lock()
 	self, c.ff = ff, ff
 	c.progress = Progress{BitrateBps: math.NaN(), Speed: math.NaN()}
@@ -1225,6 +1276,7 @@ func (c *camRec) rotate(grid, written int64, force <-chan struct{}) bool {
 	}
 	file := segmentFile(first, idx+2)
 	if isNVENC(enc.Encoder) {
+		old.drain(force, c.unhold)
 		closeSegment(old.finish(force))
 		if err := c.startSegment(file, grid, enc, force); err != nil {
 			// The old one is done: without a new one the camera is.
@@ -1239,6 +1291,8 @@ func (c *camRec) rotate(grid, written int64, force <-chan struct{}) bool {
 			c.mu.Unlock()
 			return false
 		}
+		// The buffers in the old pipe go back before it finishes alone.
+		old.drain(force, c.unhold)
 		c.finishing.Go(func() { closeSegment(old.finish(force)) })
 	}
 	c.log.Info("Next segment", "file", file, "from_grid_index", grid)
@@ -1260,6 +1314,7 @@ func (c *camRec) nextSegment(werr error, grid, written int64, force <-chan struc
 		_ = old.cmd.Process.Kill()
 		<-old.done
 	}
+	old.unpinAll(c.unhold)
 	cause := old.result()
 	if cause == nil {
 		cause = fmt.Errorf("ffmpeg exited 0 while frames were still coming: %w", werr)
