@@ -166,6 +166,10 @@ func PTPCam() (dashboard.Dashboard, error) {
 	for _, pb := range p.exporter() {
 		b.WithPanel(pb)
 	}
+	b.WithRow(dashboard.NewRowBuilder("Host: port statistics and reference").Id(p.id()))
+	for _, pb := range p.hostCounters() {
+		b.WithPanel(pb)
+	}
 	d, err := b.Build()
 	if err != nil {
 		return dashboard.Dashboard{}, fmt.Errorf("dashboard %s: %w", UID, err)
@@ -280,26 +284,6 @@ func (p *panels) hostTiming() []cog.Builder[dashboard.Panel] {
 			Min(0).
 			Decimals(0).
 			Tooltip(tooltip()),
-		timeseries.NewPanelBuilder().Id(p.id()).
-			Title("PTP messages per second").
-			Description("Messages each port of ptp4l receives and sends, by type (PORT_STATS_NP): a grandmaster sends Sync, Follow_Up and Announce; a slave receives them. A rate that drops to 0 is a silent master or a broken link.").
-			Datasource(p.ds).Height(8).Span(12).
-			Unit("cps").
-			WithTarget(p.query(`sum by (job, instance, socket, direction, type) (rate(ptpcam_ptp_port_messages_total{`+hostSel+`}[$__rate_interval])) > 0`, "{{direction}} {{type}} {{instance}} {{socket}}")).
-			Min(0).
-			Tooltip(tooltip()),
-		timeseries.NewPanelBuilder().Id(p.id()).
-			Title("Sync and Announce timeouts").
-			Description("Receipt timeouts per port and interval (PORT_SERVICE_STATS_NP; ptp4l 4.0 and later only — empty with linuxptp 3.1). Any Sync timeout fires PtpcamSyncTimeouts.").
-			Datasource(p.ds).Height(8).Span(12).
-			Unit("short").
-			WithTarget(p.query(`increase(ptpcam_ptp_port_sync_timeouts_total{`+hostSel+`}[$__rate_interval])`, "sync port {{port}} {{interface}} {{instance}}")).
-			WithTarget(p.query(`increase(ptpcam_ptp_port_announce_timeouts_total{`+hostSel+`}[$__rate_interval])`, "announce port {{port}} {{interface}} {{instance}}")).
-			DrawStyle(common.GraphDrawStyleBars).
-			FillOpacity(80).
-			Min(0).
-			Decimals(0).
-			Tooltip(tooltip()),
 	}
 }
 
@@ -377,6 +361,48 @@ func (p *panels) cameras() []cog.Builder[dashboard.Panel] {
 			WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
 			WithTransformation(organize([]string{"Time", "Value #A", "Value #B", "__name__", "job"},
 				map[string]string{"grandmaster_identity": "grandmaster"})),
+	}
+}
+
+// hostCounters are ptp4l's port statistics and the host reference check;
+// they are built last so that the older panels keep their ids (links to a
+// panel use them).
+func (p *panels) hostCounters() []cog.Builder[dashboard.Panel] {
+	return []cog.Builder[dashboard.Panel]{
+		p.timeline().
+			Title("Host reference").
+			Description("Whether CLOCK_REALTIME, which the camera deltas are measured against, is PTP time, and why (ptpcam_host_reference_valid): software_timestamping, or with hardware timestamping phc_agrees / phc_disagrees / phc_unreadable. While not valid, desync alerts are held back.").
+			Datasource(p.ds).Height(6).Span(12).
+			Unit("none").
+			WithTarget(p.query(`ptpcam_host_reference_valid{`+hostSel+`}`, "{{reason}} {{instance}}")).
+			Mappings(upMappings("valid", "not valid")).
+			ShowValue(common.VisibilityModeAuto),
+		p.seconds("PHC − system clock disagreement",
+			"With hardware timestamping: PHC − CLOCK_REALTIME minus currentUtcOffset (TAI domain) — how far the system clock is from PTP time. Beyond the band (the desync threshold) the host is no valid reference. Empty with software timestamping.",
+			`ptpcam_host_phc_disagreement_seconds{`+hostSel+`}`, "{{interface}} /dev/ptp{{phc}} {{instance}}").
+			Span(12).Height(6).
+			Thresholds(steps("red", level{-DesyncThreshold, "green"}, level{DesyncThreshold, "red"})).
+			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashedAndArea)),
+		timeseries.NewPanelBuilder().Id(p.id()).
+			Title("PTP messages per second").
+			Description("Messages each port of ptp4l receives and sends, by type (PORT_STATS_NP): a grandmaster sends Sync, Follow_Up and Announce; a slave receives them. A rate that drops to 0 is a silent master or a broken link.").
+			Datasource(p.ds).Height(8).Span(12).
+			Unit("cps").
+			WithTarget(p.query(`sum by (job, instance, socket, direction, type) (rate(ptpcam_ptp_port_messages_total{`+hostSel+`}[$__rate_interval])) > 0`, "{{direction}} {{type}} {{instance}} {{socket}}")).
+			Min(0).
+			Tooltip(tooltip()),
+		timeseries.NewPanelBuilder().Id(p.id()).
+			Title("Sync and Announce timeouts").
+			Description("Receipt timeouts per port and interval (PORT_SERVICE_STATS_NP; ptp4l 4.0 and later only — empty with linuxptp 3.1). Any Sync timeout fires PtpcamSyncTimeouts.").
+			Datasource(p.ds).Height(8).Span(12).
+			Unit("short").
+			WithTarget(p.query(`increase(ptpcam_ptp_port_sync_timeouts_total{`+hostSel+`}[$__rate_interval])`, "sync port {{port}} {{interface}} {{instance}}")).
+			WithTarget(p.query(`increase(ptpcam_ptp_port_announce_timeouts_total{`+hostSel+`}[$__rate_interval])`, "announce port {{port}} {{interface}} {{instance}}")).
+			DrawStyle(common.GraphDrawStyleBars).
+			FillOpacity(80).
+			Min(0).
+			Decimals(0).
+			Tooltip(tooltip()),
 	}
 }
 

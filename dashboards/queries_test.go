@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -34,5 +35,34 @@ func TestQueriesAndExpand(t *testing.T) {
 	got, _ := Expand(`rate(a_total{job=~"$job",instance=~"${instance}"}[$__rate_interval])`, "30s", "1h")
 	if want := `rate(a_total{job=~".+",instance=~".+"}[30s])`; got != want {
 		t.Errorf("Expand: %s, want %s", got, want)
+	}
+}
+
+// Panels keep the ids they had (links to a panel use them): every panel of
+// the dashboard before this release has its old id in the new one.
+func TestPanelIDsStable(t *testing.T) {
+	ids := func(f string) map[string]int {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d lintDoc
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, p := range d.Panels {
+			out[p.Title] = p.ID
+		}
+		return out
+	}
+	old, cur := ids("testdata/ptpcam-before-lint.json"), ids(committed)
+	if len(old) < 20 {
+		t.Fatalf("%d panels in the old dashboard", len(old))
+	}
+	for title, id := range old {
+		if cur[title] != id {
+			t.Errorf("panel %q: id %d, was %d", title, cur[title], id)
+		}
 	}
 }

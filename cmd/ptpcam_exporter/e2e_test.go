@@ -215,7 +215,8 @@ scrape_configs:
 // and wants at least one series from each, waiting up to a deadline for rates to have two
 // samples. Queries of metrics listed as conditional in
 // collector/testdata/metrics.txt may be empty in this healthy grandmaster
-// rig (Sync age of slave hosts, ptp4l 4.0's timeout counters); they are
+// rig (Sync age of slave hosts, ptp4l 4.0's timeout counters, the PHC of
+// hardware timestamping); they are
 // logged.
 func dashboardQueriesReturnData(t *testing.T, client *http.Client, which func(dashboards.Query) bool) {
 	t.Helper()
