@@ -3,6 +3,7 @@ package camsim_test
 import (
 	"context"
 	"fmt"
+	"github.com/ptpcam/ptpcam/rig"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,24 +32,21 @@ ChunksSupport=false
 SoftwareTrigger=false
 
 [Basler:GigECamera]
-# camsim gap: chunk data.
-Chunks=false
 # camsim gap: TriggerSoftware availability formula.
 SoftwareTrigger=false
 
 [Basler:vg4_gmax2505m_bas]
-# camsim gap: chunk data.
+# camsim gap: its chunk registers are reached through formulas camsim does not
+# lay out (and its ChunkSelector has no OffsetX/OffsetY entries).
 Chunks=false
 # camsim gap: TriggerMode entries' availability is indexed by selector formulas.
 SoftwareTrigger=false
 
 [Baumer:TXG08c]
-# camsim gap: chunk data.
+# Camera: its only chunks are Image and FreeformatHeader2.
 Chunks=false
 
 [FLIR:BFS_PGE_50S4]
-# camsim gap: chunk data.
-Chunks=false
 # camsim gap: TriggerSoftware availability formula.
 SoftwareTrigger=false
 # camsim gap: the frame rate is TIMEBASE/FrameTime over a timebase register the XML leaves 0.
@@ -56,12 +54,11 @@ MultipleAcquisitionB=false
 
 [FLIR:ORX_10G_51S5]
 # camsim gap: as the Blackfly S.
-Chunks=false
 SoftwareTrigger=false
 MultipleAcquisitionB=false
 
 [HIKROBOT:HIKCamera]
-# camsim gap: chunk data.
+# camsim gap: its chunk buffers do not transfer yet (Buffer transfer failure).
 Chunks=false
 # camsim gap: frame rate formula.
 MultipleAcquisitionB=false
@@ -76,66 +73,91 @@ ChunksSupport=false
 // a camera impersonated from every vendor XML, with arvTestConfig: every
 // test it runs must pass, and the own profiles must show Gain, ExposureTime
 // and chunk data (Chunks:BufferCheck finds the OffsetX and OffsetY chunks).
+// arv-test's own timeouts are fixed (500 ms a buffer), so a camera whose
+// run fails is run again, up to three times, and every failed attempt is
+// logged: a camera passes when one whole run of it passes.
 func TestArvTest(t *testing.T) {
 	testenv.RequireTool(t, "arv-test-0.8")
 	ns := newNetns(t)
-	want := map[string]bool{}
+	type dev struct{ id, vm string }
+	var devs []dev
 	for i, p := range []string{"sfnc", "gev", "noptp"} {
-		startCamsim(t, ns, fmt.Sprintf("127.0.0.%d", 2+i), fmt.Sprintf("0552013%d", i), "--profile", p)
+		serial := fmt.Sprintf("0552013%d", i)
+		startCamsim(t, ns, fmt.Sprintf("127.0.0.%d", 2+i), serial, "--profile", p)
+		devs = append(devs, dev{"ptpcam-camsim-" + serial, "ptpcam:camsim"})
 	}
-	want["ptpcam:camsim"] = true
 	for i, f := range testenv.VendorXMLs(t) {
-		startCamsim(t, ns, fmt.Sprintf("127.0.0.%d", 10+i), fmt.Sprintf("AT%02d", i), "--genicam", f)
+		serial := fmt.Sprintf("AT%02d", i)
+		startCamsim(t, ns, fmt.Sprintf("127.0.0.%d", 10+i), serial, "--genicam", f)
 		vc, ok := vendorCameraOf(f)
 		if !ok {
 			t.Errorf("%s: no expectations in vendorCameras", filepath.Base(f))
 			continue
 		}
-		want[vc.vendor+":"+vc.model] = true
+		devs = append(devs, dev{vc.vendor + "-" + vc.model + "-" + serial, vc.vendor + ":" + vc.model})
 	}
 	cfg := filepath.Join(t.TempDir(), "arv-test.cfg")
 	if err := os.WriteFile(cfg, []byte(arvTestConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
-	defer cancel()
-	out, err := ns.Command(ctx, "arv-test-0.8", "-c", cfg).CombinedOutput()
-	if err != nil {
-		t.Fatalf("arv-test-0.8: %v\n%s", err, out)
+	for _, d := range devs {
+		var fails []string
+		var ok map[string]bool
+		for attempt := 1; attempt <= 3; attempt++ {
+			out := runArvTest(t, ns, cfg, d.id)
+			ok, fails = parseArvTest(out, d.vm)
+			if len(fails) == 0 && len(ok) >= 10 {
+				break
+			}
+			t.Logf("%s attempt %d: %d passed, failed %v", d.id, attempt, len(ok), fails)
+		}
+		if len(fails) != 0 || len(ok) < 10 {
+			t.Errorf("%s: arv-test %d checks passed, failed %v", d.id, len(ok), fails)
+		}
+		if d.vm != "ptpcam:camsim" {
+			continue
+		}
+		for _, check := range []string{"Properties:GainAvailable", "Properties:ExposureTimeAvailable", "Chunks:BufferCheck", "SoftwareTrigger:BufferCheck"} {
+			if !ok[check] {
+				t.Errorf("%s: %s did not pass", d.id, check)
+			}
+		}
 	}
+}
+
+func runArvTest(t *testing.T, ns *rig.Netns, cfg, id string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	out, err := ns.Command(ctx, "arv-test-0.8", "-c", cfg, "-n", id).CombinedOutput()
+	if err != nil {
+		t.Fatalf("arv-test-0.8 -n %s: %v\n%s", id, err, out)
+	}
+	return string(out)
+}
+
+// parseArvTest reads the checks of the camera vm from arv-test's output.
+func parseArvTest(out, vm string) (ok map[string]bool, fails []string) {
+	ok = map[string]bool{}
 	cur := ""
-	tested := map[string]int{}
 	line := regexp.MustCompile(`^(\S+:\S+)\s+(SUCCESS|FAILURE|IGNORED)\b(.*)$`)
-	for _, l := range strings.Split(string(out), "\n") {
-		if name, ok := strings.CutPrefix(l, "Testing '"); ok {
+	for _, l := range strings.Split(out, "\n") {
+		if name, found := strings.CutPrefix(l, "Testing '"); found {
 			cur = strings.TrimSuffix(name, "'")
 			continue
 		}
 		m := line.FindStringSubmatch(strings.TrimSpace(l))
-		if m == nil {
+		if m == nil || cur != vm {
 			continue
 		}
-		if m[2] == "SUCCESS" {
-			tested[cur]++
-			tested[cur+" "+m[1]]++
-		}
-		if m[2] == "FAILURE" {
-			t.Errorf("%s: %s FAILURE%s", cur, m[1], m[3])
-		}
-	}
-	for vm := range want {
-		if tested[vm] < 10 {
-			t.Errorf("%s: %d successful arv-test checks, want at least 10", vm, tested[vm])
+		switch m[2] {
+		case "SUCCESS":
+			ok[m[1]] = true
+		case "FAILURE":
+			fails = append(fails, m[1]+strings.TrimRight(m[3], " "))
 		}
 	}
-	for _, check := range []string{"Properties:GainAvailable", "Properties:ExposureTimeAvailable", "Chunks:BufferCheck", "SoftwareTrigger:BufferCheck"} {
-		if tested["ptpcam:camsim "+check] != 3 {
-			t.Errorf("ptpcam:camsim %s: %d of 3 profiles succeeded", check, tested["ptpcam:camsim "+check])
-		}
-	}
-	if t.Failed() {
-		t.Logf("arv-test-0.8 output:\n%s", out)
-	}
+	return ok, fails
 }
 
 func vendorCameraOf(path string) (vendorCamera, bool) {

@@ -31,6 +31,10 @@ var ownChunks = []struct {
 type chunkSet struct {
 	enabled       uint32 // bit i: ownChunks[i]
 	width, height uint32
+	pixelFormat   uint32
+	// An impersonated camera's chunks, in its XML's layout (gcam_chunk.go).
+	doc *genicamDoc
+	gc  []gcChunk
 }
 
 // payloadType is the GVSP payload type of a frame with p.
@@ -44,6 +48,9 @@ func (p streamParams) payloadType() uint16 {
 // appendChunks appends to pixels (the image) its chunk trailer and the
 // enabled chunks of frame counter, stamped ts.
 func (cs *chunkSet) appendChunks(pixels []byte, counter, ts uint64) []byte {
+	if cs.doc != nil {
+		return appendGCChunks(cs.doc, cs.gc, pixels, counter, ts, cs)
+	}
 	be := binary.BigEndian
 	pixels = be.AppendUint32(pixels, chunkIDImage)
 	pixels = be.AppendUint32(pixels, uint32(len(pixels)-4))
@@ -76,6 +83,9 @@ func (cs *chunkSet) appendChunks(pixels []byte, counter, ts uint64) []byte {
 // chunkBytes is what chunks add to the payload.
 func (cs *chunkSet) chunkBytes() uint32 {
 	n := uint32(chunkTrailer)
+	for _, ch := range cs.gc {
+		n += uint32(ch.size + chunkTrailer)
+	}
 	for i, ch := range ownChunks {
 		if cs.enabled&(1<<i) != 0 {
 			n += uint32(ch.size + chunkTrailer)

@@ -181,10 +181,17 @@ func (c *camera) payloadSizeLocked() uint32 {
 
 // chunksLocked is the chunk set of the next frame, nil without chunk mode.
 func (c *camera) chunksLocked() *chunkSet {
-	if c.gc != nil || c.plain[regChunkModeActive] == 0 {
+	if c.gc != nil {
+		chunks := c.gc.chunksLocked()
+		if chunks == nil {
+			return nil
+		}
+		return &chunkSet{width: c.width, height: c.height, pixelFormat: c.pixelFormat, doc: c.gc.g.doc, gc: chunks}
+	}
+	if c.plain[regChunkModeActive] == 0 {
 		return nil
 	}
-	cs := &chunkSet{width: c.width, height: c.height}
+	cs := &chunkSet{width: c.width, height: c.height, pixelFormat: c.pixelFormat}
 	for i := range ownChunks {
 		if c.plain[regChunkEnable0+uint32(4*i)] != 0 {
 			cs.enabled |= 1 << i

@@ -18,7 +18,8 @@ import (
 type gcCamera struct {
 	c       *camera
 	g       *gcGraph
-	mem     map[uint32]uint32 // word address → big-endian word
+	mem     map[uint64]uint32 // word address (| selector value << 32 where muxed) → word
+	muxed   map[uint32]string // word address → the selector it depends on
 	xml     []byte
 	xmlAddr uint32
 	f       map[string]string // role → feature name found
@@ -58,6 +59,7 @@ var gcRoles = []struct {
 	{"acqStart", []string{"AcquisitionStart"}},
 	{"acqStop", []string{"AcquisitionStop"}},
 	{"frameRate", []string{"AcquisitionFrameRate", "AcquisitionFrameRateAbs"}},
+	{"chunkMode", []string{"ChunkModeActive"}},
 	{"trigSelector", []string{"TriggerSelector"}},
 	{"trigMode", []string{"TriggerMode"}},
 	{"trigSource", []string{"TriggerSource"}},
@@ -122,7 +124,7 @@ func liveBootstrap(addr uint32) bool {
 
 // word is memory at addr: written, else the static bootstrap, else 0.
 func (gc *gcCamera) word(addr uint32) uint32 {
-	if v, ok := gc.mem[addr]; ok {
+	if v, ok := gc.mem[gc.key(addr)]; ok {
 		return v
 	}
 	if addr < bootstrapSize {
@@ -149,7 +151,7 @@ func (m gcMem) writeMem(addr uint64, b []byte) {
 				m.gc.c.latched = m.gc.c.latched&^0xFFFFFFFF | uint64(cur)
 			}
 		case !liveBootstrap(w):
-			m.gc.mem[w] = m.gc.word(w)&^(0xFF<<sh) | uint32(b[i])<<sh
+			m.gc.mem[m.gc.key(w)] = m.gc.word(w)&^(0xFF<<sh) | uint32(b[i])<<sh
 		}
 	}
 }
@@ -160,7 +162,7 @@ func newGCCamera(c *camera, xmlText []byte) (*gcCamera, error) {
 	if err != nil {
 		return nil, err
 	}
-	gc := &gcCamera{c: c, mem: map[uint32]uint32{}, xml: compactXML(xmlText), f: map[string]string{},
+	gc := &gcCamera{c: c, mem: map[uint64]uint32{}, muxed: map[uint32]string{}, xml: compactXML(xmlText), f: map[string]string{},
 		prev: map[string]int64{}, latched: map[string]bool{}}
 	gc.g = newGraph(doc, gcMem{gc})
 	gc.xmlAddr = freeAddress(doc.addrs, uint64(len(xmlText)))
@@ -172,6 +174,7 @@ func newGCCamera(c *camera, xmlText []byte) (*gcCamera, error) {
 			}
 		}
 	}
+	gc.findMuxed()
 	for _, role := range []string{"ptpStatus", "offset", "parentID"} {
 		if n, ok := doc.Nodes[gc.f[role]]; ok && mentionsLatch(n) {
 			gc.latched[role] = true
@@ -254,4 +257,46 @@ func (c *camera) actionQueueSize() int {
 		return 0
 	}
 	return int(v)
+}
+
+// findMuxed finds registers a selector multiplexes: a feature the selector
+// lists in pSelected whose register address does not follow the selector
+// (no pIndex, no pAddress) holds one value per selector value in the
+// device, as FLIR's ChunkEnable_Val at one address serves every
+// ChunkSelector entry.
+func (gc *gcCamera) findMuxed() {
+	for _, sel := range gc.g.doc.Nodes {
+		for _, p := range sel.Props["pSelected"] {
+			n, r, err := gc.g.registerOf(p.Text)
+			if err != nil || n.has("pIndex") || n.has("pAddress") || r.addr >= 1<<32 {
+				continue
+			}
+			if _, _, err := gc.g.registerOf(sel.Name); err != nil {
+				continue // a selector without a register is the client's alone
+			}
+			for a := uint32(r.addr) &^ 3; a < uint32(r.addr)+uint32(r.length); a += 4 {
+				gc.muxed[a] = sel.Name
+			}
+		}
+	}
+	for a, sel := range gc.muxed {
+		if _, _, err := gc.g.registerOf(sel); err == nil {
+			if _, r, _ := gc.g.registerOf(sel); uint32(r.addr)&^3 == a {
+				delete(gc.muxed, a) // never multiplex a selector by itself
+			}
+		}
+	}
+}
+
+// key is the memory key of word addr: per selector value where muxed.
+func (gc *gcCamera) key(addr uint32) uint64 {
+	sel, ok := gc.muxed[addr]
+	if !ok {
+		return uint64(addr)
+	}
+	v, err := gc.g.Int(sel)
+	if err != nil {
+		return uint64(addr)
+	}
+	return uint64(addr) | uint64(uint32(v))<<32
 }

@@ -42,6 +42,7 @@ func (gc *gcCamera) initLocked() []string {
 	try("pixelFormat", gc.initPixelFormat)
 	try("frameRate", func(n string) error { return gc.g.SetFloat(n, c.frameRate) })
 	try("trigMode", func(n string) error { return gc.g.SetEntry(n, "Off") })
+	try("chunkMode", setInt(0)) // cameras start without chunks
 	if gc.f["tickFreq"] != "" {
 		if _, _, err := gc.g.registerOf(gc.f["tickFreq"]); err == nil {
 			try("tickFreq", setInt(int64(c.tickHz)))

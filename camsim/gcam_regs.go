@@ -22,7 +22,7 @@ func (gc *gcCamera) writeLocked(addr, v uint32) (Status, func()) {
 	if gc.inXML(addr) {
 		return StatusWriteProtect, nil
 	}
-	gc.mem[addr] = v
+	gc.mem[gc.key(addr)] = v
 	after := gc.commandsLocked(addr)
 	gc.watchLocked()
 	return StatusSuccess, after
