@@ -163,7 +163,7 @@ func compatOffsets(t *testing.T, c *checkRig, rows map[string]*compatRow, serial
 	for _, k := range serials {
 		row := rows[k]
 		c.ctl(t, k, "offset", "5ms")
-		rep, code := timestampsJSON(t, c, serials)
+		rep, code := sharpTimestamps(t, c, serials)
 		c.ctl(t, k, "offset", "0s")
 		row.offsetRan, row.offsetOK = true, code == exitBad
 		if code != exitBad {
@@ -186,6 +186,32 @@ func compatOffsets(t *testing.T, c *checkRig, rows map[string]*compatRow, serial
 			t.Errorf("%s (%s): +5 ms: %s", k, row.name, row.offsetNote)
 		}
 	}
+}
+
+// sharpTimestamps runs timestamps until every latch bracket is narrow
+// enough (±1 ms) to tell 5 ms from the 3 ms threshold: on a loaded machine
+// a latch's round trip can take longer than that, and then no verdict can
+// be right. At most 5 runs; the last one is returned whatever its brackets.
+func sharpTimestamps(t *testing.T, c *checkRig, serials []string) (tsJSON, int) {
+	t.Helper()
+	var rep tsJSON
+	var code int
+	for try := 1; try <= 5; try++ {
+		rep, code = timestampsJSON(t, c, serials)
+		wide := ""
+		for _, smp := range rep.Samples {
+			for _, m := range smp.Cameras {
+				if time.Duration(m.UncertaintyNs) > time.Millisecond {
+					wide = fmt.Sprintf("%s ±%v", m.Serial, time.Duration(m.UncertaintyNs))
+				}
+			}
+		}
+		if wide == "" {
+			break
+		}
+		t.Logf("run %d: bracket too wide to judge 5 ms (%s); again", try, wide)
+	}
+	return rep, code
 }
 
 // compatExporter: the exporter watches every camera; its scrape is
