@@ -116,7 +116,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return nil
 		})
 	}
-	log.Info("camsim running", "address", cfg.Address, "interface", cfg.Interface, "profile", cfg.Profile,
+	profile := string(cfg.Profile)
+	if c.gc != nil {
+		profile = "genicam" // the impersonated XML decides
+	}
+	log.Info("camsim running", "address", cfg.Address, "interface", cfg.Interface, "profile", profile,
 		"mac", cfg.MAC.String(), "control", cfg.ControlAddress)
 
 	var runErr error

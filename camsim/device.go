@@ -170,36 +170,6 @@ func (c *camera) subnetMask() uint32 {
 	return 0xFF000000
 }
 
-// payloadSize is width·height for the 8-bit formats camsim has, plus the
-// chunks in chunk mode.
-func (c *camera) payloadSizeLocked() uint32 {
-	if cs := c.chunksLocked(); cs != nil {
-		return c.width*c.height + cs.chunkBytes()
-	}
-	return c.width * c.height
-}
-
-// chunksLocked is the chunk set of the next frame, nil without chunk mode.
-func (c *camera) chunksLocked() *chunkSet {
-	if c.gc != nil {
-		chunks := c.gc.chunksLocked()
-		if chunks == nil {
-			return nil
-		}
-		return &chunkSet{width: c.width, height: c.height, pixelFormat: c.pixelFormat, doc: c.gc.g.doc, gc: chunks}
-	}
-	if c.plain[regChunkModeActive] == 0 {
-		return nil
-	}
-	cs := &chunkSet{width: c.width, height: c.height, pixelFormat: c.pixelFormat}
-	for i := range ownChunks {
-		if c.plain[regChunkEnable0+uint32(4*i)] != 0 {
-			cs.enabled |= 1 << i
-		}
-	}
-	return cs
-}
-
 // readRegLocked returns the 32-bit register at addr (4-aligned).
 func (c *camera) readRegLocked(addr uint32) (uint32, Status) {
 	be := binary.BigEndian

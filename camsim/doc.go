@@ -8,7 +8,7 @@
 // Run it in-process with Run, or as the camsim command (cmd/camsim):
 //
 //	camsim --address 10.0.0.2 | --interface IFACE  --serial 05520125
-//	       --profile sfnc|gev|noptp --ptp-domain 0 [--ptp-enable]
+//	       --profile sfnc|gev|noptp | --genicam FILE  --ptp-domain 0 [--ptp-enable]
 //	       --control-address unix:/run/camsim.sock | /path | 127.0.0.1:PORT
 //	       [--offset 0s --drift-ppm 0 --jitter 0s --timescale tai|utc
 //	        --settle 2s --announce-timeout 3s --width 640 --height 480
@@ -71,7 +71,10 @@
 // ActionGroupMask, ActionSchedulerTime (device ns), ActionSchedulerInterval
 // (µs), ActionSchedulerCommit, ActionSchedulerCancel, ActionSchedulerStatus,
 // GevTimestampTickFrequency, GevHeartbeatTimeout, GevSCPSPacketSize, GevSCPD,
-// GevSCDA, GevSCPHostPort. Aravis adds its own Arv* transport nodes.
+// GevSCDA, GevSCPHostPort, ExposureTime (µs) and Gain (dB) as plain memory,
+// ChunkModeActive, ChunkSelector (Timestamp, FrameID, Width, Height,
+// OffsetX, OffsetY), ChunkEnable and the Chunk* values, each behind a chunk
+// Port (ChunkID 0x11…0x16). Aravis adds its own Arv* transport nodes.
 //
 // Profile sfnc adds TimestampLatch, TimestampLatchValue, TimestampReset,
 // PtpEnable, PtpStatus, PtpDataSetLatch, PtpOffsetFromMaster, PtpClockID,
@@ -86,6 +89,49 @@
 // Initializing 1, Faulty 2, Disabled 3, Listening 4, PreMaster 5, Master 6,
 // Passive 7, Uncalibrated 8, Slave 9. The Ptp* data set registers are live;
 // PtpDataSetLatch is accepted and counted.
+//
+// # Impersonating a real camera (--genicam FILE)
+//
+// camsim serves the file's XML (a pretty-printed copy is compacted, since
+// Aravis does not trim node text) at an address none of its registers uses,
+// with DeviceVendorName/DeviceModelName from its RegisterDescription. No
+// table knows any model: the features camsim simulates are found by their
+// SFNC/GigE Vision names and followed through the node graph (genicam_xml.go,
+// nodes.go, nodes_set.go, formula.go) as a GenICam consumer does — pValue
+// chains to IntReg, MaskedIntReg (Bit, LSB/MSB numbered from the MSB for
+// BigEndian registers), StructEntry, FloatReg, StringReg; addresses from
+// Address, pAddress, inline IntSwissKnife address formulas and pIndex
+// (Offset/pOffset); pValueIndexed; IntSwissKnife, SwissKnife, IntConverter and
+// Converter formulas. To make a feature read a value camsim inverts its path:
+// it writes the register value, solving linear and HI<<32|LO formulas, using
+// FormulaTo for converters. Registers at and above 0x1000, and bootstrap
+// registers camsim does not run itself (GigE Vision 2.0 PTP control and
+// status), are plain memory; at start every Integer, Float and Enumeration
+// reads a legal value (its Min, its first entry), pIsAvailable/pIsImplemented
+// registers read true, empty register ranges (pMin = pMax = 0) get a wide
+// one, and a register a selector lists in pSelected at one fixed address
+// holds one value per selector value. What it cannot resolve is logged at
+// start-up ("genicam: feature not resolved", feature: reason).
+//
+// Behaviours, in the camera's terms: PTP enable (Boolean PtpEnable or
+// GevIEEE1588, or PtpMode Off/Slave/Master/Auto); the PTP status written as
+// the XML's entry for the port state (Undefined, else Disabled, else Off
+// while PTP is off; older Allied Vision's Syncing/Error for transient and
+// faulty states); offset, clock and parent/grandmaster ids, refreshed on every
+// read, or only by PtpDataSetLatch/GevIEEE1588DataSetLatch where the XML
+// calls the value latched; TimestampLatch/GevTimestampControlLatch writing the
+// latch value in the XML's unit (ns where it says ns, else ticks). The tick
+// frequency (bootstrap 0x093C/0x0940) is the XML's constant, else what a latch
+// value formula in ns implies (1000·((HI<<32)|LO) → 1 MHz), else 1 GHz for a
+// latch value in ns, else 125 MHz; GVSP timestamps and action_time count in
+// it. Width, Height, PixelFormat (8-bit entries), AcquisitionFrameRate(Abs),
+// AcquisitionStart/Stop (commands may share a register), TriggerMode and
+// TriggerSource under TriggerSelector FrameStart (any Action* entry is the
+// action trigger), TriggerSoftware. ACTION_CMD matches the device key at 0x90C
+// and the group key/mask read through every ActionSelector value; scheduled
+// ones are bounded by ActionQueueSize (OVERFLOW beyond). Chunks: for every
+// ChunkSelector entry with ChunkEnable on, Chunk<entry> is written into the
+// data of its chunk Port and sent with the Port's ChunkID.
 //
 // # Device clock
 //

@@ -266,8 +266,17 @@ func (n *fnode) evalInt(vars func(string) (int64, error)) (int64, error) {
 	case "**":
 		return int64(math.Pow(float64(a[0]), float64(a[1]))), nil
 	}
-	x, y := a[0], a[1]
-	switch n.op {
+	return intBinary(n.op, a[0], a[1])
+}
+
+func intBinary(op string, x, y int64) (int64, error) {
+	b2i := func(b bool) int64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	switch op {
 	case "+":
 		return x + y, nil
 	case "-":
@@ -301,7 +310,7 @@ func (n *fnode) evalInt(vars func(string) (int64, error)) (int64, error) {
 	case "||":
 		return b2i(x != 0 || y != 0), nil
 	}
-	return 0, fmt.Errorf("operator %q", n.op)
+	return 0, fmt.Errorf("operator %q", op)
 }
 
 var ffuncs = map[string]func(float64) float64{

@@ -191,9 +191,17 @@ func (g *gcGraph) invertKnife(n *gcNode, v int64) error {
 			return g.SetInt(vars[lo], x&0xFFFFFFFF)
 		}
 	}
-	// Any other form: one variable set to v itself, the others as they
-	// are, when that reads back v (a maximum rounded to an increment).
-	// A variable still reading 0 that the formula divides by is set to 1.
+	if err := g.invertByIdentity(n, vars, v); err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s %s: cannot invert formula %q over %d register variables", n.Kind, n.Name, n.prop("Formula"), len(vars))
+}
+
+// invertByIdentity handles any other form: one variable set to v itself,
+// the others as they are, when that reads back v (a maximum rounded to an
+// increment). A variable still reading 0 that the formula divides by is set
+// to 1.
+func (g *gcGraph) invertByIdentity(n *gcNode, vars []string, v int64) error {
 	for _, name := range vars {
 		g.override[name] = v
 		got, err := eval2(g, n)
@@ -219,7 +227,7 @@ func (g *gcGraph) invertKnife(n *gcNode, v int64) error {
 			return g.SetInt(name, v)
 		}
 	}
-	return fmt.Errorf("%s %s: cannot invert formula %q over %d register variables", n.Kind, n.Name, n.prop("Formula"), len(vars))
+	return fmt.Errorf("no variable reads back")
 }
 
 func isWritableKind(k string) bool {
