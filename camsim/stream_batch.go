@@ -76,7 +76,9 @@ const (
 	// the thread, since Go's timers sleep ≥ 1.1 ms on our machines however
 	// short the request.
 	batchMinSleep = 20 * time.Microsecond
-	fineSleepMax  = 2 * time.Millisecond
+	// maxLagBursts: how many batches a late frame catches up back to back.
+	maxLagBursts = 4
+	fineSleepMax = 2 * time.Millisecond
 )
 
 // maxBurst is the number of packets sent back to back (one batch) between
@@ -95,10 +97,11 @@ func maxBurst(p streamParams, mode string) int {
 // pacer spreads a frame's packets over 60% of its period, or one SCPD
 // delay apart on average when that is longer: the k-th packet does not leave
 // before start + k·max(period·0.6/packets, SCPD). Batches fall behind that
-// schedule when camsim did not get the CPU in time; the schedule then moves
-// on by as much, since catching up would send batch after batch back to
-// back, and a receiver that lost the CPU at the same moment overflows. The
-// per-packet path catches up, as before batching.
+// schedule when camsim did not get the CPU in time; they catch up by at most
+// maxLagBursts batches back to back, and the schedule moves on by the rest:
+// a long run of batches overflows a receiver that lost the CPU at the same
+// moment, and a frame that ends later than planned still has the 40% of its
+// period left. The per-packet path catches up all, as before batching.
 type pacer struct {
 	start   time.Time
 	per     time.Duration
@@ -126,9 +129,10 @@ func (pc *pacer) due(sent int) bool { return sent%pc.burst == 0 }
 // wait sleeps until the next burst may start.
 func (pc *pacer) wait(sent int) {
 	ahead := time.Until(pc.start.Add(pc.per * time.Duration(sent)))
+	maxLag := pc.per * time.Duration(pc.burst*maxLagBursts)
 	switch {
-	case ahead < 0 && !pc.catchUp:
-		pc.start = pc.start.Add(-ahead)
+	case !pc.catchUp && ahead < -maxLag:
+		pc.start = pc.start.Add(-ahead - maxLag)
 	case ahead <= pc.least:
 	case pc.fine && ahead < fineSleepMax:
 		fineSleep(ahead)
