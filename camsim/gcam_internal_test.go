@@ -186,3 +186,33 @@ func TestGenICamActionQueue(t *testing.T) {
 		t.Error("wrong group key answered")
 	}
 }
+
+// TestGenICamUnresolvedListed: a feature whose path breaks is logged at
+// start-up with the reason, never dropped silently.
+func TestGenICamUnresolvedListed(t *testing.T) {
+	xml := `<RegisterDescription VendorName="V" ModelName="M">
+ <Boolean Name="PtpEnable"><pValue>Missing</pValue></Boolean>
+ <Integer Name="Width"><pValue>WidthReg</pValue></Integer>
+ <IntReg Name="WidthReg"><Address>0x2000</Address><Length>4</Length><AccessMode>RW</AccessMode><pPort>Device</pPort><Endianess>BigEndian</Endianess></IntReg>
+ <Integer Name="Height"><pValue>HeightKnife</pValue></Integer>
+ <IntSwissKnife Name="HeightKnife"><pVariable Name="A">WidthReg</pVariable><Formula>A &amp; 0</Formula></IntSwissKnife>
+</RegisterDescription>`
+	var logs strings.Builder
+	cfg := Config{Address: netip.MustParseAddr("127.0.0.1"), GenICam: []byte(xml)}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := newCamera(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`PtpEnable: node \"Missing\" not declared`, "Height: IntSwissKnife HeightKnife: formula is not invertible"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("start-up log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if v, err := c.gc.g.Int("Width"); err != nil || v != 640 {
+		t.Errorf("Width %d (%v): the resolvable feature still works", v, err)
+	}
+}
