@@ -216,3 +216,67 @@ func TestGenICamUnresolvedListed(t *testing.T) {
 		t.Errorf("Width %d (%v): the resolvable feature still works", v, err)
 	}
 }
+
+// TestGenICamLatchedStatus: a status the XML calls latched (Basler ace 2's
+// PtpStatus, FLIR's GevIEEE1588StatusLatched) keeps its value until the
+// data-set latch; a live one (FLIR's GevIEEE1588Status) follows at once.
+func TestGenICamLatchedStatus(t *testing.T) {
+	for _, tc := range []struct {
+		file, latch string
+		frozen      []string
+		live        []string
+	}{
+		{"Basler_a2A2600-20gmBAS.xml", "PtpDataSetLatch", []string{"PtpStatus"}, nil},
+		{"FLIR_BFS-PGE-50S4C.xml", "GevIEEE1588DataSetLatch", []string{"GevIEEE1588StatusLatched"}, []string{"GevIEEE1588Status"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := impersonate(t, b)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			gc := c.gc
+			entry := func(name string) string {
+				gc.readLocked(0x1000) // a read refreshes live values
+				e, err := gc.g.Entry(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
+			before := map[string]string{}
+			for _, n := range tc.frozen {
+				before[n] = entry(n)
+			}
+			c.ptp.setEnabled(true)
+			c.ptp.force(PTPMaster)
+			for _, n := range tc.frozen {
+				if got := entry(n); got != before[n] || got == "Master" {
+					t.Errorf("%s = %s before %s, want still %s", n, got, tc.latch, before[n])
+				}
+			}
+			for _, n := range tc.live {
+				if got := entry(n); got != "Master" {
+					t.Errorf("live %s = %s, want Master", n, got)
+				}
+			}
+			cmd, _ := gc.g.node(tc.latch)
+			_, r, err := gc.g.registerOf(tc.latch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cv, _ := parseGCInt(cmd.prop("CommandValue"))
+			if err := gc.g.SetInt(cmd.prop("pValue"), cv); err != nil {
+				t.Fatal(err)
+			}
+			gc.commandsLocked(uint32(r.addr))
+			for _, n := range tc.frozen {
+				if got := entry(n); got != "Master" {
+					t.Errorf("%s = %s after %s, want Master", n, got, tc.latch)
+				}
+			}
+		})
+	}
+}
