@@ -280,3 +280,35 @@ func TestGenICamLatchedStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestGenICamTriggerEntries: each camera's own action entry (Action0 on
+// FLIR, Action1 on Basler and Hikrobot) set under TriggerSelector FrameStart
+// arms the action trigger.
+func TestGenICamTriggerEntries(t *testing.T) {
+	for file, entry := range map[string]string{
+		"FLIR_BFS-PGE-50S4C.xml": "Action0", "Basler_acA2040-35gm.xml": "Action1",
+		"Basler_a2A2600-20gmBAS.xml": "Action1", "Hikrobot_HIKCamera-GEV.xml": "Action1",
+		"AlliedVision_Manta_G235C.xml": "Action0", "TheImagingSource_DMK33GX174_aravisGigE.xml": "Action0",
+	} {
+		t.Run(file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := impersonate(t, b)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			g := c.gc.g
+			if err := g.SetEntry("TriggerSelector", "FrameStart"); err != nil {
+				t.Fatal(err)
+			}
+			if err := errors.Join(g.SetEntry("TriggerMode", "On"), g.SetEntry("TriggerSource", entry)); err != nil {
+				t.Fatal(err)
+			}
+			c.gc.watchLocked()
+			if c.trigMode != 1 || c.trigSource != triggerSourceAction0 {
+				t.Errorf("TriggerMode On, TriggerSource %s: mode %d source %d", entry, c.trigMode, c.trigSource)
+			}
+		})
+	}
+}
