@@ -69,6 +69,7 @@ bench: deps
 	$(GO) test ./camsim/ -run '^$$' -bench Stream1080p -benchtime 150x -count 1
 	$(GO) test ./record/ -run '^$$' -bench Pipeline -benchtime 1x -count 1 -timeout 300s
 	$(GO) test ./cmd/camrecord/ -run '^$$' -bench RecordRig1080p -benchtime 1x -count 1 -timeout 300s
+	$(GO) test ./cmd/camrecord/ -run '^$$' -bench VsAravis1080p -benchtime 1x -count 1 -timeout 300s
 
 # Regenerate the Grafana dashboards from their Go source (a test fails when
 # a committed JSON is stale).
