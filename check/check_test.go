@@ -93,36 +93,98 @@ func TestStatistics(t *testing.T) {
 	}
 }
 
-// Measure judges |delta| against the threshold after the correction.
+// Measure judges |delta| ± uncertainty against the threshold after the
+// correction, from each camera's narrowest bracket.
 func TestMeasureVerdicts(t *testing.T) {
+	t.Parallel()
 	before := time.Unix(1_800_000_000, 0)
-	mk := func(serial string, off time.Duration) *latchFake {
-		return &latchFake{serial: serial, s: genicam.LatchSample{Serial: serial, HostBefore: before, HostAfter: before.Add(40 * time.Microsecond),
-			Device: before.Add(20*time.Microsecond + off).UnixNano()}}
+	// sample is a latch at off from the host with half bracket half.
+	sample := func(serial string, off, half time.Duration) genicam.LatchSample {
+		return genicam.LatchSample{Serial: serial, HostBefore: before, HostAfter: before.Add(2 * half),
+			Device: before.Add(half + off).UnixNano()}
 	}
-	cams := []LatchCamera{mk("a", 37*time.Second+time.Millisecond), mk("b", 37*time.Second+5*time.Millisecond), &latchFake{serial: "c", err: true}}
-	ms := Measure(t.Context(), cams, 37*time.Second, 3*time.Millisecond)
-	if !ms[0].OK || ms[0].DeltaNs != 1_000_000 || ms[0].UncertaintyNs != 20_000 {
-		t.Errorf("a: %+v", ms[0])
+	mk := func(serial string, off time.Duration, halves ...time.Duration) *latchFake {
+		l := &latchFake{serial: serial}
+		for _, h := range halves {
+			l.s = append(l.s, sample(serial, off, h))
+		}
+		return l
 	}
-	if ms[1].OK || ms[1].DeltaNs != 5_000_000 {
-		t.Errorf("b: %+v", ms[1])
+	const tai = 37 * time.Second
+	us, ms := time.Microsecond, time.Millisecond
+	wide := 6250 * us // the 12.5 ms latch seen on a loaded machine
+	cams := []LatchCamera{
+		mk("a", tai+ms, 20*us),
+		mk("b", tai+5*ms, 20*us),
+		&latchFake{serial: "c", err: true},
+		// +5 ms read through a 12.5 ms bracket first: the next, narrow
+		// latch decides.
+		mk("d", tai+5*ms, wide, 30*us),
+		// Never narrow: 5 ms ± 6.25 ms straddles 3 ms.
+		mk("e", tai+5*ms, wide, wide, wide, wide, wide, wide),
+		// In sync but ±4 ms: cannot be called in sync either.
+		mk("f", tai, 4*ms, 4*ms, 4*ms, 4*ms, 4*ms),
 	}
-	if ms[2].Error == "" || ms[2].OK {
-		t.Errorf("c: %+v", ms[2])
+	got := Measure(t.Context(), cams, tai, 3*ms, genicam.LatchPolicy{})
+	for i, want := range []struct {
+		verdict        string
+		delta, unc     int64
+		latches, calls int
+	}{
+		{"OK", 1_000_000, 20_000, 1, 1},
+		{"NG", 5_000_000, 20_000, 1, 1},
+		{"ERROR", 0, 0, 1, 1},
+		{"NG", 5_000_000, 30_000, 2, 2},
+		{"UNCERTAIN", 5_000_000, 6_250_000, 5, 5},
+		{"UNCERTAIN", 0, 4_000_000, 5, 5},
+	} {
+		m, l := got[i], cams[i].(*latchFake)
+		if m.Verdict() != want.verdict || m.Latches != want.latches || l.calls != want.calls {
+			t.Errorf("%s: %s after %d latches (%d calls), want %s after %d: %+v", m.Serial, m.Verdict(), m.Latches, l.calls, want.verdict, want.latches, m)
+		}
+		if m.Error == "" && (m.DeltaNs != want.delta || m.UncertaintyNs != want.unc) {
+			t.Errorf("%s: delta %d ± %d, want %d ± %d", m.Serial, m.DeltaNs, m.UncertaintyNs, want.delta, want.unc)
+		}
 	}
 }
 
+func TestJudge(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		delta, unc int64
+		want       string
+	}{
+		{2_900_000, 100_000, "OK"}, // at the bound
+		{2_900_001, 100_000, "UNCERTAIN"},
+		{-2_900_001, 100_000, "UNCERTAIN"},
+		{3_100_000, 100_000, "UNCERTAIN"}, // its lower bound touches it
+		{3_100_001, 100_000, "NG"},
+		{-3_100_001, 100_000, "NG"},
+		{1_800_000, 6_300_000, "UNCERTAIN"}, // the loaded-machine latch
+		{0, 0, "OK"},
+	} {
+		m := Measurement{DeltaNs: tc.delta, UncertaintyNs: tc.unc}
+		m.Judge(3 * time.Millisecond)
+		if m.Verdict() != tc.want {
+			t.Errorf("%d ± %d vs 3 ms: %s, want %s", tc.delta, tc.unc, m.Verdict(), tc.want)
+		}
+	}
+}
+
+// latchFake returns its samples in turn, the last one again when they run
+// out.
 type latchFake struct {
 	serial string
-	s      genicam.LatchSample
+	s      []genicam.LatchSample
 	err    bool
+	calls  int
 }
 
 func (l *latchFake) Info() genicam.DeviceInfo { return genicam.DeviceInfo{Serial: l.serial} }
 func (l *latchFake) Latch(ctx context.Context) (genicam.LatchSample, error) {
+	l.calls++
 	if l.err {
 		return genicam.LatchSample{}, errors.New("GVCP timeout")
 	}
-	return l.s, nil
+	return l.s[min(l.calls, len(l.s))-1], nil
 }

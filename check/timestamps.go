@@ -26,16 +26,47 @@ type Measurement struct {
 	UncertaintyNs int64 `json:"uncertainty_ns"`
 	// RawDeltaNs is camera time minus the host clock read after the latch,
 	// without correction: the original --assume-realtime-ptp debug value.
-	RawDeltaNs int64  `json:"raw_delta_ns"`
-	OK         bool   `json:"ok"`
-	Error      string `json:"error,omitempty"`
+	RawDeltaNs int64 `json:"raw_delta_ns"`
+	// Latches is how many latches the measurement took to find its
+	// narrowest bracket (genicam.BestLatch).
+	Latches int `json:"latches"`
+	// OK: the camera is within the threshold whatever its true delta in
+	// DeltaNs ± UncertaintyNs.
+	OK bool `json:"ok"`
+	// Uncertain: DeltaNs ± UncertaintyNs straddles the threshold, so the
+	// bracket cannot decide; not OK either.
+	Uncertain bool   `json:"uncertain,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Judge sets OK and Uncertain from the delta, its uncertainty and the
+// threshold: OK only when |delta| + uncertainty is within it, uncertain
+// when |delta| - uncertainty still is.
+func (m *Measurement) Judge(threshold time.Duration) {
+	d, u := abs(m.DeltaNs), m.UncertaintyNs
+	m.OK = d+u <= int64(threshold)
+	m.Uncertain = !m.OK && d-u <= int64(threshold)
+}
+
+// Verdict is the measurement's word: OK, NG, UNCERTAIN or ERROR.
+func (m Measurement) Verdict() string {
+	switch {
+	case m.Error != "":
+		return "ERROR"
+	case m.OK:
+		return "OK"
+	case m.Uncertain:
+		return "UNCERTAIN"
+	}
+	return "NG"
 }
 
 // Measure latches every camera concurrently, each with its own host bracket,
-// so that no camera's result depends on its position in a list.
+// so that no camera's result depends on its position in a list, and keeps
+// each camera's narrowest bracket of a few (genicam.BestLatch with p).
 // correction is subtracted from every delta (currentUtcOffset for TAI
-// cameras); threshold is the pass bound of |delta|.
-func Measure(ctx context.Context, cams []LatchCamera, correction time.Duration, threshold time.Duration) []Measurement {
+// cameras); threshold is the pass bound of |delta| (see Judge).
+func Measure(ctx context.Context, cams []LatchCamera, correction, threshold time.Duration, p genicam.LatchPolicy) []Measurement {
 	// Each latch holds a PM QoS CPU latency request; taking one first wakes
 	// the idle CPUs once, before any bracket opens.
 	release, _ := genicam.HoldCPULatency(0)
@@ -45,7 +76,8 @@ func Measure(ctx context.Context, cams []LatchCamera, correction time.Duration, 
 	for i, c := range cams {
 		wg.Go(func() {
 			m := Measurement{Serial: c.Info().Serial}
-			s, err := c.Latch(ctx)
+			s, n, err := genicam.BestLatch(ctx, c, p)
+			m.Latches = n
 			if err != nil {
 				m.Error = err.Error()
 				out[i] = m
@@ -55,7 +87,7 @@ func Measure(ctx context.Context, cams []LatchCamera, correction time.Duration, 
 			m.DeltaNs = int64(s.Offset() - correction)
 			m.UncertaintyNs = int64(s.HalfBracket())
 			m.RawDeltaNs = s.Device - s.HostAfter.UnixNano()
-			m.OK = abs(m.DeltaNs) <= int64(threshold)
+			m.Judge(threshold)
 			out[i] = m
 		})
 	}
@@ -71,7 +103,9 @@ type Stats struct {
 	StddevNs float64 `json:"stddev_ns"`
 	MaxAbsNs int64   `json:"max_abs_delta_ns"`
 	Failed   int     `json:"failed_samples"`
-	OK       bool    `json:"ok"`
+	// Uncertain counts the samples whose bracket could not decide.
+	Uncertain int  `json:"uncertain_samples"`
+	OK        bool `json:"ok"`
 }
 
 // Statistics summarizes samples (one []Measurement per sample, cameras in
@@ -94,6 +128,9 @@ func Statistics(samples [][]Measurement) (per []Stats, maxAbs int64) {
 			}
 			if !m.OK {
 				st.OK = false
+			}
+			if m.Uncertain {
+				st.Uncertain++
 			}
 			vals = append(vals, float64(m.DeltaNs))
 			sum += float64(m.DeltaNs)

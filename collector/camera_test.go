@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -22,12 +23,15 @@ import (
 // fakeCamera is a camera whose clock runs offset ahead of the host's, with
 // a fixed latch bracket.
 type fakeCamera struct {
-	info     genicam.DeviceInfo
-	ptp      bool
-	enabled  bool
-	status   genicam.PTPStatus
-	offset   time.Duration
-	bracket  time.Duration
+	info    genicam.DeviceInfo
+	ptp     bool
+	enabled bool
+	status  genicam.PTPStatus
+	offset  time.Duration
+	bracket time.Duration
+	// brackets, when set, are the brackets of the latches in turn (the
+	// last one again when they run out), instead of bracket.
+	brackets []time.Duration
 	dead     bool
 	mu       sync.Mutex
 	latches  int
@@ -96,6 +100,10 @@ func (f *fakeCamera) PTPDataSet(ctx context.Context) (genicam.PTPDataSet, error)
 func (f *fakeCamera) Latch(ctx context.Context) (genicam.LatchSample, error) {
 	f.mu.Lock()
 	f.latches++
+	br := f.bracket
+	if len(f.brackets) > 0 {
+		br = f.brackets[min(f.latches, len(f.brackets))-1]
+	}
 	f.mu.Unlock()
 	if err := f.err(); err != nil {
 		return genicam.LatchSample{}, err
@@ -104,8 +112,8 @@ func (f *fakeCamera) Latch(ctx context.Context) (genicam.LatchSample, error) {
 		return genicam.LatchSample{}, genicam.ErrNotAvailable
 	}
 	before := time.Unix(1_800_000_000, 0)
-	after := before.Add(f.bracket)
-	mid := before.Add(f.bracket / 2)
+	after := before.Add(br)
+	mid := before.Add(br / 2)
 	return genicam.LatchSample{Serial: f.info.Serial, Device: mid.Add(f.offset).UnixNano(), HostBefore: before, HostAfter: after}, nil
 }
 func (f *fakeCamera) Close() error { f.closed = true; return nil }
@@ -210,6 +218,33 @@ func TestCameraCollectorScrapesShareSamples(t *testing.T) {
 		if cam.latches != 1 {
 			t.Errorf("camera %s latched %d times by one sample and 50 scrapes, want 1", s, cam.latches)
 		}
+	}
+}
+
+// One slow latch (a 12.5 ms bracket on a loaded host) does not decide the
+// sample: the narrowest of a few latches does, and every latch sent counts.
+func TestCameraCollectorNarrowestLatch(t *testing.T) {
+	t.Parallel()
+	src := newFakeRig()
+	cam := src.cams["05520126"]
+	cam.brackets = []time.Duration{12500 * time.Microsecond, 3 * time.Millisecond, 80 * time.Microsecond, 10 * time.Microsecond}
+	c, err := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true, PTPTimescale: true, UTCOffset: 37}, CameraConfig{Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Sample(t.Context())
+	get := func(metric string) float64 {
+		t.Helper()
+		return testutil.ToFloat64(filtered{c, metric, "05520126"})
+	}
+	if got := get("ptpcam_camera_clock_delta_uncertainty_seconds"); got != 40e-6 {
+		t.Errorf("uncertainty %v s, want 4e-05 (the third latch's)", got)
+	}
+	if got := get("ptpcam_camera_clock_delta_seconds"); math.Abs(got-5e-3) > 1e-9 {
+		t.Errorf("delta %v s, want 0.005", got)
+	}
+	if got := get("ptpcam_camera_latches_total"); got != 3 || cam.latches != 3 {
+		t.Errorf("latches_total %v, camera latched %d times; want 3 (stopped at the first within 100 µs)", got, cam.latches)
 	}
 }
 

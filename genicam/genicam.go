@@ -431,3 +431,61 @@ func ticksToNs(ticks uint64, freq uint64) int64 {
 	}
 	return int64(ticks/freq*1_000_000_000 + (ticks%freq)*1_000_000_000/freq)
 }
+
+// Latcher is anything that takes one timestamp latch: *Camera, or a test
+// fake.
+type Latcher interface {
+	Latch(ctx context.Context) (LatchSample, error)
+}
+
+// Default bounds of BestLatch: a latch on an idle host brackets in tens of
+// µs; on a loaded one a single latch can take milliseconds (12.5 ms was
+// seen on a busy 2-core machine), which then bounds how well any delta is
+// known.
+const (
+	DefaultLatchTries  = 5
+	DefaultLatchTarget = 100 * time.Microsecond
+)
+
+// LatchPolicy bounds BestLatch. Zero values take the defaults.
+type LatchPolicy struct {
+	// Tries is the most latches one measurement takes.
+	Tries int
+	// Target ends the measurement early once a sample's half bracket is
+	// within it.
+	Target time.Duration
+}
+
+// BestLatch takes up to p.Tries latches of l and returns the one with the
+// narrowest bracket, stopping as soon as one is within p.Target, as clock
+// comparison tools do (PTP_SYS_OFFSET_EXTENDED, chrony's readings): the
+// delta of a narrow bracket is known better, and one preempted or delayed
+// round trip no longer decides the measurement. n is how many latches were
+// sent. The first error ends it: a camera that fails one latch is not
+// answering reliably.
+func BestLatch(ctx context.Context, l Latcher, p LatchPolicy) (best LatchSample, n int, err error) {
+	tries, target := p.Tries, p.Target
+	if tries <= 0 {
+		tries = DefaultLatchTries
+	}
+	if target <= 0 {
+		target = DefaultLatchTarget
+	}
+	for n < tries {
+		s, err := l.Latch(ctx)
+		if errors.Is(err, ErrNotAvailable) {
+			return LatchSample{}, n, err
+		}
+		n++
+		if err != nil {
+			return LatchSample{}, n, err
+		}
+		if n == 1 || s.HalfBracket() < best.HalfBracket() {
+			best = s
+		}
+		if best.HalfBracket() <= target || ctx.Err() != nil {
+			break
+		}
+	}
+	return best, n, nil
+}

@@ -114,7 +114,9 @@ type tsJSON struct {
 			Serial        string `json:"serial"`
 			DeltaNs       int64  `json:"delta_ns"`
 			UncertaintyNs int64  `json:"uncertainty_ns"`
+			Latches       int    `json:"latches"`
 			OK            bool   `json:"ok"`
+			Uncertain     bool   `json:"uncertain"`
 			Error         string `json:"error"`
 		} `json:"cameras"`
 	} `json:"samples"`
@@ -157,13 +159,15 @@ func compatTimestamps(t *testing.T, c *checkRig, rows map[string]*compatRow, ser
 	}
 }
 
-// compatOffsets: +5 ms on one camera at a time is NG there and only there.
+// compatOffsets: +5 ms on one camera at a time is NG (not UNCERTAIN) there
+// and only there. Each camera's narrowest of a few latches decides
+// (genicam.BestLatch), so one slow round trip on a loaded machine does not.
 func compatOffsets(t *testing.T, c *checkRig, rows map[string]*compatRow, serials []string) {
 	t.Helper()
 	for _, k := range serials {
 		row := rows[k]
 		c.ctl(t, k, "offset", "5ms")
-		rep, code := sharpTimestamps(t, c, serials)
+		rep, code := timestampsJSON(t, c, serials)
 		c.ctl(t, k, "offset", "0s")
 		row.offsetRan, row.offsetOK = true, code == exitBad
 		if code != exitBad {
@@ -174,11 +178,12 @@ func compatOffsets(t *testing.T, c *checkRig, rows map[string]*compatRow, serial
 				d := time.Duration(m.DeltaNs)
 				tol := time.Duration(m.UncertaintyNs) + 100*time.Microsecond
 				switch {
-				case m.Serial == k && (m.OK || (d-5*time.Millisecond).Abs() > tol):
-					row.offsetOK, row.offsetNote = false, fmt.Sprintf("delta %v ok=%v", d, m.OK)
+				case m.Serial == k && (m.OK || m.Uncertain || (d-5*time.Millisecond).Abs() > tol):
+					row.offsetOK, row.offsetNote = false, fmt.Sprintf("delta %v ± %v after %d latches, ok=%v uncertain=%v",
+						d, time.Duration(m.UncertaintyNs), m.Latches, m.OK, m.Uncertain)
 				case m.Serial != k && !m.OK:
 					row.offsetOK = false
-					row.offsetNote = fmt.Sprintf("%s NG too (%v)", m.Serial, d)
+					row.offsetNote = fmt.Sprintf("%s not OK too (%v ± %v, uncertain=%v)", m.Serial, d, time.Duration(m.UncertaintyNs), m.Uncertain)
 				}
 			}
 		}
@@ -186,32 +191,6 @@ func compatOffsets(t *testing.T, c *checkRig, rows map[string]*compatRow, serial
 			t.Errorf("%s (%s): +5 ms: %s", k, row.name, row.offsetNote)
 		}
 	}
-}
-
-// sharpTimestamps runs timestamps until every latch bracket is narrow
-// enough (±1 ms) to tell 5 ms from the 3 ms threshold: on a loaded machine
-// a latch's round trip can take longer than that, and then no verdict can
-// be right. At most 5 runs; the last one is returned whatever its brackets.
-func sharpTimestamps(t *testing.T, c *checkRig, serials []string) (tsJSON, int) {
-	t.Helper()
-	var rep tsJSON
-	var code int
-	for try := 1; try <= 5; try++ {
-		rep, code = timestampsJSON(t, c, serials)
-		wide := ""
-		for _, smp := range rep.Samples {
-			for _, m := range smp.Cameras {
-				if time.Duration(m.UncertaintyNs) > time.Millisecond {
-					wide = fmt.Sprintf("%s ±%v", m.Serial, time.Duration(m.UncertaintyNs))
-				}
-			}
-		}
-		if wide == "" {
-			break
-		}
-		t.Logf("run %d: bracket too wide to judge 5 ms (%s); again", try, wide)
-	}
-	return rep, code
 }
 
 // compatExporter: the exporter watches every camera; its scrape is

@@ -2,8 +2,11 @@
 // during a shoot: `sync` (enable PTP on the cameras, wait for convergence,
 // print the host's and every camera's PTP state and a verdict) and
 // `timestamps` (latch every camera's clock against the host's, with
-// threshold, samples and statistics). Exit codes: 0 good, 2 not
-// synchronized / some camera out of threshold, 1 fatal.
+// threshold, samples and statistics). A timestamps measurement keeps each
+// camera's narrowest latch bracket of a few (genicam.BestLatch), and a
+// camera whose delta ± uncertainty straddles the threshold is UNCERTAIN, not
+// OK. Exit codes: 0 good, 2 not synchronized / some camera out of threshold
+// or uncertain, 1 fatal.
 package main
 
 import (
@@ -66,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	noEnable := syncCmd.Flag("no-enable-ptp", "Do not enable PTP in the cameras, only look.").Bool()
 
 	tsCmd := app.Command("timestamps", "Latch the cameras' clocks against the host's and judge the deltas (chktimestat.py).")
-	threshold := tsCmd.Flag("threshold-ns", "Pass bound of |camera - host| in ns.").Default("3000000").Int64()
+	threshold := tsCmd.Flag("threshold-ns", "Pass bound of |camera - host| in ns: OK when |delta| + uncertainty is within it, UNCERTAIN when only |delta| - uncertainty is.").Default("3000000").Int64()
 	samples := tsCmd.Flag("samples", "Number of samples; statistics follow when > 1.").Default("1").Int()
 	intervalMs := tsCmd.Flag("interval-ms", "Pause between samples in ms.").Default("0").Int()
 	timeoutS := tsCmd.Flag("timeout-s", "Timeout of the whole run in seconds.").Default("60").Int()
@@ -364,7 +367,7 @@ func runTimestamps(ctx context.Context, c common, serials []string, o tsOptions,
 		if o.timescale == "tai" || o.timescale == "auto" && host.PTPTimescale {
 			corr = time.Duration(host.CurrentUTCOffset) * time.Second
 		}
-		ms := check.Measure(ctx, lc, corr, o.threshold)
+		ms := check.Measure(ctx, lc, corr, o.threshold, genicam.LatchPolicy{})
 		all = append(all, ms)
 		rep.Samples = append(rep.Samples, tsSample{Index: i + 1, Host: host, CorrectionNs: int64(corr), Cameras: ms})
 		if text {
@@ -386,7 +389,7 @@ func runTimestamps(ctx context.Context, c common, serials []string, o tsOptions,
 				continue
 			}
 			line := fmt.Sprintf("serial=%s, camera_time_ns=%d, delta_to_gm_ms=%.6f, uncertainty_ms=%.6f, verdict=%s",
-				m.Serial, m.CameraTimeNs, float64(m.DeltaNs)/1e6, float64(m.UncertaintyNs)/1e6, okNG(m.OK))
+				m.Serial, m.CameraTimeNs, float64(m.DeltaNs)/1e6, float64(m.UncertaintyNs)/1e6, m.Verdict())
 			if o.raw {
 				line += fmt.Sprintf(", raw_delta_vs_realtime_ms=%.6f", float64(m.RawDeltaNs)/1e6)
 			}
@@ -399,8 +402,8 @@ func runTimestamps(ctx context.Context, c common, serials []string, o tsOptions,
 		if text {
 			fmt.Fprintln(stdout, "\n=== Statistics ===")
 			for _, s := range per {
-				fmt.Fprintf(stdout, "serial=%s, mean_delta_ns=%.1f, stddev_ns=%.1f, max_abs_delta_ns=%d, verdict=%s\n",
-					s.Serial, s.MeanNs, s.StddevNs, s.MaxAbsNs, okNG(s.OK))
+				fmt.Fprintf(stdout, "serial=%s, mean_delta_ns=%.1f, stddev_ns=%.1f, max_abs_delta_ns=%d, uncertain_samples=%d, verdict=%s\n",
+					s.Serial, s.MeanNs, s.StddevNs, s.MaxAbsNs, s.Uncertain, okNG(s.OK))
 			}
 			fmt.Fprintf(stdout, "Max_abs_delta_ns=%d\n", maxAbs)
 		}

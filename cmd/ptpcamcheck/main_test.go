@@ -113,7 +113,7 @@ func (c *checkRig) waitStatus(t *testing.T, serial, status string) {
 	}
 }
 
-var lineRE = regexp.MustCompile(`serial=(\d+), camera_time_ns=(\d+), delta_to_gm_ms=(-?[\d.]+), uncertainty_ms=([\d.]+), verdict=(OK|NG)`)
+var lineRE = regexp.MustCompile(`serial=(\d+), camera_time_ns=(\d+), delta_to_gm_ms=(-?[\d.]+), uncertainty_ms=([\d.]+), verdict=(OK|NG|UNCERTAIN)`)
 
 type tsLine struct {
 	delta, unc float64 // ms
