@@ -97,23 +97,15 @@ type genicamCamera struct{ *genicam.Camera }
 // streamFrameRetention is how long a frame may wait for resent packets.
 const streamFrameRetention = 500 * time.Millisecond
 
-// streamSocketBuffer bounds the stream socket's receive buffer: at least
-// 4 MiB or 4 frames, at most 64 MiB (the kernel caps it at
-// net.core.rmem_max).
-func streamSocketBuffer(frameSz int) int {
-	return min(64<<20, max(4<<20, 4*frameSz))
-}
-
 // streamConfig is how every camera's stream receives. A recorder can wait
 // for resends, where a viewer would rather skip a frame: Aravis' 100 ms
-// frame retention gives frames up as incomplete on a loaded host, the
-// kernel's default socket buffer (about 90 packets) overflows while the
-// receive thread waits for a CPU, and Aravis' default resend share (a
-// quarter of a frame's packets) gives up a frame whose lost burst the camera
-// could still resend.
+// frame retention gives frames up as incomplete on a loaded host, and its
+// default resend share (a quarter of a frame's packets) gives up a frame
+// whose lost burst the camera could still resend. The socket buffer stays
+// the kernel's: a fixed one (4 MiB) cost Aravis' receive thread several times
+// its CPU per 1080p frame in BenchmarkVsAravis1080p.
 func (r *Recorder) streamConfig() genicam.StreamConfig {
-	return genicam.StreamConfig{Buffers: r.cfg.StreamBuffers, FrameRetention: streamFrameRetention,
-		SocketBuffer: streamSocketBuffer(r.frameSz), ResendRatio: 1}
+	return genicam.StreamConfig{Buffers: r.cfg.StreamBuffers, FrameRetention: streamFrameRetention, ResendRatio: 1}
 }
 
 func (g genicamCamera) StartStream(ctx context.Context, cfg genicam.StreamConfig) (Stream, error) {
@@ -318,10 +310,12 @@ func New(cfg Config, log *slog.Logger) (*Recorder, error) {
 	return r, nil
 }
 
-// inFlight is how many stream buffers Aravis needs besides those the writer
-// holds: a frame retention's worth of frames waiting for resends, and a few.
+// inFlight is how many stream buffers Aravis keeps besides those the writer
+// holds: two frame retentions' worth (frames waiting for resends, and
+// frames complete but not yet taken by an acquirer kept off the CPU), and a
+// few. With fewer, a loaded host counted Aravis underruns.
 func (r *Recorder) inFlight() int {
-	return max(8, int(r.cfg.FPS*streamFrameRetention.Seconds())+4)
+	return max(16, int(2*r.cfg.FPS*streamFrameRetention.Seconds())+4)
 }
 
 // heldFrames is how many stream buffers the writer may hold: the queue, the
