@@ -47,8 +47,20 @@ fuzz: deps
 	$(GO) test ./camsim/ -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME)
 
 # The release tarball .promu.yml declares: the binaries and its files.
+# promu names it after the git remote's URL (a clone of a local path gave
+# `main-` or `.-`): the remote is set to .promu.yml's repository for this
+# command only, so the name is ptpcam-VERSION.linux-amd64 in any checkout.
+TARBALL     := $(BUILD_DIR)/ptpcam-$(VERSION).linux-amd64.tar.gz
+PROMU_REMOTE = GIT_CONFIG_KEY_0=branch.$$(git rev-parse --abbrev-ref HEAD).remote \
+	GIT_CONFIG_VALUE_0=promu GIT_CONFIG_KEY_1=remote.promu.url \
+	GIT_CONFIG_VALUE_1=https://$$(awk '/^ *path:/{print $$2; exit}' .promu.yml) GIT_CONFIG_COUNT=2
 tarball: promu
-	$(PROMU) tarball --prefix $(BUILD_DIR) $(BUILD_DIR)/promu
+	rm -f $(TARBALL)
+	$(PROMU_REMOTE) $(PROMU) tarball --prefix $(BUILD_DIR) $(BUILD_DIR)/promu
+	@list=$$(tar -tzf $(TARBALL)) || { echo "tarball: $(TARBALL) not made"; exit 1; }; \
+	for f in ptpcam_exporter ptpcamcheck camrecord LICENSE ptpcam.rules.yml record.rules.yml ptpcam.json recorder.json prometheus.yml; do \
+		printf '%s\n' "$$list" | grep -qx "ptpcam-$(VERSION).linux-amd64/$$f" || { echo "tarball: $(TARBALL) lacks $$f"; exit 1; }; \
+	done; echo "tarball: $(TARBALL), $$(printf '%s\n' "$$list" | grep -c .) entries"
 
 # One Debian package (nfpm, a Go tool module like promu) of the promu build.
 deb: promu
@@ -58,7 +70,7 @@ deb: promu
 deb-check: deb
 	./packaging/check-deb.sh $(DEB)
 
-test: lint unit fuzz promu deb-check
+test: lint unit fuzz promu tarball deb-check
 	@if [ -d alerts ]; then promtool test rules alerts/*_test.yml; fi
 
 # Benchmarks print the ratios they are judged by, measured in one run.

@@ -33,8 +33,19 @@ for f in /etc/default/ptpcam_exporter /etc/default/camrecord; do
 done
 echo "check-deb: $(grep -c . <<<"$contents") entries: binaries, units, defaults (conffiles), rules, dashboards, examples"
 
-# Install into a scratch root: dpkg --root would run the maintainer scripts
-# and resolve dependencies inside it, so unpack (dpkg -x) instead.
+# Install for real into a scratch root (dpkg --root, maintainer scripts
+# included; see scratch-install.sh), then purge. Needs root: without it the
+# check says so and goes on with the unpacked package only, and fails under
+# CI=true, where a missing privilege is a failure.
+if [ "$(id -u)" = 0 ]; then
+	unshare --mount "$(dirname "$0")/scratch-install.sh" "$deb" || fail "scratch install failed"
+elif [ "${CI:-}" = true ]; then
+	fail "not root: cannot install $deb into a scratch root (CI=true)"
+else
+	echo "check-deb: not root: scratch install (dpkg --root) NOT checked" >&2
+fi
+
+# Unpacked (dpkg -x): the files as shipped, with no dependency on root.
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 dpkg -x "$deb" "$root"
@@ -59,3 +70,18 @@ if grep -q . <<<"$out"; then
 	fail "systemd-analyze verify warns: $out"
 fi
 echo "check-deb: systemd-analyze verify: both units clean"
+
+# What systemd-analyze cannot see. Both binaries open devices (PM QoS, the
+# PHC): no device allow-list, and no ProtectClock= (it implies one). Both
+# talk to ptp4l, which replies to a socket path: that path must not be in a
+# private /tmp.
+for u in ptpcam_exporter.service camrecord@.service; do
+	f=$root/lib/systemd/system/$u
+	bad=$(grep -E '^(ProtectClock|PrivateDevices|DeviceAllow|DevicePolicy)=' "$f" || true)
+	[ -z "$bad" ] || fail "$u restricts devices the binary opens: $bad"
+	if grep -qx 'PrivateTmp=yes' "$f"; then
+		grep -qE '^Environment=TMPDIR=/run/|--ptp.client-dir=/run/' "$f" ||
+			fail "$u has a private /tmp but the ptp4l client socket would be made in it"
+	fi
+done
+echo "check-deb: units: no device allow-list, ptp4l's replies reach the client socket"
