@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -356,7 +357,9 @@ func openCameras(ctx context.Context, infos []genicam.DeviceInfo) ([]*genicam.Ca
 	return cams, nil
 }
 
-// serveMetrics serves the registry until the returned stop is called.
+// serveMetrics serves the registry until the returned stop is called. It
+// binds every listen address before it returns, so that a port in use (or a
+// bad web config) fails the command here rather than being logged later.
 func serveMetrics(logger *slog.Logger, reg *prometheus.Registry, path string, webConfig *web.FlagConfig) (func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle(path, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
@@ -370,17 +373,44 @@ func serveMetrics(logger *slog.Logger, reg *prometheus.Registry, path string, we
 		}
 		mux.Handle("/", landing)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(srv, webConfig, logger) }()
-	select {
-	case err := <-errc:
-		return nil, err
-	case <-time.After(100 * time.Millisecond):
+	if f := webConfig.WebConfigFile; f != nil && *f != "" {
+		if err := web.Validate(*f); err != nil {
+			return nil, fmt.Errorf("--web.config.file %s: %w", *f, err)
+		}
 	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	serve := func() error { return web.ListenAndServe(srv, webConfig, logger) }
+	if sd := webConfig.WebSystemdSocket; sd == nil || !*sd {
+		listeners, err := listenAll(*webConfig.WebListenAddresses)
+		if err != nil {
+			return nil, err
+		}
+		serve = func() error { return web.ServeMultiple(listeners, srv, webConfig, logger) }
+	}
+	go func() {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("Metrics server", "err", err)
+		}
+	}()
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// listenAll binds every address, or none.
+func listenAll(addrs []string) ([]net.Listener, error) {
+	var ls []net.Listener
+	for _, a := range addrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, fmt.Errorf("--web.listen-address %s: %w", a, err)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/creack/pty"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/ptpcam/ptpcam/camsim"
 	"github.com/ptpcam/ptpcam/internal/testenv"
@@ -633,4 +637,28 @@ func BenchmarkRecordRig1080p(b *testing.B) {
 		}
 		best = n
 	}
+}
+
+// TestServeMetricsBinds: a listen address in use fails serveMetrics itself
+// (it used to call "no error within 100 ms" a bind); a free one serves.
+func TestServeMetricsBinds(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	logger := slog.New(slog.DiscardHandler)
+	reg := prometheus.NewRegistry()
+	noSystemd, noFile := false, ""
+	inUse := []string{busy.Addr().String()}
+	_, err = serveMetrics(logger, reg, "/metrics", &web.FlagConfig{WebListenAddresses: &inUse, WebSystemdSocket: &noSystemd, WebConfigFile: &noFile})
+	if err == nil || !strings.Contains(err.Error(), busy.Addr().String()) {
+		t.Errorf("serveMetrics on %s, which is in use: %v; want an error naming it", busy.Addr(), err)
+	}
+	free := []string{"127.0.0.1:0"}
+	stop, err := serveMetrics(logger, reg, "/metrics", &web.FlagConfig{WebListenAddresses: &free, WebSystemdSocket: &noSystemd, WebConfigFile: &noFile})
+	if err != nil {
+		t.Fatalf("serveMetrics on a free port: %v", err)
+	}
+	stop()
 }
