@@ -95,25 +95,28 @@ func (d PortStatsNP) MarshalBinary() ([]byte, error) {
 	return b, nil
 }
 
-// PortServiceStatsNP is linuxptp's PORT_SERVICE_STATS_NP (linuxptp 4.0 and
-// later; 3.1 answers NO_SUCH_ID): how often the port's timers expired and
-// how often Sync and Follow_Up did not match.
+// PortServiceStatsNP is linuxptp's PORT_SERVICE_STATS_NP (management ID
+// 0xC007, linuxptp 4.0 and later; 3.1 answers NO_SUCH_ID): how often the
+// port's timers expired and how often Sync and Follow_Up did not match.
+// The layout is tlv.h's packed struct port_service_stats_np: the
+// portIdentity, then ddt.h's struct PortServiceStats, ten uint64 in this
+// order, each little-endian (tlv.c's __cpu_to_le64).
 type PortServiceStatsNP struct {
-	PortIdentity               PortIdentity // portIdentity
-	AnnounceTimeout            uint64       // stats.announce_timeout: announceReceiptTimeout expiries
-	SyncTimeout                uint64       // stats.sync_timeout: no Sync within the sync receipt timeout
-	DelayTimeout               uint64       // stats.delay_timeout
-	UnicastServiceGrantTimeout uint64       // stats.unicast_service_grant_timeout
-	UnicastRequestTimeout      uint64       // stats.unicast_request_timeout
-	MasterAnnounceTimeout      uint64       // stats.master_announce_timeout
-	MasterSyncTimeout          uint64       // stats.master_sync_timeout
-	QualificationTimeout       uint64       // stats.qualification_timeout
-	SyncMismatch               uint64       // stats.sync_mismatch
-	FollowUpMismatch           uint64       // stats.followup_mismatch
+	PortIdentity          PortIdentity // portIdentity
+	AnnounceTimeout       uint64       // stats.announce_timeout: announceReceiptTimeout expiries
+	SyncTimeout           uint64       // stats.sync_timeout: no Sync within the sync receipt timeout
+	DelayTimeout          uint64       // stats.delay_timeout
+	UnicastServiceTimeout uint64       // stats.unicast_service_timeout: unicast service grant expiries
+	UnicastRequestTimeout uint64       // stats.unicast_request_timeout
+	MasterAnnounceTimeout uint64       // stats.master_announce_timeout
+	MasterSyncTimeout     uint64       // stats.master_sync_timeout
+	QualificationTimeout  uint64       // stats.qualification_timeout
+	SyncMismatch          uint64       // stats.sync_mismatch
+	FollowUpMismatch      uint64       // stats.followup_mismatch
 }
 
 func (d *PortServiceStatsNP) fields() []*uint64 {
-	return []*uint64{&d.AnnounceTimeout, &d.SyncTimeout, &d.DelayTimeout, &d.UnicastServiceGrantTimeout,
+	return []*uint64{&d.AnnounceTimeout, &d.SyncTimeout, &d.DelayTimeout, &d.UnicastServiceTimeout,
 		&d.UnicastRequestTimeout, &d.MasterAnnounceTimeout, &d.MasterSyncTimeout, &d.QualificationTimeout,
 		&d.SyncMismatch, &d.FollowUpMismatch}
 }

@@ -42,6 +42,35 @@ func TestPortServiceStatsNP(t *testing.T) {
 	}
 }
 
+// The wire layout of linuxptp's struct port_service_stats_np (tlv.h, ddt.h's
+// PortServiceStats; pmc.c prints the fields in this order), written byte by
+// byte here rather than through MarshalBinary: clockIdentity, big-endian
+// portNumber, then ten little-endian uint64 at offsets 10, 18, ... 82.
+func TestPortServiceStatsNPLayout(t *testing.T) {
+	b := make([]byte, 0, 90)
+	b = append(b, 1, 2, 3, 4, 5, 6, 7, 8, 0x01, 0x02) // clockIdentity, portNumber 0x0102
+	for i := range 10 {
+		b = append(b, byte(i+1), 0, 0, 0, 0, 0, 0, byte(0x10*(i+1))) // little-endian
+	}
+	var d PortServiceStatsNP
+	if err := d.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if d.PortIdentity.PortNumber != 0x0102 || d.PortIdentity.ClockIdentity != (ClockIdentity{1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("portIdentity %+v", d.PortIdentity)
+	}
+	names := []string{"announce_timeout", "sync_timeout", "delay_timeout", "unicast_service_timeout",
+		"unicast_request_timeout", "master_announce_timeout", "master_sync_timeout", "qualification_timeout",
+		"sync_mismatch", "followup_mismatch"}
+	got := []uint64{d.AnnounceTimeout, d.SyncTimeout, d.DelayTimeout, d.UnicastServiceTimeout, d.UnicastRequestTimeout,
+		d.MasterAnnounceTimeout, d.MasterSyncTimeout, d.QualificationTimeout, d.SyncMismatch, d.FollowUpMismatch}
+	for i, v := range got {
+		if want := uint64(i+1) | uint64(0x10*(i+1))<<56; v != want {
+			t.Errorf("%s (offset %d) = %#x, want %#x", names[i], 10+8*i, v, want)
+		}
+	}
+}
+
 func TestMessageTypeString(t *testing.T) {
 	for _, c := range []struct {
 		t    MessageType
