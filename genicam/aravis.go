@@ -182,7 +182,14 @@ type Camera struct {
 	// selectorEntry: an enumeration ActionSelector's entry for the action.
 	selectorEntry string
 	streams       map[*Stream]struct{}
-	closed        bool
+	// closing is set by the first Close before it closes the streams
+	// outside mu: from then on no call starts (lock fails); closed is set
+	// once the Aravis objects are gone. closeOnce makes every later or
+	// concurrent Close wait for the first and release nothing again;
+	// releases counts the releases (at most 1; a test checks it).
+	closing, closed bool
+	closeOnce       sync.Once
+	releases        int
 }
 
 var _ Device = (*Camera)(nil)
@@ -296,11 +303,15 @@ func openName(ctx context.Context, name string) (*Camera, error) {
 // Close stops the camera's streams and releases the Aravis objects. Calling
 // it again is harmless.
 func (c *Camera) Close() error {
+	c.closeOnce.Do(c.release)
+	return nil
+}
+
+// release is Close's one run: streams first (outside mu, since Stream.Close
+// takes it), then the camera's Aravis objects.
+func (c *Camera) release() {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil
-	}
+	c.closing = true
 	streams := make([]*Stream, 0, len(c.streams))
 	for s := range c.streams {
 		streams = append(streams, s)
@@ -319,7 +330,7 @@ func (c *Camera) Close() error {
 	}
 	C.g_object_unref(C.gpointer(c.cam))
 	c.cam, c.dev = nil, nil
-	return nil
+	c.releases++
 }
 
 // Serial returns the camera's serial number.
@@ -360,7 +371,7 @@ func (c *Camera) lock(ctx context.Context) error {
 		return fmt.Errorf("camera %s: %w", c.info.Serial, err)
 	}
 	c.mu.Lock()
-	if c.closed {
+	if c.closing || c.closed {
 		c.mu.Unlock()
 		return fmt.Errorf("camera %s: %w", c.info.Serial, ErrClosed)
 	}
