@@ -64,6 +64,7 @@ desync() {
 	firing=$(prom 'ALERTS{alertstate="firing"}' | jq -r '[.data.result[].metric | .alertname + (if .serial then "{serial=" + .serial + "}" else "" end)] | join(" ")')
 	printf '%s  alert=%-7s delta(%s)=%ss  firing: %s\n' "$(date +%T)" "$st" "$step_serial" "$delta" "${firing:-none}"
 	state=$st
+	firing_now=${firing:-none}
 }
 # until STATE TIMEOUT: print desync every second until the alert is in STATE.
 until_state() {
@@ -84,6 +85,9 @@ echo "== step: camera $step_serial's clock +5 ms (rig ctl $step_serial offset=5m
 "$bin/rig" --name "$name" ctl "$step_serial" offset=5ms
 until_state pending 60
 until_state firing 60
+want="PtpcamCameraClockDesync{serial=$step_serial}"
+[ "$firing_now" = "$want" ] || { echo "demo: firing '$firing_now', want only $want"; exit 1; }
+echo "== firing: $want only (the other $((cameras - 1)) cameras and the host raise nothing)"
 echo "== the step removed (offset=0s)"
 "$bin/rig" --name "$name" ctl "$step_serial" offset=0s
 until_state none 90
