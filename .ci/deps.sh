@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 pkgs=(linuxptp libaravis-dev libusb-1.0-0-dev pkg-config aravis-tools aravis-tools-cli
       ffmpeg prometheus prometheus-alertmanager iproute2 procps util-linux gcc make curl git ca-certificates unzip
-      systemd jq)  # systemd-analyze verify (make deb-check); jq (make demo)
+      systemd jq adduser mount)
+# systemd: systemd-analyze verify (make deb-check); jq: make demo; adduser:
+# the package's Depends and postinst, resolved in deb-check's scratch root;
+# mount (and util-linux's unshare): that scratch root. dpkg-deb is dpkg's.
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
