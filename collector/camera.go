@@ -261,8 +261,12 @@ func (c *CameraCollector) connect(ctx context.Context, now time.Time) {
 	}
 	c.mu.Lock()
 	c.discovered = now
+	// The serials' cameras, or every one up to Max: the selection every
+	// command makes (genicam.Selection), except that a missing serial is a
+	// camera down, not an error.
+	picked, _ := genicam.Selection{Serials: c.cfg.Serials}.Match(infos)
 	byserial := map[string]genicam.DeviceInfo{}
-	for _, in := range infos {
+	for _, in := range picked {
 		byserial[in.Serial] = in
 		if _, ok := c.cams[in.Serial]; !ok && auto && len(c.cams) < c.cfg.Max {
 			c.cams[in.Serial] = &camState{info: in}
@@ -564,15 +568,12 @@ func (a AravisSource) Discover(ctx context.Context) ([]genicam.DeviceInfo, error
 	return genicam.Discover(ctx, a.Interface)
 }
 
-// Open implements CameraSource: by address, which sends no broadcast.
+// Open implements CameraSource: by address, which sends no broadcast
+// (genicam.OpenDevice).
 func (a AravisSource) Open(ctx context.Context, info genicam.DeviceInfo) (Camera, error) {
-	cam, err := genicam.OpenAddress(ctx, info.Address)
+	cam, err := genicam.OpenDevice(ctx, info)
 	if err != nil {
 		return nil, err
-	}
-	if cam.Serial() != info.Serial {
-		cam.Close()
-		return nil, fmt.Errorf("camera at %s: serial %q, expected %s", info.Address, cam.Serial(), info.Serial)
 	}
 	return cam, nil
 }

@@ -194,28 +194,6 @@ type Camera struct {
 
 var _ Device = (*Camera)(nil)
 
-// Open discovers the cameras and opens the one with the given serial. An
-// unknown serial is an error listing the serials that were found.
-func Open(ctx context.Context, serial string) (*Camera, error) {
-	devs, err := Discover(ctx, "")
-	if err != nil {
-		return nil, fmt.Errorf("open camera %s: %w", serial, err)
-	}
-	var found []string
-	for _, d := range devs {
-		if d.Serial == serial {
-			c, err := openName(ctx, d.Address)
-			if err != nil {
-				return nil, fmt.Errorf("open camera %s: %w", serial, err)
-			}
-			return c, nil
-		}
-		found = append(found, d.Serial)
-	}
-	return nil, fmt.Errorf("open camera %s: serial not found; found %d camera(s): [%s]",
-		serial, len(found), strings.Join(found, " "))
-}
-
 // OpenAddress opens the camera at a host name or IP address without a
 // discovery broadcast (Aravis unicasts to the address).
 func OpenAddress(ctx context.Context, addr string) (*Camera, error) {

@@ -67,10 +67,11 @@ func TestCamsimFamilies(t *testing.T) {
 	}
 	for i, c := range r.Cameras {
 		t.Run(c.Profile, func(t *testing.T) {
-			cam, err := Open(ctx, c.Serial)
+			cams, err := OpenSelection(ctx, Selection{Serials: []string{c.Serial}})
 			if err != nil {
 				t.Fatal(err)
 			}
+			cam := cams[0]
 			defer cam.Close()
 			if cam.Info().Address != r.Cameras[i].Address {
 				t.Errorf("address %s, want %s", cam.Info().Address, r.Cameras[i].Address)

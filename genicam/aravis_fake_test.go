@@ -51,17 +51,21 @@ func TestFakeDiscoverAndOpen(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cam, err := Open(ctx, "FAKE02")
+	cams, err := OpenSelection(ctx, Selection{Serials: []string{"FAKE02"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	cam := cams[0]
 	defer cam.Close()
 	if cam.Serial() != "FAKE02" || cam.Info().Address != r.Cameras[1].Address || cam.Info().Interface != r.HostInterface {
 		t.Errorf("opened %+v, want FAKE02 at %s on %s", cam.Info(), r.Cameras[1].Address, r.HostInterface)
 	}
-	_, err = Open(ctx, "NOPE")
-	if err == nil || !strings.Contains(err.Error(), "NOPE") || !strings.Contains(err.Error(), "[FAKE01 FAKE02]") {
-		t.Errorf("Open(NOPE) error %v, want one naming NOPE and listing FAKE01 FAKE02", err)
+	_, err = OpenSelection(ctx, Selection{Serials: []string{"FAKE01", "NOPE", "NEITHER"}})
+	if want := "camera NOPE, NEITHER not found; found 2 camera(s): FAKE01, FAKE02"; err == nil || err.Error() != want {
+		t.Errorf("OpenSelection(FAKE01, NOPE, NEITHER) error %v, want %q", err, want)
+	}
+	if _, err := OpenSelection(ctx, Selection{Interface: "lo"}); err == nil || err.Error() != "no camera found on lo" {
+		t.Errorf("OpenSelection(on lo) error %v, want no camera found on lo", err)
 	}
 }
 

@@ -13,9 +13,6 @@ import (
 // Discover fails with ErrNoAravis.
 func Discover(ctx context.Context, iface string) ([]DeviceInfo, error) { return nil, ErrNoAravis }
 
-// Open fails with ErrNoAravis.
-func Open(ctx context.Context, serial string) (*Camera, error) { return nil, ErrNoAravis }
-
 // OpenAddress fails with ErrNoAravis.
 func OpenAddress(ctx context.Context, addr string) (*Camera, error) { return nil, ErrNoAravis }
 

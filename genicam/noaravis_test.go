@@ -13,8 +13,8 @@ func TestNoAravis(t *testing.T) {
 	if _, err := Discover(ctx, ""); !errors.Is(err, ErrNoAravis) {
 		t.Errorf("Discover: %v", err)
 	}
-	if _, err := Open(ctx, "x"); !errors.Is(err, ErrNoAravis) || err.Error() != "built without Aravis: camera support unavailable" {
-		t.Errorf("Open: %v", err)
+	if _, err := OpenSelection(ctx, Selection{Serials: []string{"x"}}); !errors.Is(err, ErrNoAravis) || err.Error() != "camera discovery: built without Aravis: camera support unavailable" {
+		t.Errorf("OpenSelection: %v", err)
 	}
 	if _, err := OpenAddress(ctx, "10.0.0.1"); !errors.Is(err, ErrNoAravis) {
 		t.Errorf("OpenAddress: %v", err)

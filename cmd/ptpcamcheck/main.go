@@ -147,43 +147,10 @@ func parseSerials(s string) ([]string, error) {
 }
 
 // openCameras discovers once and opens the named cameras (or every one
-// found, up to max) by address. An unknown serial is fatal and the error
-// lists the serials found.
+// found, up to --max) by address (genicam.OpenSelection). An unknown serial
+// is fatal and the error lists the serials found.
 func openCameras(ctx context.Context, c common, serials []string) ([]*genicam.Camera, error) {
-	devs, err := genicam.Discover(ctx, "")
-	if err != nil {
-		return nil, fmt.Errorf("camera discovery: %w", err)
-	}
-	slices.SortFunc(devs, func(a, b genicam.DeviceInfo) int { return strings.Compare(a.Serial, b.Serial) })
-	var found []string
-	by := map[string]genicam.DeviceInfo{}
-	for _, d := range devs {
-		found = append(found, d.Serial)
-		by[d.Serial] = d
-	}
-	if len(serials) == 0 {
-		if len(devs) == 0 {
-			return nil, errors.New("no camera found")
-		}
-		for _, d := range devs[:min(len(devs), c.max)] {
-			serials = append(serials, d.Serial)
-		}
-	}
-	for _, s := range serials {
-		if _, ok := by[s]; !ok {
-			return nil, fmt.Errorf("camera %s not found; found %d camera(s): %s", s, len(found), strings.Join(found, ", "))
-		}
-	}
-	var cams []*genicam.Camera
-	for _, s := range serials {
-		cam, err := genicam.OpenAddress(ctx, by[s].Address)
-		if err != nil {
-			closeAll(cams)
-			return nil, fmt.Errorf("camera %s: %w", s, err)
-		}
-		cams = append(cams, cam)
-	}
-	return cams, nil
+	return genicam.OpenSelection(ctx, genicam.Selection{Serials: serials, Max: c.max})
 }
 
 func closeAll(cams []*genicam.Camera) {
