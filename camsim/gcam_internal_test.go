@@ -149,8 +149,8 @@ func TestGenICamActionQueue(t *testing.T) {
 	c.mu.Lock()
 	qs, err := c.gc.g.Int("ActionQueueSize")
 	if err == nil {
-		_, _ = c.writeRegLocked(regActionDeviceKey, 0x1234)
-		err = errors.Join(c.gc.g.SetInt("ActionGroupKey", 7), c.gc.g.SetInt("ActionGroupMask", 1))
+		err = errors.Join(c.gc.g.SetInt("ActionDeviceKey", 0x1234),
+			c.gc.g.SetInt("ActionGroupKey", 7), c.gc.g.SetInt("ActionGroupMask", 1))
 	}
 	c.mu.Unlock()
 	if err != nil || qs != 2 {

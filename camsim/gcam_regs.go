@@ -183,10 +183,12 @@ func (gc *gcCamera) applyTriggerLocked() {
 	}
 }
 
-// actionMatchLocked: an ACTION_CMD's keys match one of the camera's action
-// groups, each read through ActionSelector as a client would.
+// actionMatchLocked: an ACTION_CMD's keys match the camera's device key
+// and one of its action groups, each read through the XML's own nodes
+// (ActionDeviceKey wherever it resolves, the group key and mask through
+// ActionSelector) as a client wrote them.
 func (gc *gcCamera) actionMatchLocked(deviceKey, groupKey, groupMask uint32) bool {
-	if deviceKey != gc.c.deviceKey {
+	if deviceKey != gc.deviceKeyLocked() {
 		return false
 	}
 	key, mask := gc.f["groupKey"], gc.f["groupMask"]
@@ -194,8 +196,8 @@ func (gc *gcCamera) actionMatchLocked(deviceKey, groupKey, groupMask uint32) boo
 		return false
 	}
 	check := func() bool {
-		k, err1 := gc.g.Int(key)
-		m, err2 := gc.g.Int(mask)
+		k, err1 := gc.heldInt(key)
+		m, err2 := gc.heldInt(mask)
 		return err1 == nil && err2 == nil && uint32(k) == groupKey && uint32(m)&groupMask != 0
 	}
 	sel := gc.f["actionSelector"]
@@ -213,6 +215,37 @@ func (gc *gcCamera) actionMatchLocked(deviceKey, groupKey, groupMask uint32) boo
 		}
 	}
 	return false
+}
+
+// deviceKeyLocked is the device key an ACTION_CMD must carry: what the
+// XML's ActionDeviceKey writes into the device (a vendor register on
+// Basler ace 2, the bootstrap 0x090C through pValueCopy on The Imaging
+// Source), else the bootstrap register 0x090C.
+func (gc *gcCamera) deviceKeyLocked() uint32 {
+	if name := gc.f["deviceKey"]; name != "" {
+		if v, err := gc.heldInt(name); err == nil {
+			return uint32(v)
+		}
+	}
+	return gc.c.deviceKey
+}
+
+// heldInt is the value the device holds for feature name: the register its
+// pValue chain ends in, else the first register one of its pValueCopy
+// targets ends in (a write-only key whose node reads back a local copy),
+// else the node's own value.
+func (gc *gcCamera) heldInt(name string) (int64, error) {
+	if r, _, err := gc.g.registerOf(name); err == nil {
+		return gc.g.Int(r.Name)
+	}
+	if n, err := gc.g.node(name); err == nil {
+		for _, p := range n.Props["pValueCopy"] {
+			if r, _, err := gc.g.registerOf(p.Text); err == nil {
+				return gc.g.Int(r.Name)
+			}
+		}
+	}
+	return gc.g.Int(name)
 }
 
 func (gc *gcCamera) selectorValues(name string) []int64 {

@@ -38,8 +38,7 @@ type rigVendor struct {
 }
 
 var rigVendors = []rigVendor{
-	{"Basler_a2A2600-20gmBAS.xml", "PtpEnable:bool", true, LatchNs, ActionScheduled, 1, true, "Action1",
-		"camsim matches ACTION_CMD against bootstrap 0x90C; this XML's ActionDeviceKey is the vendor register 0x10002cc8"},
+	{"Basler_a2A2600-20gmBAS.xml", "PtpEnable:bool", true, LatchNs, ActionScheduled, 1, true, "Action1", ""},
 	{"Basler_acA2040-35gm.xml", "GevIEEE1588:bool", false, LatchTicks, ActionUnscheduled, 1, true, "Action1", ""},
 	{"FLIR_BFS-PGE-50S4C.xml", "GevIEEE1588:bool", false, LatchTicks, ActionScheduled, 0, false, "Action0", ""},
 	{"FLIR_ORX_10G_51S5M.xml", "GevIEEE1588:bool", false, LatchNs, ActionNone, 0, false, "", ""},
