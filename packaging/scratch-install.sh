@@ -40,6 +40,10 @@ echo "scratch-install: dpkg -i: $status; postinst created $user"
 for f in /usr/bin/ptpcam_exporter /lib/systemd/system/ptpcam_exporter.service /etc/default/ptpcam_exporter; do
 	[ -e "$root$f" ] || fail "installed package lacks $f"
 done
+wants=/etc/systemd/system/multi-user.target.wants/ptpcam_exporter.service
+[ "$(readlink "$root$wants")" = /lib/systemd/system/ptpcam_exporter.service ] ||
+	fail "postinst did not enable ptpcam_exporter.service ($wants: '$(readlink "$root$wants" || true)')"
+echo "scratch-install: postinst enabled ptpcam_exporter.service ($wants)"
 ver=$(chroot "$root" /usr/bin/ptpcam_exporter --version 2>&1) || fail "installed exporter --version: $ver"
 echo "scratch-install: chroot: $(head -n 1 <<<"$ver")"
 # The units as installed, verified where they lie (ExecStart's binaries
@@ -55,4 +59,5 @@ for f in /usr/bin/ptpcam_exporter /lib/systemd/system/ptpcam_exporter.service /e
 done
 status=$(dpkg --root="$root" -s ptpcam 2>/dev/null | sed -n 's/^Status: //p' || true)
 [ -z "$status" ] || [ "$status" = "unknown ok not-installed" ] || fail "dpkg -s ptpcam after purge: '$status'"
-echo "scratch-install: dpkg --purge: files and conffiles removed"
+[ ! -e "$root$wants" ] && [ ! -L "$root$wants" ] || fail "$wants still there after purge"
+echo "scratch-install: dpkg --purge: files, conffiles and the enablement removed"
