@@ -172,6 +172,9 @@ func Up(ctx context.Context, cfg Config) (r *Rig, err error) {
 		if err := VethPair(ctx, ns, "eth0", c.Address+"/24", host, c.Interface, ""); err != nil {
 			return r, err
 		}
+		if err := SegmentUDPInSoftware(ns, "eth0"); err != nil {
+			return r, err
+		}
 		if err := host.IP(ctx, "link", "set", c.Interface, "master", "br0"); err != nil {
 			return r, err
 		}
