@@ -20,7 +20,9 @@ type fakeCamera struct {
 	// arrive with packets missing; stopAfter: the camera goes silent after
 	// this trigger (0: never).
 	skip, incomplete map[int64]bool
-	stopAfter        int64
+	// future: triggers whose frame carries a timestamp 10 s ahead.
+	future    map[int64]bool
+	stopAfter int64
 
 	mu       sync.Mutex
 	acq      genicam.Acquisition
@@ -130,6 +132,9 @@ func (s *fakeStream) run(start int64, interval time.Duration, size int) {
 		}
 		fr := genicam.Frame{Data: data, FrameID: uint64(k%65535 + 1), Timestamp: start + k*int64(interval) + 1000,
 			SystemTimestamp: time.Now().UnixNano(), Status: genicam.FrameSuccess}
+		if f.future[k] {
+			fr.Timestamp += int64(10 * time.Second)
+		}
 		if f.incomplete[k] {
 			fr.Status = genicam.FrameMissingPackets
 		}

@@ -598,7 +598,8 @@ type camRec struct {
 	queue chan item
 	black []byte
 
-	cancel context.CancelFunc // stops acquisition
+	cancel      context.CancelFunc // stops acquisition
+	hostStartNs int64              // host time of trigger 0; set before the goroutines start
 
 	received, written, filled, missing, bytes atomic.Uint64
 	dropQueue, dropIncomplete, dropLate       atomic.Uint64
@@ -813,6 +814,7 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 		actx, cancel := context.WithCancel(ctx)
 		cr.cancel = cancel
 		cr.lastFrameHost.Store(hostStart.UnixNano())
+		cr.hostStartNs = hostStart.UnixNano()
 		acqWG.Go(func() {
 			defer cancel()
 			cr.acquire(actx, start, int64(interval), total)
@@ -942,6 +944,13 @@ func (c *camRec) watchdog(ctx context.Context, hostStart time.Time, interval tim
 	}
 }
 
+// latestBelievable is the highest trigger whose frame can have arrived by
+// host time now: the triggers fired so far, and a second more for the
+// difference between host and camera clocks.
+func (c *camRec) latestBelievable(now, interval int64) int64 {
+	return (now-c.hostStartNs)/interval + max(int64(time.Second)/interval, 5)
+}
+
 // gridIndex places a frame on the trigger grid by its timestamp.
 func gridIndex(ts, start, interval int64) int64 {
 	d := ts - start
@@ -999,6 +1008,14 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 		case k < 0 || k <= lastK:
 			// Before the start or not after the previous one: a stale or
 			// reordered frame has no place in the file.
+			_ = c.stream.Release(f)
+			c.dropLate.Add(1)
+			continue
+		case k > c.latestBelievable(now, interval):
+			// Ahead of the host's clock: a trigger that has not fired yet
+			// (a bogus timestamp or block id). Taken for real it would end
+			// the take early or make every real frame after it stale.
+			c.log.Warn("Frame from the future: dropped", "frame_id", f.FrameID, "timestamp", f.Timestamp, "grid_index", k, "last_grid_index", lastK)
 			_ = c.stream.Release(f)
 			c.dropLate.Add(1)
 			continue

@@ -378,6 +378,29 @@ func TestStopEarly(t *testing.T) {
 	}
 }
 
+// TestFrameFromTheFuture: a frame whose timestamp is 10 s ahead (a bogus
+// timestamp) is dropped; it neither ends the take nor makes the frames after
+// it stale.
+func TestFrameFromTheFuture(t *testing.T) {
+	cfg := testConfig(t)
+	_, res := record(t, cfg, &fakeCamera{serial: "T1", future: map[int64]bool{30: true}})
+	c := res.Cameras[0]
+	if c.Err != "" || c.Received != 100 || c.Written != 100 || c.Dropped != 1 || c.Filled != 1 {
+		t.Errorf("T1: %+v; want 100 received and written, 1 dropped and filled", c)
+	}
+	ks := decodeCounters(t, c.File, tw*th)
+	for k, got := range ks {
+		if want := uint64(k); k == 30 {
+			want = 29 // the repeat of the previous frame
+			if got != want {
+				t.Errorf("frame 30 holds trigger %d, want the repeat of 29", got)
+			}
+		} else if got != want {
+			t.Errorf("frame %d holds trigger %d", k, got)
+		}
+	}
+}
+
 // TestCameraFails: a camera going silent mid-take is reported, the other
 // completes.
 func TestCameraFails(t *testing.T) {
