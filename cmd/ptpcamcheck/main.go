@@ -12,21 +12,18 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/common/version"
-
 	"github.com/ptpcam/ptpcam/check"
 	"github.com/ptpcam/ptpcam/genicam"
+	"github.com/ptpcam/ptpcam/internal/logging"
 	"github.com/ptpcam/ptpcam/pmc"
 )
 
@@ -40,28 +37,11 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-type common struct {
-	socket  string
-	domain  uint8
-	serials string
-	iface   string
-	output  string
-	max     int
-}
-
 func run(args []string, stdout, stderr io.Writer) int {
-	app := kingpin.New("ptpcamcheck", "One-shot PTP checks of a GigE Vision camera rig against the host's ptp4l.")
-	app.Version(version.Print("ptpcamcheck"))
-	app.HelpFlag.Short('h')
+	var c common
+	app := newApp(&c)
 	app.ErrorWriter(stderr)
 	app.UsageWriter(stderr)
-	var c common
-	app.Flag("ptp.socket", "ptp4l management (UDS) socket.").Default(pmc.DefaultSocket).StringVar(&c.socket)
-	app.Flag("ptp.domain", "PTP domain of ptp4l.").Default("0").Uint8Var(&c.domain)
-	app.Flag("serials", "Comma-separated camera serials (default: every discovered camera, up to --max).").StringVar(&c.serials)
-	app.Flag("iface", "Host network interface of the cameras, for the log only (as the original).").StringVar(&c.iface)
-	app.Flag("output", "Output format: text or json.").Default("text").EnumVar(&c.output, "text", "json")
-	app.Flag("max", "Most cameras taken when no serials are given.").Default("8").IntVar(&c.max)
 
 	syncCmd := app.Command("sync", "Enable PTP on the cameras, wait for convergence and judge it (ptp_sync_check.py).")
 	timeout := syncCmd.Flag("timeout", "Longest wait for convergence.").Default("30s").Duration()
@@ -69,88 +49,52 @@ func run(args []string, stdout, stderr io.Writer) int {
 	noEnable := syncCmd.Flag("no-enable-ptp", "Do not enable PTP in the cameras, only look.").Bool()
 
 	tsCmd := app.Command("timestamps", "Latch the cameras' clocks against the host's and judge the deltas (chktimestat.py).")
-	threshold := tsCmd.Flag("threshold-ns", "Pass bound of |camera - host| in ns: OK when |delta| + uncertainty is within it, UNCERTAIN when only |delta| - uncertainty is.").Default("3000000").Int64()
-	samples := tsCmd.Flag("samples", "Number of samples; statistics follow when > 1.").Default("1").Int()
-	intervalMs := tsCmd.Flag("interval-ms", "Pause between samples in ms.").Default("0").Int()
-	timeoutS := tsCmd.Flag("timeout-s", "Timeout of the whole run in seconds.").Default("60").Int()
-	rawDelta := tsCmd.Flag("assume-realtime-ptp", "Also print the raw delta to the host clock read after the latch (debug aid; no effect on verdicts).").Bool()
-	timescale := tsCmd.Flag("timescale", "Camera timescale: auto (TAI when the domain's ptpTimescale is set), tai or utc.").Default("auto").Enum("auto", "tai", "utc")
+	ts := newTSFlags(tsCmd)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "ptpcamcheck: %v\n", err)
 		return exitFatal
 	}
-	serials, err := parseSerials(c.serials)
+	sel, err := c.selection()
 	if err != nil {
-		fmt.Fprintf(stderr, "ptpcamcheck: --serials %q: %v\n", c.serials, err)
-		return exitFatal
+		return fatal(stderr, "%v", err)
 	}
-	if c.max < 1 {
-		fmt.Fprintf(stderr, "ptpcamcheck: --max %d: must be >= 1\n", c.max)
-		return exitFatal
-	}
+	logger := logging.New(c.log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch cmd {
 	case syncCmd.FullCommand():
 		if *timeout <= 0 || *poll <= 0 {
-			fmt.Fprintf(stderr, "ptpcamcheck: --timeout and --poll must be > 0\n")
-			return exitFatal
+			return fatal(stderr, "--timeout %v and --poll %v: must be > 0", *timeout, *poll)
 		}
-		return runSync(ctx, c, serials, *timeout, *poll, !*noEnable, stdout, stderr)
+		return runSync(ctx, c, sel, logger, *timeout, *poll, !*noEnable, stdout, stderr)
 	case tsCmd.FullCommand():
-		switch {
-		case *threshold < 0:
-			fmt.Fprintf(stderr, "ptpcamcheck: --threshold-ns %d: must be >= 0\n", *threshold)
-			return exitFatal
-		case *samples < 1:
-			fmt.Fprintf(stderr, "ptpcamcheck: --samples %d: must be >= 1\n", *samples)
-			return exitFatal
-		case *intervalMs < 0:
-			fmt.Fprintf(stderr, "ptpcamcheck: --interval-ms %d: must be >= 0\n", *intervalMs)
-			return exitFatal
-		case *timeoutS < 1:
-			fmt.Fprintf(stderr, "ptpcamcheck: --timeout-s %d: must be >= 1\n", *timeoutS)
-			return exitFatal
+		o, to, err := ts.options()
+		if err != nil {
+			return fatal(stderr, "%v", err)
 		}
-		ctx, cancel := context.WithTimeout(ctx, time.Duration(*timeoutS)*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, to)
 		defer cancel()
-		return runTimestamps(ctx, c, serials, tsOptions{
-			threshold: time.Duration(*threshold), samples: *samples, interval: time.Duration(*intervalMs) * time.Millisecond,
-			raw: *rawDelta, timescale: *timescale,
-		}, stdout, stderr)
+		return runTimestamps(ctx, c, sel, logger, o, stdout, stderr)
 	}
 	return exitFatal
 }
 
-// parseSerials splits a comma list; empty items and duplicates are errors.
-func parseSerials(s string) ([]string, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			return nil, errors.New("empty serial in the list")
-		}
-		if strings.ContainsAny(f, " \t/") {
-			return nil, fmt.Errorf("serial %q: contains a space or slash", f)
-		}
-		if slices.Contains(out, f) {
-			return nil, fmt.Errorf("serial %s given twice", f)
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
-
-// openCameras discovers once and opens the named cameras (or every one
-// found, up to --max) by address (genicam.OpenSelection). An unknown serial
+// openCameras discovers once (through sel's interface, if any) and opens
+// the selected cameras by address (genicam.OpenSelection). An unknown serial
 // is fatal and the error lists the serials found.
-func openCameras(ctx context.Context, c common, serials []string) ([]*genicam.Camera, error) {
-	return genicam.OpenSelection(ctx, genicam.Selection{Serials: serials, Max: c.max})
+func openCameras(ctx context.Context, sel genicam.Selection, logger *slog.Logger) ([]*genicam.Camera, error) {
+	cams, err := genicam.OpenSelection(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	serials := make([]string, len(cams))
+	for i, cam := range cams {
+		serials[i] = cam.Serial()
+	}
+	logger.Debug("cameras opened", "serials", strings.Join(serials, ","), "interface", sel.Interface)
+	return cams, nil
 }
 
 func closeAll(cams []*genicam.Camera) {
@@ -174,12 +118,12 @@ func pmcConfig(c common) pmc.Config {
 	return pmc.Config{Socket: c.socket, Domain: c.domain}
 }
 
-func runSync(ctx context.Context, c common, serials []string, timeout, poll time.Duration, enable bool, stdout, stderr io.Writer) int {
+func runSync(ctx context.Context, c common, sel genicam.Selection, logger *slog.Logger, timeout, poll time.Duration, enable bool, stdout, stderr io.Writer) int {
 	// The host first: without ptp4l there is nothing to judge against.
 	if _, err := check.ReadHost(ctx, pmcConfig(c)); err != nil {
 		return fatal(stderr, "host PTP state: %v (is ptp4l running with its management socket at %s?)", err, c.socket)
 	}
-	cams, err := openCameras(ctx, c, serials)
+	cams, err := openCameras(ctx, sel, logger)
 	if err != nil {
 		return fatal(stderr, "%v", err)
 	}
@@ -281,7 +225,7 @@ type tsSample struct {
 	Cameras      []check.Measurement `json:"cameras"`
 }
 
-func runTimestamps(ctx context.Context, c common, serials []string, o tsOptions, stdout, stderr io.Writer) int {
+func runTimestamps(ctx context.Context, c common, sel genicam.Selection, logger *slog.Logger, o tsOptions, stdout, stderr io.Writer) int {
 	text := c.output == "text"
 	rep := &tsReport{Interface: c.iface, ThresholdNs: int64(o.threshold)}
 	fail := func(format string, args ...any) int {
@@ -299,7 +243,7 @@ func runTimestamps(ctx context.Context, c common, serials []string, o tsOptions,
 	if !host.IsGrandmaster() {
 		return fail("host is %s, not Grandmaster (stepsRemoved=%d, grandmaster %s): its clock is no reference", host.Role, host.StepsRemoved, host.GrandmasterIdentity)
 	}
-	cams, err := openCameras(ctx, c, serials)
+	cams, err := openCameras(ctx, sel, logger)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -341,39 +285,10 @@ func runTimestamps(ctx context.Context, c common, serials []string, o tsOptions,
 			fmt.Fprintf(stdout, "[Sample %d]\n", i+1)
 			fmt.Fprintf(stdout, "Host PTP: role=%s, gmClockID=%s\n", host.Role, host.GrandmasterIdentity)
 		}
-		for _, m := range ms {
-			switch {
-			case m.Error != "":
-				code = exitFatal
-				if text {
-					fmt.Fprintf(stdout, "serial=%s, error=%q, verdict=ERROR\n", m.Serial, m.Error)
-				}
-				continue
-			case !m.OK && code == exitOK:
-				code = exitBad
-			}
-			if !text {
-				continue
-			}
-			line := fmt.Sprintf("serial=%s, camera_time_ns=%d, delta_to_gm_ms=%.6f, uncertainty_ms=%.6f, verdict=%s",
-				m.Serial, m.CameraTimeNs, float64(m.DeltaNs)/1e6, float64(m.UncertaintyNs)/1e6, m.Verdict())
-			if o.raw {
-				line += fmt.Sprintf(", raw_delta_vs_realtime_ms=%.6f", float64(m.RawDeltaNs)/1e6)
-			}
-			fmt.Fprintln(stdout, line)
-		}
+		code = judgeSample(ms, code, o, logger, text, stdout)
 	}
 	if o.samples > 1 {
-		per, maxAbs := check.Statistics(all)
-		rep.Statistics, rep.MaxAbsNs = per, &maxAbs
-		if text {
-			fmt.Fprintln(stdout, "\n=== Statistics ===")
-			for _, s := range per {
-				fmt.Fprintf(stdout, "serial=%s, mean_delta_ns=%.1f, stddev_ns=%.1f, max_abs_delta_ns=%d, uncertain_samples=%d, verdict=%s\n",
-					s.Serial, s.MeanNs, s.StddevNs, s.MaxAbsNs, s.Uncertain, okNG(s.OK))
-			}
-			fmt.Fprintf(stdout, "Max_abs_delta_ns=%d\n", maxAbs)
-		}
+		statistics(rep, all, text, stdout)
 	}
 	rep.ExitCode = code
 	if !text {
@@ -383,6 +298,53 @@ func runTimestamps(ctx context.Context, c common, serials []string, o tsOptions,
 		fmt.Fprintln(stderr, "ptpcamcheck: some cameras could not be latched (see above)")
 	}
 	return code
+}
+
+// judgeSample prints one sample's cameras (text) and returns the exit code
+// so far: fatal for a failed latch, bad for a camera not OK.
+func judgeSample(ms []check.Measurement, code int, o tsOptions, logger *slog.Logger, text bool, stdout io.Writer) int {
+	for _, m := range ms {
+		switch {
+		case m.Error != "":
+			code = exitFatal
+			if text {
+				fmt.Fprintf(stdout, "serial=%s, error=%q, verdict=ERROR\n", m.Serial, m.Error)
+			}
+			continue
+		case !m.OK && code == exitOK:
+			code = exitBad
+		}
+		if m.Uncertain {
+			logger.Warn("latch bracket too wide to judge the camera against the threshold", "serial", m.Serial,
+				"delta", time.Duration(m.DeltaNs), "uncertainty", time.Duration(m.UncertaintyNs), "threshold", o.threshold, "latches", m.Latches)
+		}
+		if !text {
+			continue
+		}
+		line := fmt.Sprintf("serial=%s, camera_time_ns=%d, delta_to_gm_ms=%.6f, uncertainty_ms=%.6f, verdict=%s",
+			m.Serial, m.CameraTimeNs, float64(m.DeltaNs)/1e6, float64(m.UncertaintyNs)/1e6, m.Verdict())
+		if o.raw {
+			line += fmt.Sprintf(", raw_delta_vs_realtime_ms=%.6f", float64(m.RawDeltaNs)/1e6)
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	return code
+}
+
+// statistics adds the statistics over all samples to rep and prints them
+// (text).
+func statistics(rep *tsReport, all [][]check.Measurement, text bool, stdout io.Writer) {
+	per, maxAbs := check.Statistics(all)
+	rep.Statistics, rep.MaxAbsNs = per, &maxAbs
+	if !text {
+		return
+	}
+	fmt.Fprintln(stdout, "\n=== Statistics ===")
+	for _, s := range per {
+		fmt.Fprintf(stdout, "serial=%s, mean_delta_ns=%.1f, stddev_ns=%.1f, max_abs_delta_ns=%d, uncertain_samples=%d, verdict=%s\n",
+			s.Serial, s.MeanNs, s.StddevNs, s.MaxAbsNs, s.Uncertain, okNG(s.OK))
+	}
+	fmt.Fprintf(stdout, "Max_abs_delta_ns=%d\n", maxAbs)
 }
 
 func okNG(ok bool) string {

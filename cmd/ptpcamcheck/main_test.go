@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,13 +29,30 @@ func TestMain(m *testing.M) {
 
 // Bad input is refused before anything is touched, naming the input.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--serials", "05520125,,05520126", "timestamps"}, "empty serial"},
-		{[]string{"--serials", "05520125,05520125", "timestamps"}, "given twice"},
-		{[]string{"timestamps", "--threshold-ns=-5"}, "--threshold-ns -5"},
+		{[]string{"--serials", "05520125,,05520126", "timestamps"}, `--serials "05520125,,05520126": empty serial`},
+		{[]string{"--serials", "05520125,05520125", "timestamps"}, "camera serial 05520125 given twice"},
+		{[]string{"--camera.serial", "05520125", "--serials", "05520125", "timestamps"}, "camera serial 05520125 given twice"},
+		{[]string{"--camera.serial", "0552 0125", "sync"}, `camera serial "0552 0125": contains a space`},
+		{[]string{"--camera.max", "0", "sync"}, "--camera.max 0: must be >= 1"},
+		{[]string{"--max", "0", "sync"}, "--camera.max 0: must be >= 1"},
+		{[]string{"--max", "2", "--camera.max", "3", "sync"}, "--camera.max and --max: give one of them"},
+		{[]string{"--camera.interface", "ptp0", "--iface", "ptp1", "sync"}, `--camera.interface "ptp0" and --iface "ptp1": give one of them`},
+		{[]string{"--log.level", "loud", "sync"}, "loud"},
+		{[]string{"--log.format", "xml", "sync"}, "xml"},
+		{[]string{"timestamps", "--threshold-ns=-5"}, "--threshold-ns -5: must be >= 0"},
+		{[]string{"timestamps", "--threshold=-1ms"}, "--threshold -1ms: must be >= 0"},
+		{[]string{"timestamps", "--threshold", "3"}, "3"},
+		{[]string{"timestamps", "--threshold", "1ms", "--threshold-ns", "5"}, "--threshold and --threshold-ns: give one of them"},
+		{[]string{"timestamps", "--interval-ms=-5"}, "--interval-ms -5: must be >= 0"},
+		{[]string{"timestamps", "--interval=-1s"}, "--interval -1s: must be >= 0"},
+		{[]string{"timestamps", "--timeout-s", "0"}, "--timeout-s 0: must be > 0"},
+		{[]string{"timestamps", "--timeout", "0s"}, "--timeout 0s: must be > 0"},
+		{[]string{"timestamps", "--timeout", "1m", "--timeout-s", "60"}, "--timeout and --timeout-s: give one of them"},
 		{[]string{"timestamps", "--samples", "0"}, "--samples 0"},
 		{[]string{"timestamps", "--samples", "many"}, "many"},
 		{[]string{"sync", "--timeout", "0s"}, "--timeout"},
@@ -48,6 +66,51 @@ func TestBadInput(t *testing.T) {
 		if !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("%v: stderr %q lacks %q", tc.args, errb.String(), tc.want)
 		}
+	}
+}
+
+// The original scripts' spellings mean what the new flags mean.
+func TestFlagAliases(t *testing.T) {
+	t.Parallel()
+	parse := func(args ...string) (genicam.Selection, tsOptions, time.Duration) {
+		t.Helper()
+		var c common
+		app := newApp(&c)
+		ts := newTSFlags(app.Command("timestamps", ""))
+		if _, err := app.Parse(append([]string{"timestamps"}, args...)); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		sel, err := c.selection()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		o, to, err := ts.options()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return sel, o, to
+	}
+	newSel, newOpt, newTO := parse("--camera.serial", "a", "--camera.serial", "b", "--camera.interface", "ptp0", "--camera.max", "3",
+		"--threshold", "2.5ms", "--interval", "250ms", "--timeout", "90s")
+	oldSel, oldOpt, oldTO := parse("--serials", "a, b", "--iface", "ptp0", "--max", "3",
+		"--threshold-ns", "2500000", "--interval-ms", "250", "--timeout-s", "90")
+	want := genicam.Selection{Interface: "ptp0", Serials: []string{"a", "b"}, Max: 3}
+	for _, sel := range []genicam.Selection{newSel, oldSel} {
+		if sel.Interface != want.Interface || !slices.Equal(sel.Serials, want.Serials) || sel.Max != want.Max {
+			t.Errorf("selection %+v, want %+v", sel, want)
+		}
+	}
+	for _, o := range []struct {
+		opt tsOptions
+		to  time.Duration
+	}{{newOpt, newTO}, {oldOpt, oldTO}} {
+		if o.opt.threshold != 2500*time.Microsecond || o.opt.interval != 250*time.Millisecond || o.to != 90*time.Second {
+			t.Errorf("threshold %v, interval %v, timeout %v; want 2.5ms, 250ms, 1m30s", o.opt.threshold, o.opt.interval, o.to)
+		}
+	}
+	defSel, defOpt, defTO := parse()
+	if defSel.Max != 8 || len(defSel.Serials) != 0 || defOpt.threshold != 3*time.Millisecond || defOpt.interval != 0 || defTO != time.Minute {
+		t.Errorf("defaults: %+v, %+v, timeout %v", defSel, defOpt, defTO)
 	}
 }
 
@@ -243,6 +306,19 @@ func TestRig(t *testing.T) {
 		_, errOut, code := c.check(t, "--serials", "05520125,99999999", "timestamps")
 		if code != exitFatal || !strings.Contains(errOut, "99999999 not found") || !strings.Contains(errOut, "05520125, 05520126, 05520128, 05520129, 05520130") {
 			t.Errorf("exit %d, stderr %q", code, errOut)
+		}
+	})
+
+	// --iface (alias of --camera.interface) restricts discovery: the rig's
+	// interface finds the cameras, another finds none.
+	t.Run("interface", func(t *testing.T) {
+		out, _, code := c.check(t, "--iface", c.r.HostInterface, "--camera.serial", "05520125", "timestamps", "--threshold", "3ms")
+		if code != exitOK || !strings.Contains(out, "interface="+c.r.HostInterface+"\n") || len(parseTimestamps(t, out)["05520125"]) != 1 {
+			t.Errorf("on %s: exit %d, output %q", c.r.HostInterface, code, out)
+		}
+		_, errOut, code := c.check(t, "--camera.interface", "lo", "sync")
+		if code != exitFatal || !strings.Contains(errOut, "no camera found on lo") {
+			t.Errorf("on lo: exit %d, stderr %q", code, errOut)
 		}
 	})
 
