@@ -192,24 +192,12 @@ type Camera struct {
 	releases        int
 }
 
-var _ Device = (*Camera)(nil)
-
 // OpenAddress opens the camera at a host name or IP address without a
 // discovery broadcast (Aravis unicasts to the address).
 func OpenAddress(ctx context.Context, addr string) (*Camera, error) {
 	c, err := openName(ctx, addr)
 	if err != nil {
 		return nil, fmt.Errorf("open camera at %s: %w", addr, err)
-	}
-	return c, nil
-}
-
-// OpenID opens a camera by Aravis device id (DeviceInfo.ID), by address, or
-// the first camera found when id is empty.
-func OpenID(ctx context.Context, id string) (*Camera, error) {
-	c, err := openName(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("open camera %q: %w", id, err)
 	}
 	return c, nil
 }
@@ -442,8 +430,8 @@ func (c *Camera) Enum(ctx context.Context, name string) (string, error) {
 	return c.String(ctx, name)
 }
 
-// SetEnum selects an enumeration entry by name.
-func (c *Camera) SetEnum(ctx context.Context, name, value string) error {
+// setEnum selects an enumeration entry by name.
+func (c *Camera) setEnum(ctx context.Context, name, value string) error {
 	return c.SetString(ctx, name, value)
 }
 
@@ -460,8 +448,8 @@ func (c *Camera) integerLocked(name string) (int64, error) {
 	return int64(v), takeError(&gerr)
 }
 
-// SetInteger writes an integer feature.
-func (c *Camera) SetInteger(ctx context.Context, name string, value int64) error {
+// setInteger writes an integer feature.
+func (c *Camera) setInteger(ctx context.Context, name string, value int64) error {
 	return set(ctx, c, name, value, c.setIntegerLocked)
 }
 
@@ -486,8 +474,8 @@ func (c *Camera) floatLocked(name string) (float64, error) {
 	return float64(v), takeError(&gerr)
 }
 
-// SetFloat writes a float feature.
-func (c *Camera) SetFloat(ctx context.Context, name string, value float64) error {
+// setFloat writes a float feature.
+func (c *Camera) setFloat(ctx context.Context, name string, value float64) error {
 	return set(ctx, c, name, value, c.setFloatLocked)
 }
 
@@ -512,8 +500,8 @@ func (c *Camera) boolLocked(name string) (bool, error) {
 	return v != 0, takeError(&gerr)
 }
 
-// SetBool writes a boolean feature.
-func (c *Camera) SetBool(ctx context.Context, name string, value bool) error {
+// setBool writes a boolean feature.
+func (c *Camera) setBool(ctx context.Context, name string, value bool) error {
 	return set(ctx, c, name, value, c.setBoolLocked)
 }
 
@@ -786,11 +774,11 @@ func LatchAll(ctx context.Context, cams []*Camera) ([]LatchSample, []error) {
 	return samples, errs
 }
 
-// LatchSequential does what the original chktimestat.py did: read the host
+// latchSequential does what the original chktimestat.py did: read the host
 // clock, latch every camera in turn, read the host clock, then read all
 // latched values. Every sample shares the one wide bracket. It exists to
 // measure the artefact LatchAll removes; use LatchAll.
-func LatchSequential(ctx context.Context, cams []*Camera) ([]LatchSample, []error) {
+func latchSequential(ctx context.Context, cams []*Camera) ([]LatchSample, []error) {
 	samples := make([]LatchSample, len(cams))
 	errs := make([]error, len(cams))
 	for i, c := range cams {

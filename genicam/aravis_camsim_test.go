@@ -223,7 +223,7 @@ func TestCamsimLatchAll(t *testing.T) {
 	for _, latch := range []struct {
 		name string
 		f    func(context.Context, []*Camera) ([]LatchSample, []error)
-	}{{"concurrent", LatchAll}, {"sequential", LatchSequential}} {
+	}{{"concurrent", LatchAll}, {"sequential", latchSequential}} {
 		samples, errs := latch.f(ctx, cams)
 		for i, s := range samples {
 			if errs[i] != nil {

@@ -76,26 +76,26 @@ func TestFakeFeatures(t *testing.T) {
 	}
 	cam := openAddr(t, r.Cameras[0].Address)
 	ctx := context.Background()
-	if err := cam.SetInteger(ctx, "Width", 320); err != nil {
+	if err := cam.setInteger(ctx, "Width", 320); err != nil {
 		t.Fatal(err)
 	}
 	if w, err := cam.Integer(ctx, "Width"); err != nil || w != 320 {
 		t.Errorf("Width = %d, %v; want 320", w, err)
 	}
-	if err := cam.SetFloat(ctx, "AcquisitionFrameRate", 12.5); err != nil {
+	if err := cam.setFloat(ctx, "AcquisitionFrameRate", 12.5); err != nil {
 		t.Fatal(err)
 	}
 	if f, err := cam.Float(ctx, "AcquisitionFrameRate"); err != nil || f < 12.4 || f > 12.6 {
 		t.Errorf("AcquisitionFrameRate = %v, %v; want 12.5", f, err)
 	}
-	if err := cam.SetEnum(ctx, "PixelFormat", "Mono16"); err != nil {
+	if err := cam.setEnum(ctx, "PixelFormat", "Mono16"); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := cam.Enum(ctx, "PixelFormat"); err != nil || s != "Mono16" {
 		t.Errorf("PixelFormat = %q, %v; want Mono16", s, err)
 	}
 	for _, v := range []bool{true, false} {
-		if err := cam.SetBool(ctx, "TestBoolean", v); err != nil {
+		if err := cam.setBool(ctx, "TestBoolean", v); err != nil {
 			t.Fatal(err)
 		}
 		if b, err := cam.Bool(ctx, "TestBoolean"); err != nil || b != v {
@@ -120,7 +120,7 @@ func TestFakeFeatures(t *testing.T) {
 		t.Errorf("missing feature error %v (%#v), want Aravis' [PtpEnable] Not found wrapped", err, ae)
 	}
 	// A bad enum entry carries the GenICam error.
-	err = cam.SetEnum(ctx, "TriggerSource", "Action0")
+	err = cam.setEnum(ctx, "TriggerSource", "Action0")
 	if !errors.As(err, &ae) || errors.Is(err, ErrNotAvailable) || !strings.Contains(err.Error(), "Action0") ||
 		!strings.Contains(err.Error(), "feature TriggerSource") {
 		t.Errorf("bad enum error %v, want one naming TriggerSource and Action0", err)

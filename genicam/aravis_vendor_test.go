@@ -120,7 +120,7 @@ func checkVendorCase(t *testing.T, cam *Camera, vc vendorCase) {
 				t.Errorf("EnablePTP(%v): %v", on, err)
 			}
 		}
-		if err := cam.SetEnum(ctx, "PtpMode", "On"); err == nil {
+		if err := cam.setEnum(ctx, "PtpMode", "On"); err == nil {
 			t.Errorf("PtpMode accepted On: the check above would prove nothing")
 		}
 	}

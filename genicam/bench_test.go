@@ -64,7 +64,7 @@ func benchLatch(b *testing.B, cams []*Camera, idle time.Duration, qos string) {
 			}
 			return s, errs
 		}, hold: HoldCPULatency},
-		{name: "sequential latch-then-read (seed)", run: func() ([]LatchSample, []error) { return LatchSequential(ctx, cams) }, hold: noHold},
+		{name: "sequential latch-then-read (seed)", run: func() ([]LatchSample, []error) { return latchSequential(ctx, cams) }, hold: noHold},
 	}
 	defer func() { holdCPULatency = HoldCPULatency }()
 	for b.Loop() {

@@ -2,12 +2,13 @@
 // reached through Aravis 0.8 (cgo), plus a plain-UDP GigE Vision ACTION_CMD
 // sender that needs no cgo.
 //
-// What it offers: discovery (Discover), opening by serial or address (Open,
-// OpenAddress), typed feature access whose errors carry Aravis' own GError
+// What it offers: discovery (Discover), one camera selection for every
+// command and the exporter (Selection, Find, OpenSelection; OpenAddress and
+// OpenDevice open one camera without a broadcast), typed feature access whose errors carry Aravis' own GError
 // message, vendor feature-name families resolved once per camera (SFNC Ptp*
 // and TimestampLatch* versus legacy GevIEEE1588* and GevTimestamp*), PTP
-// enable/status/dataset, a timestamp latch bracketed by host clock reads,
-// concurrent latching of many cameras (LatchAll), action scheduler and trigger
+// enable/status/dataset, a timestamp latch bracketed by host clock reads
+// (BestLatch keeps the narrowest of a few), concurrent latching of many cameras (LatchAll), action scheduler and trigger
 // programming, and streams with a preallocated buffer pool.
 //
 // # Threading model
@@ -27,8 +28,8 @@
 //
 // Aravis discovery broadcasts on every interface of the calling process'
 // network namespace. In tests it runs only inside a namespace the test
-// created (see the package tests: TestMain re-executes the test binary inside
-// a fresh namespace, the pattern other packages copy).
+// created (see the package tests: inRig in rig_test.go re-executes the
+// calling test inside a fresh rig namespace).
 //
 // # Latch brackets
 //
@@ -344,42 +345,6 @@ type PTPDataSet struct {
 	// the parent's) clock identity.
 	GrandmasterID    uint64
 	HasGrandmasterID bool
-}
-
-// Device is what a Camera offers, as an interface so packages that use
-// cameras can test against a fake. Consumers should still declare the
-// smaller interface they need; this one lists everything.
-type Device interface {
-	Serial() string
-	Info() DeviceInfo
-	Close() error
-
-	IsAvailable(name string) bool
-	String(ctx context.Context, name string) (string, error)
-	SetString(ctx context.Context, name, value string) error
-	Integer(ctx context.Context, name string) (int64, error)
-	SetInteger(ctx context.Context, name string, value int64) error
-	Float(ctx context.Context, name string) (float64, error)
-	SetFloat(ctx context.Context, name string, value float64) error
-	Bool(ctx context.Context, name string) (bool, error)
-	SetBool(ctx context.Context, name string, value bool) error
-	Enum(ctx context.Context, name string) (string, error)
-	SetEnum(ctx context.Context, name, value string) error
-	Execute(ctx context.Context, name string) error
-
-	Feature(logical string) (string, bool)
-	PTPAvailable() bool
-	EnablePTP(ctx context.Context, on bool) error
-	PTPEnabled(ctx context.Context) (bool, error)
-	PTPStatus(ctx context.Context) (PTPStatus, error)
-	PTPDataSet(ctx context.Context) (PTPDataSet, error)
-	Latch(ctx context.Context) (LatchSample, error)
-
-	Configure(ctx context.Context, a Acquisition) error
-	SetActionKeys(ctx context.Context, deviceKey, groupKey, groupMask uint32) error
-	ProgramScheduler(ctx context.Context, start int64, interval time.Duration) error
-	CancelScheduler(ctx context.Context) error
-	StartStream(ctx context.Context, cfg StreamConfig) (*Stream, error)
 }
 
 // Logical feature names and the vendor spellings tried for each, in order.

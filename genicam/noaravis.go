@@ -16,13 +16,8 @@ func Discover(ctx context.Context, iface string) ([]DeviceInfo, error) { return 
 // OpenAddress fails with ErrNoAravis.
 func OpenAddress(ctx context.Context, addr string) (*Camera, error) { return nil, ErrNoAravis }
 
-// OpenID fails with ErrNoAravis.
-func OpenID(ctx context.Context, id string) (*Camera, error) { return nil, ErrNoAravis }
-
 // Camera is a camera; without Aravis none can be opened.
 type Camera struct{}
-
-var _ Device = (*Camera)(nil)
 
 // Close does nothing.
 func (c *Camera) Close() error { return nil }
@@ -54,26 +49,14 @@ func (c *Camera) SetString(ctx context.Context, name, value string) error { retu
 // Enum fails with ErrNoAravis.
 func (c *Camera) Enum(ctx context.Context, name string) (string, error) { return "", ErrNoAravis }
 
-// SetEnum fails with ErrNoAravis.
-func (c *Camera) SetEnum(ctx context.Context, name, value string) error { return ErrNoAravis }
-
 // Integer fails with ErrNoAravis.
 func (c *Camera) Integer(ctx context.Context, name string) (int64, error) { return 0, ErrNoAravis }
-
-// SetInteger fails with ErrNoAravis.
-func (c *Camera) SetInteger(ctx context.Context, name string, value int64) error { return ErrNoAravis }
 
 // Float fails with ErrNoAravis.
 func (c *Camera) Float(ctx context.Context, name string) (float64, error) { return 0, ErrNoAravis }
 
-// SetFloat fails with ErrNoAravis.
-func (c *Camera) SetFloat(ctx context.Context, name string, value float64) error { return ErrNoAravis }
-
 // Bool fails with ErrNoAravis.
 func (c *Camera) Bool(ctx context.Context, name string) (bool, error) { return false, ErrNoAravis }
-
-// SetBool fails with ErrNoAravis.
-func (c *Camera) SetBool(ctx context.Context, name string, value bool) error { return ErrNoAravis }
 
 // Execute fails with ErrNoAravis.
 func (c *Camera) Execute(ctx context.Context, name string) error { return ErrNoAravis }
@@ -97,11 +80,6 @@ func (c *Camera) Latch(ctx context.Context) (LatchSample, error) { return LatchS
 
 // LatchAll fails with ErrNoAravis for every camera.
 func LatchAll(ctx context.Context, cams []*Camera) ([]LatchSample, []error) { return noAravisAll(cams) }
-
-// LatchSequential fails with ErrNoAravis for every camera.
-func LatchSequential(ctx context.Context, cams []*Camera) ([]LatchSample, []error) {
-	return noAravisAll(cams)
-}
 
 func noAravisAll(cams []*Camera) ([]LatchSample, []error) {
 	errs := make([]error, len(cams))
