@@ -26,6 +26,7 @@ type gcCamera struct {
 	missing []string          // "feature: reason", logged at start-up
 	prev    map[string]int64  // last value of watched features
 	latched map[string]bool   // roles refreshed only by the data-set latch
+	locks   []string          // features with a lock node (pIsLocked)
 }
 
 // Feature roles and the names real cameras give them.
@@ -175,6 +176,7 @@ func newGCCamera(c *camera, xmlText []byte) (*gcCamera, error) {
 		}
 	}
 	gc.findMuxed()
+	gc.findLocks()
 	for _, role := range []string{"ptpStatus", "offset", "parentID"} {
 		if n, ok := doc.Nodes[gc.f[role]]; ok && mentionsLatch(n) {
 			gc.latched[role] = true

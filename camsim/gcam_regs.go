@@ -22,6 +22,10 @@ func (gc *gcCamera) writeLocked(addr, v uint32) (Status, func()) {
 	if gc.inXML(addr) {
 		return StatusWriteProtect, nil
 	}
+	if name := gc.lockedLocked(addr); name != "" {
+		gc.c.log.Debug("write refused: feature locked", "feature", name, "address", addr)
+		return StatusAccessDenied, nil
+	}
 	gc.mem[gc.key(addr)] = v
 	after := gc.commandsLocked(addr)
 	gc.watchLocked()
@@ -150,6 +154,9 @@ func (gc *gcCamera) watchLocked() {
 	}
 	if (changed("trigMode") || changed("trigSource")) && gc.frameStartSelected() {
 		gc.applyTriggerLocked()
+	}
+	if changed("trigMode") {
+		gc.deviceLockTriggerSourceLocked()
 	}
 }
 

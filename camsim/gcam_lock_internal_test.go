@@ -1,0 +1,68 @@
+package camsim
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ptpcam/ptpcam/internal/testenv"
+)
+
+// TestGenICamLockNodes: on the FLIR BFS XML a client's write to
+// TriggerSource's register is refused with ACCESS_DENIED while TriggerMode
+// is On (the device sets TriggerSource_Lck) and accepted once it is Off;
+// the lock bit reads as the XML's pIsLocked.
+func TestGenICamLockNodes(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), "FLIR_BFS-PGE-50S4C.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := impersonate(t, b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.gc.g
+	if err := g.SetEntry("TriggerSelector", "FrameStart"); err != nil {
+		t.Fatal(err)
+	}
+	write := func(feature, entry string) Status {
+		t.Helper()
+		n, _ := g.node(feature)
+		e, ok := n.entry(entry)
+		_, r, err := g.registerOf(feature)
+		if !ok || err != nil {
+			t.Fatalf("%s=%s: entry %v, register %v", feature, entry, ok, err)
+		}
+		st, _ := c.writeRegLocked(uint32(r.addr), uint32(e.Value))
+		return st
+	}
+	locked := func() int64 {
+		v, err := g.Int("TriggerSource_Lck")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	steps := []struct {
+		feature, entry string
+		want           Status
+		lock           int64
+	}{
+		{"TriggerMode", "Off", StatusSuccess, 0},
+		{"TriggerSource", "Line0", StatusSuccess, 0},
+		{"TriggerMode", "On", StatusSuccess, 1},
+		{"TriggerSource", "Software", StatusAccessDenied, 1},
+		{"TriggerMode", "Off", StatusSuccess, 0},
+		{"TriggerSource", "Software", StatusSuccess, 0},
+	}
+	for _, s := range steps {
+		if st := write(s.feature, s.entry); st != s.want {
+			t.Errorf("write %s=%s: %v, want %v", s.feature, s.entry, st, s.want)
+		}
+		if l := locked(); l != s.lock {
+			t.Errorf("after %s=%s: TriggerSource_Lck %d, want %d", s.feature, s.entry, l, s.lock)
+		}
+	}
+	if e, err := g.Entry("TriggerSource"); err != nil || e != "Software" {
+		t.Errorf("TriggerSource %q (%v), want Software", e, err)
+	}
+}
