@@ -610,10 +610,12 @@ type camRec struct {
 	failed                                    atomic.Bool
 	acqDone                                   atomic.Bool
 
-	mu       sync.Mutex
-	err      error
-	stats    genicam.StreamStats
-	progress Progress
+	mu    sync.Mutex
+	err   error
+	stats genicam.StreamStats
+	// statsFinal: stats are the take's last, from the end of acquisition.
+	statsFinal bool
+	progress   Progress
 }
 
 func (c *camRec) fail(err error) {
@@ -821,7 +823,7 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 			// The take is over for this camera: its counters are final
 			// now (frames that still arrive until the stream closes would
 			// count as underruns), and its scheduler can stop.
-			cr.pollStats()
+			cr.pollStats(true)
 			cr.acqDone.Store(true)
 			cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Second)
 			if err := cr.cam.CancelScheduler(cctx); err != nil && !cr.failed.Load() {
@@ -1361,18 +1363,22 @@ func (c *camRec) nextSegment(werr error, grid, written int64, force <-chan struc
 	return true
 }
 
-// pollStats copies Aravis' counters (kept after the stream is closed).
-func (c *camRec) pollStats() {
+// pollStats copies Aravis' counters, until final: the acquirer's last call
+// when the take is over for the camera. The stream stays open until the
+// writer has given its buffers back, and a camera whose trigger is off runs
+// free meanwhile: what Aravis counts then (underruns, with no one taking
+// frames) is not the take's.
+func (c *camRec) pollStats(final bool) {
 	if c.stream == nil {
 		return
 	}
 	s := c.stream.Stats()
-	if s == (genicam.StreamStats{}) {
-		return // closed
-	}
 	c.mu.Lock()
-	c.stats = s
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if c.statsFinal || s == (genicam.StreamStats{}) {
+		return // final, or closed
+	}
+	c.stats, c.statsFinal = s, final
 }
 
 // monitor polls stream counters every second, computes the start skew once
@@ -1396,7 +1402,7 @@ func (r *Recorder) monitor(done <-chan struct{}, hostStart time.Time, recs []*ca
 		}
 		for _, cr := range recs {
 			if !cr.failed.Load() && !cr.acqDone.Load() {
-				cr.pollStats()
+				cr.pollStats(false)
 			}
 		}
 		if !skewDone {
