@@ -95,9 +95,11 @@ type streamer struct {
 	paused       func() bool
 
 	// mode is the send path (stream_batch.go); noBatch is set when the
-	// kernel refused a batch, and every packet goes alone from then on.
+	// kernel refused a batch, and every packet goes alone from then on;
+	// noGSO when it refused a GSO batch of the auto path.
 	mode      string
 	noBatch   atomic.Bool
+	noGSO     atomic.Bool
 	batches   atomic.Uint64 // system calls that sent more than one packet
 	frameOut  *batcher      // the streaming goroutine's
 	resendOut *batcher      // under mu

@@ -1,11 +1,13 @@
 package camsim
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -15,21 +17,28 @@ import (
 
 // GVSP send paths. A frame's packets leave in batches of up to 64 KiB:
 //
-//   - mmsg (the default): one sendmmsg(2) per batch, one datagram per packet.
-//   - gso: one sendmsg(2) per batch of equal-size packets with UDP_SEGMENT;
-//     the kernel or the NIC cuts it into datagrams. Cheaper still, but on
-//     loopback, veth and bridges the super-packet travels whole up to the
-//     receiving socket, so a packet socket there (Aravis' default receive
-//     path when it may open one, as in the rig) sees one datagram of 64 KiB
-//     instead of 44 GVSP packets, and loses the frame.
+//   - auto (the default): gso where the kernel cuts the batch into packets
+//     before the interface the destination is reached by (its
+//     tx-udp-segmentation offload is off, as the rig sets its camera veths,
+//     or it has none, as most physical NICs), mmsg elsewhere: on loopback,
+//     veth and bridges with the offload on, the GSO super-packet travels
+//     whole up to the receiving socket, so a packet socket there (Aravis'
+//     default receive path when it may open one) sees one datagram of
+//     64 KiB instead of 44 GVSP packets, and loses the frame. A GSO batch
+//     the kernel refuses moves the stream to mmsg, a refused mmsg batch to
+//     one packet per syscall.
+//   - gso: one sendmsg(2) per batch of equal-size packets with UDP_SEGMENT,
+//     whatever the interface.
+//   - mmsg: one sendmmsg(2) per batch, one datagram per packet.
 //   - per-packet: one sendto(2) per packet, the path before batching and
 //     the benchmarks' baseline.
 //
 // Where the kernel refuses a batch (EIO: no checksum offload for GSO;
 // EINVAL or EMSGSIZE: segments longer than the MTU, or a kernel without
-// UDP_SEGMENT; ENOSYS) the streamer logs it once and sends one packet per
-// syscall from then on.
+// UDP_SEGMENT; ENOSYS) the streamer logs it once and, on the paths set at
+// build time, sends one packet per syscall from then on.
 const (
+	sendAuto      = "auto"
 	sendMmsg      = "mmsg"
 	sendGSO       = "gso"
 	sendPerPacket = "per-packet"
@@ -37,7 +46,7 @@ const (
 
 // gvspSend is the send path, chosen when camsim is built:
 // -ldflags "-X github.com/ptpcam/ptpcam/camsim.gvspSend=per-packet".
-var gvspSend = sendMmsg
+var gvspSend = sendAuto
 
 func init() {
 	if err := checkSendMode(gvspSend); err != nil {
@@ -47,11 +56,11 @@ func init() {
 
 func checkSendMode(m string) error {
 	switch m {
-	case sendMmsg, sendGSO, sendPerPacket:
+	case sendAuto, sendMmsg, sendGSO, sendPerPacket:
 		return nil
 	}
-	return fmt.Errorf("camsim: GVSP send path %q (gvspSend, set at build time with -X), want %q, %q or %q",
-		m, sendMmsg, sendGSO, sendPerPacket)
+	return fmt.Errorf("camsim: GVSP send path %q (gvspSend, set at build time with -X), want %q, %q, %q or %q",
+		m, sendAuto, sendMmsg, sendGSO, sendPerPacket)
 }
 
 const (
@@ -166,9 +175,12 @@ type batcher struct {
 	f    *frame
 	np   uint32
 	mode string
-	buf  []byte // the packets
-	offs []int  // where each packet in buf starts
-	seg  int    // length of the first packet in buf
+	// autoDst, autoMode: the path auto chose for the last destination
+	autoDst  netip.AddrPort
+	autoMode string
+	buf      []byte // the packets
+	offs     []int  // where each packet in buf starts
+	seg      int    // length of the first packet in buf
 	// short: the last packet in buf is shorter than seg
 	short bool
 	oob   []byte // the UDP_SEGMENT control message
@@ -205,6 +217,16 @@ func newBatcher(s *streamer) *batcher {
 // start begins the packets of frame f (np payload packets).
 func (b *batcher) start(f *frame, np uint32) {
 	b.f, b.np, b.mode = f, np, b.s.mode
+	if b.mode == sendAuto {
+		if f.p.dst != b.autoDst {
+			b.autoDst, b.autoMode = f.p.dst, autoPath(f.p.dst)
+			b.s.log.Info("gvsp: send path", "mode", b.autoMode, "destination", f.p.dst)
+		}
+		b.mode = b.autoMode
+		if b.mode == sendGSO && b.s.noGSO.Load() {
+			b.mode = sendMmsg
+		}
+	}
 	b.reset()
 }
 
@@ -256,6 +278,17 @@ func (b *batcher) flush() {
 func (b *batcher) refused(err error, dst netip.AddrPort) {
 	if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EMSGSIZE) ||
 		errors.Is(err, syscall.ENOPROTOOPT) || errors.Is(err, syscall.ENOSYS) {
+		if b.mode == sendGSO && b.s.mode == sendAuto && b.n == 0 {
+			if b.s.noGSO.CompareAndSwap(false, true) {
+				b.s.log.Warn("gvsp: GSO send refused, sending in sendmmsg batches from now on",
+					"err", err, "packet_bytes", b.seg, "packets", len(b.offs), "destination", dst)
+			}
+			b.mode = sendMmsg
+			if err := b.sendMmsg(dst); err != nil {
+				b.refused(err, dst)
+			}
+			return
+		}
 		if b.s.noBatch.CompareAndSwap(false, true) {
 			b.s.log.Warn("gvsp: batched send refused, sending one packet per syscall from now on",
 				"mode", b.mode, "err", err, "packet_bytes", b.seg, "packets", len(b.offs), "destination", dst)
@@ -445,3 +478,103 @@ func (s *streamer) sendFailed(err error, packets int) {
 	s.sendErrors.Add(uint64(packets))
 	s.lastError.Store(err.Error())
 }
+
+// autoPath is the auto send path to dst: gso where the interface holding
+// the source address of the route to dst has UDP segmentation offload off
+// (the kernel then cuts a batch into packets before the interface), mmsg
+// where it is on (loopback, veth, bridges), where dst is an address of this
+// namespace (the packets go by loopback), and where that cannot be told.
+func autoPath(dst netip.AddrPort) string {
+	if !dst.Addr().Is4() || dst.Addr().IsLoopback() {
+		return sendMmsg
+	}
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(dst)) // a route lookup: nothing is sent
+	if err != nil {
+		return sendMmsg
+	}
+	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	c.Close()
+	if src == dst.Addr().Unmap() {
+		return sendMmsg
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return sendMmsg
+	}
+	for _, ifc := range ifs {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(src.AsSlice()) {
+				if on, err := udpSegmentationOffload(ifc.Name); err == nil && !on {
+					return sendGSO
+				}
+				return sendMmsg
+			}
+		}
+	}
+	return sendMmsg
+}
+
+// udpSegmentationOffload says whether ethtool's tx-udp-segmentation feature
+// is active on interface ifc (SIOCETHTOOL: ETHTOOL_GSSET_INFO and
+// ETHTOOL_GSTRINGS for the feature's bit, ETHTOOL_GFEATURES for its state).
+func udpSegmentationOffload(ifc string) (bool, error) {
+	const ethSSFeatures, ethGstringLen = 4, 32 // linux/ethtool.h
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(fd)
+	ne := binary.NativeEndian
+	info := make([]byte, 20) // ethtool_sset_info with one data word
+	ne.PutUint32(info, unix.ETHTOOL_GSSET_INFO)
+	ne.PutUint64(info[8:], 1<<ethSSFeatures)
+	if err := ethtoolIoctl(fd, ifc, info); err != nil {
+		return false, err
+	}
+	n := int(ne.Uint32(info[16:]))
+	strs := make([]byte, 12+n*ethGstringLen) // ethtool_gstrings
+	ne.PutUint32(strs, unix.ETHTOOL_GSTRINGS)
+	ne.PutUint32(strs[4:], ethSSFeatures)
+	ne.PutUint32(strs[8:], uint32(n))
+	if err := ethtoolIoctl(fd, ifc, strs); err != nil {
+		return false, err
+	}
+	for i := range n {
+		name := strs[12+i*ethGstringLen:][:ethGstringLen]
+		if string(bytes.TrimRight(name, "\x00")) != "tx-udp-segmentation" {
+			continue
+		}
+		words := (n + 31) / 32
+		get := make([]byte, 8+words*16) // ethtool_gfeatures: available, requested, active, never_changed
+		ne.PutUint32(get, unix.ETHTOOL_GFEATURES)
+		ne.PutUint32(get[4:], uint32(words))
+		if err := ethtoolIoctl(fd, ifc, get); err != nil {
+			return false, err
+		}
+		return ne.Uint32(get[8+i/32*16+8:])&(1<<(i%32)) != 0, nil
+	}
+	return false, fmt.Errorf("%s: no feature tx-udp-segmentation", ifc)
+}
+
+// ethtoolIoctl runs SIOCETHTOOL on ifc with the command buffer data.
+func ethtoolIoctl(fd int, ifc string, data []byte) error {
+	var ifr struct {
+		name [unix.IFNAMSIZ]byte
+		data unsafe.Pointer
+		_    [16]byte
+	}
+	if len(ifc) >= unix.IFNAMSIZ {
+		return fmt.Errorf("interface name %q too long", ifc)
+	}
+	copy(ifr.name[:], ifc)
+	ifr.data = unsafe.Pointer(&data[0])
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
+	runtime.KeepAlive(data)
+	if e != 0 {
+		return fmt.Errorf("%s: SIOCETHTOOL %#x: %w", ifc, ne32(data), e)
+	}
+	return nil
+}
+
+func ne32(b []byte) uint32 { return binary.NativeEndian.Uint32(b) }

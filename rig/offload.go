@@ -43,7 +43,10 @@ func SegmentUDPInSoftware(ns *Netns, ifc string) error {
 }
 
 // nsSocket opens an AF_INET socket in ns, whose ioctls name ns's
-// interfaces. The thread that entered ns is not handed back to the runtime.
+// interfaces. The thread enters ns for the socket() call and goes back to
+// its own namespace; one that cannot stays locked and ends with its
+// goroutine (a thread left in ns would be one of ns's processes, which
+// Close kills).
 func nsSocket(ns *Netns) (int, error) {
 	path := filepath.Join("/var/run/netns", ns.Name)
 	if ns.PID != 0 {
@@ -55,22 +58,38 @@ func nsSocket(ns *Netns) (int, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		f, err := os.Open(path)
-		if err != nil {
-			ch <- result{-1, err}
-			return
+		runtime.LockOSThread()
+		fd, back, err := socketIn(path)
+		if back {
+			runtime.UnlockOSThread()
 		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{-1, fmt.Errorf("setns %s: %w", path, err)}
-			return
-		}
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		ch <- result{fd, err}
 	}()
 	r := <-ch
 	return r.fd, r.err
+}
+
+// socketIn opens the socket in the namespace at path on the calling
+// (locked) thread, and says whether the thread is back in its own.
+func socketIn(path string) (fd int, back bool, err error) {
+	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		return -1, true, err
+	}
+	defer self.Close()
+	target, err := os.Open(path)
+	if err != nil {
+		return -1, true, err
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		return -1, true, fmt.Errorf("setns %s: %w", path, err)
+	}
+	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if e := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); e != nil {
+		return fd, false, err
+	}
+	return fd, true, err
 }
 
 // ethtool runs SIOCETHTOOL on ifc with the command buffer data.
