@@ -18,6 +18,7 @@ func cam(serial string, ptp string, st genicam.PTPStatus) CameraStatus {
 }
 
 func TestEvaluate(t *testing.T) {
+	t.Parallel()
 	gm := &Host{Role: "Grandmaster", role: pmc.RoleGrandmaster}
 	slave := &Host{Role: "Slave", role: pmc.RoleSlave}
 	listening := &Host{Role: "Listening", role: pmc.RoleListening}
@@ -65,6 +66,7 @@ func TestEvaluate(t *testing.T) {
 }
 
 func TestStatistics(t *testing.T) {
+	t.Parallel()
 	m := func(serial string, d int64, ok bool) Measurement {
 		return Measurement{Serial: serial, DeltaNs: d, OK: ok}
 	}

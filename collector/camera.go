@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -438,7 +439,7 @@ func (c *CameraCollector) metrics() []prometheus.Metric {
 		s := c.cams[serial]
 		in := s.info
 		if in.Address != "" {
-			gauge(camInfoDesc, 1, serial, nonEmpty(in.Model), nonEmpty(in.Vendor), in.Address, nonEmpty(in.Interface))
+			gauge(camInfoDesc, 1, serial, cmp.Or(in.Model, "unknown"), cmp.Or(in.Vendor, "unknown"), in.Address, cmp.Or(in.Interface, "unknown"))
 		}
 		gauge(camUpDesc, boolf(s.up), serial)
 		out = append(out, prometheus.MustNewConstMetric(camLatchesDesc, prometheus.CounterValue, float64(s.latches), serial))
@@ -449,7 +450,7 @@ func (c *CameraCollector) metrics() []prometheus.Metric {
 		if s.caps != nil {
 			cp := s.caps
 			gauge(camCapsDesc, 1, serial, cp.PTPForm, cp.StatusMode(), string(cp.LatchUnit), cp.ActionLabel(),
-				nonEmptyNone(cp.ActionTrigger), nonEmptyNone(strings.Join(cp.TriggerSources, ",")))
+				cmp.Or(cp.ActionTrigger, "none"), cmp.Or(strings.Join(cp.TriggerSources, ","), "none"))
 		}
 		if !s.up {
 			continue
@@ -491,25 +492,11 @@ var allPTPStatuses = []genicam.PTPStatus{
 
 func statusLabel(s genicam.PTPStatus) string { return strings.ToLower(s.String()) }
 
-func nonEmptyNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
 func capsString(c *genicam.Capabilities) string {
 	if c == nil {
 		return "unknown"
 	}
 	return c.String()
-}
-
-func nonEmpty(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }
 
 // PMCReference reads the host reference from the first ptp4l socket.

@@ -165,6 +165,7 @@ func newFakeRig() *fakeSource {
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestCameraCollectorFixture(t *testing.T) {
+	t.Parallel()
 	src := newFakeRig()
 	c, err := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true, PTPTimescale: true, UTCOffset: 37}, CameraConfig{Interval: time.Second})
 	if err != nil {
@@ -197,6 +198,7 @@ func (u updater) Collect(ch chan<- prometheus.Metric) {
 
 // However many scrapes, the cameras are latched once per sample.
 func TestCameraCollectorScrapesShareSamples(t *testing.T) {
+	t.Parallel()
 	src := newFakeRig()
 	c, err := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true}, CameraConfig{Interval: time.Second})
 	if err != nil {
@@ -251,6 +253,7 @@ func TestCameraCollectorNarrowestLatch(t *testing.T) {
 // A camera that stops answering is down after one sample and reconnected
 // with backoff when it answers again.
 func TestCameraCollectorDownAndBack(t *testing.T) {
+	t.Parallel()
 	src := newFakeRig()
 	c, err := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true}, CameraConfig{Interval: time.Second, Serials: []string{"05520125", "05520199"}})
 	if err != nil {
@@ -316,6 +319,7 @@ func (f filtered) Collect(ch chan<- prometheus.Metric) {
 }
 
 func TestCameraCollectorEnablePTPOnlyOnRequest(t *testing.T) {
+	t.Parallel()
 	for _, enable := range []bool{false, true} {
 		src := newFakeRig()
 		c, _ := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true}, CameraConfig{Interval: time.Second, EnablePTP: enable})
@@ -331,6 +335,7 @@ func TestCameraCollectorEnablePTPOnlyOnRequest(t *testing.T) {
 }
 
 func TestCameraCollectorBadConfig(t *testing.T) {
+	t.Parallel()
 	for _, cfg := range []CameraConfig{
 		{Interval: 0},
 		{Interval: time.Second, Timescale: "gps"},
@@ -360,6 +365,7 @@ func serialOf(m prometheus.Metric) string {
 // value with no entry is the state set's unknown; the data set is latched
 // before the status is read.
 func TestCameraCollectorStatusOnlyAndRawStatus(t *testing.T) {
+	t.Parallel()
 	src := newFakeRig()
 	a, b := src.cams["05520125"], src.cams["05520126"]
 	a.enableErr = errors.New("camera 05520125: feature PtpEnable: access denied")

@@ -89,6 +89,7 @@ func xmlEnum(t *testing.T, doc []byte, name string) (names, display []string) {
 // TestParsePTPStatusVendorEntries: every status entry (name and display
 // name) of every family's XML maps to a known state without error.
 func TestParsePTPStatusVendorEntries(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		file, node string
 		want       map[string]PTPStatus // spot checks, by entry name
@@ -126,6 +127,7 @@ func TestParsePTPStatusVendorEntries(t *testing.T) {
 }
 
 func TestPTPStatusValue(t *testing.T) {
+	t.Parallel()
 	s := PTPStatusValue(13)
 	if n, ok := s.Raw(); !ok || n != 13 || s.String() != "unknown(13)" {
 		t.Errorf("PTPStatusValue(13) = %v (raw %d %v)", s, n, ok)
@@ -151,6 +153,7 @@ func TestPTPStatusValue(t *testing.T) {
 // TestPTPEnableEntriesVendor: Allied Vision's PtpMode has no "On"; Slave
 // enables and Off disables.
 func TestPTPEnableEntriesVendor(t *testing.T) {
+	t.Parallel()
 	for _, f := range []string{"AlliedVision_Manta_G235C.xml", "AlliedVision_Mako_G125C.xml"} {
 		_, doc := vendorXML(t, f)
 		names, _ := xmlEnum(t, doc, "PtpMode")
@@ -170,6 +173,7 @@ func TestPTPEnableEntriesVendor(t *testing.T) {
 // TestActionTriggerEntryVendor: the trigger source is the camera's own
 // action entry for the selected action, never a hard-coded Action0.
 func TestActionTriggerEntryVendor(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		file string
 		sel  int64
@@ -195,6 +199,7 @@ func TestActionTriggerEntryVendor(t *testing.T) {
 // TestValueCopyTargetsTIS: the TIS device key reaches 0x90C only through
 // pValueCopy, which Aravis ignores; the scan finds the copy.
 func TestValueCopyTargetsTIS(t *testing.T) {
+	t.Parallel()
 	_, doc := vendorXML(t, "TheImagingSource_DMK33GX174_aravisGigE.xml")
 	got, err := valueCopyTargets(doc)
 	if err != nil {
@@ -210,6 +215,7 @@ func TestValueCopyTargetsTIS(t *testing.T) {
 }
 
 func TestCapabilitiesString(t *testing.T) {
+	t.Parallel()
 	c := Capabilities{PTPForm: "PtpEnable:bool", StatusLatched: true, LatchUnit: LatchNs, Action: ActionScheduled,
 		ActionQueueSize: 2, ActionTrigger: "Action1"}
 	want := "ptp=PtpEnable:bool status=latched latch=ns action=scheduled(queue=2) trigger=Action1"

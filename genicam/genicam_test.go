@@ -15,6 +15,7 @@ import (
 )
 
 func TestParsePTPStatus(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want PTPStatus
@@ -37,6 +38,7 @@ func TestParsePTPStatus(t *testing.T) {
 }
 
 func TestTicksToNs(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		ticks, freq uint64
 		want        int64
@@ -54,6 +56,7 @@ func TestTicksToNs(t *testing.T) {
 }
 
 func TestLatchSample(t *testing.T) {
+	t.Parallel()
 	b := time.Unix(100, 0)
 	s := LatchSample{Device: b.Add(30*time.Microsecond).UnixNano() + 5_000_000, HostBefore: b, HostAfter: b.Add(60 * time.Microsecond)}
 	if s.HalfBracket() != 30*time.Microsecond || !s.Mid().Equal(b.Add(30*time.Microsecond)) || s.Offset() != 5*time.Millisecond {
@@ -62,6 +65,7 @@ func TestLatchSample(t *testing.T) {
 }
 
 func TestResolveFamilies(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		has  []string
@@ -93,6 +97,7 @@ func TestResolveFamilies(t *testing.T) {
 }
 
 func TestActionCommandWire(t *testing.T) {
+	t.Parallel()
 	at := uint64(0x0102030405060708)
 	b, _ := ActionCommand{DeviceKey: 0x11223344, GroupKey: 0x55667788, GroupMask: 0x99aabbcc, Time: &at, Ack: true}.MarshalBinary()
 	want := []byte{0x42, 0x81, 0x01, 0x00, 0x00, 0x14, 0x00, 0x00,

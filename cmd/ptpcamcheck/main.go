@@ -10,6 +10,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -133,7 +134,7 @@ func runSync(ctx context.Context, c common, sel genicam.Selection, logger *slog.
 		fmt.Fprintln(stdout, "=== Cameras ===")
 		for i, cam := range cams {
 			in := cam.Info()
-			fmt.Fprintf(stdout, "[%d] %s (%s) [%s] %s\n", i, in.Model, in.Serial, orUnknown(in.Interface), cam.Capabilities())
+			fmt.Fprintf(stdout, "[%d] %s (%s) [%s] %s\n", i, in.Model, in.Serial, cmp.Or(in.Interface, "unknown"), cam.Capabilities())
 		}
 		fmt.Fprintf(stdout, "\nWaiting for PTP convergence (up to %s)...\n", timeout)
 	}
@@ -191,13 +192,6 @@ func runSync(ctx context.Context, c common, sel genicam.Selection, logger *slog.
 		}
 	}
 	return code
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }
 
 type tsOptions struct {
