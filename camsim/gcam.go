@@ -243,6 +243,12 @@ func (c *camera) hasPTP() bool {
 	return c.cfg.Profile != ProfileNoPTP
 }
 
+// gcActionQueue is the scheduled-action queue camsim gives an impersonated
+// camera whose XML reads ActionQueueSize from a device register (GigE
+// Vision 2.0's 0x0970 on FLIR and Hikrobot): there the number is the
+// firmware's, not the XML's, and camsim's firmware says 16.
+const gcActionQueue = 16
+
 // actionQueueSize bounds scheduled ACTION_CMDs: the XML's ActionQueueSize
 // for an impersonated camera, none for camsim's own profiles.
 func (c *camera) actionQueueSize() int {
@@ -254,11 +260,32 @@ func (c *camera) actionQueueSize() int {
 	if _, ok := c.gc.g.doc.Nodes["ActionQueueSize"]; !ok {
 		return 0
 	}
+	if _, r, err := c.gc.g.registerOf("ActionQueueSize"); err == nil && liveBootstrap(uint32(r.addr)) {
+		return gcActionQueue // Allied Vision's reads the ActionDeviceKey register (0x090C)
+	}
 	v, err := c.gc.g.Int("ActionQueueSize")
 	if err != nil || v <= 0 {
 		return 0
 	}
 	return int(v)
+}
+
+// seedActionQueueLocked puts gcActionQueue in the ActionQueueSize
+// register where the XML reads it from the device and nothing is there.
+// Allied Vision's Manta maps ActionQueueSize onto 0x090C, the register its
+// ActionDeviceKey writes: that register keeps the key, which ACTION_CMD
+// needs, so ActionQueueSize there reads the key (the XML's conflict).
+func (gc *gcCamera) seedActionQueueLocked() {
+	if _, ok := gc.g.doc.Nodes["ActionQueueSize"]; !ok {
+		return
+	}
+	_, r, err := gc.g.registerOf("ActionQueueSize")
+	if err != nil || r.length != 4 || liveBootstrap(uint32(r.addr)) {
+		return
+	}
+	if v, err := gc.g.Int("ActionQueueSize"); err == nil && v == 0 {
+		gc.g.rawWrite(r, gcActionQueue)
+	}
 }
 
 // findMuxed finds registers a selector multiplexes: a feature the selector

@@ -12,6 +12,7 @@ import (
 // what it could not resolve (feature: reason).
 func (gc *gcCamera) initLocked() []string {
 	gc.defaultsLocked()
+	gc.seedActionQueueLocked()
 	c := gc.c
 	try := func(role string, f func(name string) error) {
 		name := gc.f[role]

@@ -312,3 +312,40 @@ func TestGenICamTriggerEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestGenICamActionQueueSize: ActionQueueSize reads what the XML declares
+// (Basler ace 2: 2) or, where it reads a device register (FLIR and
+// Hikrobot at 0x0970), camsim's firmware value; it is never 0, and the
+// scheduler is bounded by it. Allied Vision's Manta maps it onto the
+// ActionDeviceKey register 0x090C: that keeps the key, and the scheduler
+// uses camsim's value.
+func TestGenICamActionQueueSize(t *testing.T) {
+	for _, c := range []struct {
+		file       string
+		read, used int64
+	}{
+		{"Basler_a2A2600-20gmBAS.xml", 2, 2},
+		{"FLIR_BFS-PGE-50S4C.xml", gcActionQueue, gcActionQueue},
+		{"Hikrobot_HIKCamera-GEV.xml", gcActionQueue, gcActionQueue},
+		{"AlliedVision_Manta_G235C.xml", 0x5a5a, gcActionQueue},
+	} {
+		b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cam := impersonate(t, b)
+		cam.mu.Lock()
+		_, r, err := cam.gc.g.registerOf("ActionDeviceKey") // a client's write of the key
+		if err == nil {
+			_, _ = cam.writeRegLocked(uint32(r.addr), 0x5a5a)
+		}
+		v, err2 := cam.gc.g.Int("ActionQueueSize")
+		cam.mu.Unlock()
+		if err != nil || err2 != nil || v != c.read {
+			t.Errorf("%s: ActionQueueSize %d (%v, %v), want %d", c.file, v, err, err2, c.read)
+		}
+		if got := cam.actionQueueSize(); int64(got) != c.used {
+			t.Errorf("%s: scheduler bound %d, want %d", c.file, got, c.used)
+		}
+	}
+}

@@ -230,6 +230,9 @@ func (gc *gcCamera) actionMatchLocked(deviceKey, groupKey, groupMask uint32) boo
 // Source), else the bootstrap register 0x090C.
 func (gc *gcCamera) deviceKeyLocked() uint32 {
 	if name := gc.f["deviceKey"]; name != "" {
+		if _, r, err := gc.g.registerOf(name); err == nil && uint32(r.addr) == regActionDeviceKey {
+			return gc.c.deviceKey // the bootstrap register itself
+		}
 		if v, err := gc.heldInt(name); err == nil {
 			return uint32(v)
 		}
