@@ -127,9 +127,21 @@
 // it. Width, Height, PixelFormat (8-bit entries), AcquisitionFrameRate(Abs),
 // AcquisitionStart/Stop (commands may share a register), TriggerMode and
 // TriggerSource under TriggerSelector FrameStart (any Action* entry is the
-// action trigger), TriggerSoftware. ACTION_CMD matches the device key at 0x90C
-// and the group key/mask read through every ActionSelector value; scheduled
-// ones are bounded by ActionQueueSize (OVERFLOW beyond). Chunks: for every
+// action trigger), TriggerSoftware. ACTION_CMD matches the values the device
+// holds for the XML's ActionDeviceKey (the register its pValue chain ends in,
+// a vendor register on Basler ace 2; else its pValueCopy's, 0x90C on The
+// Imaging Source — Aravis 0.8 ignores pValueCopy, so clients write that
+// register by name) and ActionGroupKey/ActionGroupMask read through every
+// ActionSelector value; scheduled ones are bounded by ActionQueueSize
+// (OVERFLOW beyond): the XML's constant (2 on Basler ace 2), else 16 in the
+// register it reads (0x0970 on FLIR BFS and Hikrobot; Allied Vision's Manta
+// maps it onto its ActionDeviceKey register 0x90C, which keeps the key).
+// Lock nodes: a client's write to a feature's register while its pIsLocked
+// node evaluates true (through the selectors as they are then) gets
+// ACCESS_DENIED (0x8006) and changes nothing; a lock read from a read-only
+// device register is the firmware's, and camsim sets the FrameStart
+// TriggerSource's (FLIR's TriggerSource_Lck) while TriggerMode is On.
+// Chunks: for every
 // ChunkSelector entry with ChunkEnable on, Chunk<entry> is written into the
 // data of its chunk Port and sent with the Port's ChunkID.
 //
