@@ -4,16 +4,23 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ptpcam/ptpcam/camsim"
+	"github.com/ptpcam/ptpcam/internal/testenv"
+	"github.com/ptpcam/ptpcam/rig"
 )
 
 // procCPU returns the user+system CPU time pid has used (/proc/PID/stat,
@@ -36,9 +43,9 @@ var (
 	flavorBins = map[string]string{}
 )
 
-// camsimFlavor builds cmd/camsim with GVSP send path mode ("gso" or
-// "per-packet", the path before batching; see camsim/stream_batch.go), once
-// per test run; the default path ("mmsg") is camsimBinary.
+// camsimFlavor builds cmd/camsim with GVSP send path mode ("gso", "mmsg"
+// or "per-packet", the path before batching; see camsim/stream_batch.go),
+// once per test run; the default path ("auto") is camsimBinary.
 func camsimFlavor(b *testing.B, mode string) string {
 	b.Helper()
 	flavorMu.Lock()
@@ -63,44 +70,95 @@ type streamResult struct {
 }
 
 // BenchmarkStream1080p streams 1920x1080 BayerGR8 at 50 fps from a camsim
-// process (noptp: it sends no broadcast or multicast, so it runs on
-// 127.0.0.1 here) to a Go GVSP receiver on loopback: b.N frames from the
-// default build (sendmmsg batches), then b.N from a build with UDP GSO
-// batches and b.N from one with one packet per syscall (the baseline, the
-// path before batching). It reports achieved frames per second, missing
-// frames and packets and camsim's CPU per frame of the default path, the
-// CPU of the other two, and the baseline's CPU over the default's.
-// Run with -benchtime=150x (3 s of video per path) or more.
+// process to a Go GVSP receiver across the rig's layout (bridgedCamera:
+// camsim alone in a namespace on a veth to a bridge, whose UDP segmentation
+// offload is off as in the rig, the receiver in the bridge's namespace):
+// b.N frames from the default build (auto: GSO batches there, which the
+// kernel cuts into packets before they leave the camera's namespace), then
+// b.N from a build with sendmmsg batches and b.N from one with one packet
+// per syscall (the baseline, the path before batching). It reports achieved
+// frames per second, missing frames and packets and camsim's CPU per frame
+// of the default path, the CPU of the other two, and the baseline's CPU over
+// the default's. Run with -benchtime=150x (3 s of video per path) or more.
 func BenchmarkStream1080p(b *testing.B) {
+	testenv.RequireRoot(b)
+	testenv.RequireTool(b, "ip")
 	for _, ps := range []int{1500, 9000} {
 		b.Run(fmt.Sprintf("packet%d", ps), func(b *testing.B) {
-			gsoBin, baseBin := camsimFlavor(b, "gso"), camsimFlavor(b, "per-packet")
-			mmsg := streamFrames(b, camsimBinary(b), ps)
-			gso := streamFrames(b, gsoBin, ps)
-			old := streamFrames(b, baseBin, ps)
-			b.ReportMetric(mmsg.fps, "fps")
-			b.ReportMetric(float64(mmsg.missingFrames), "missing-frames")
-			b.ReportMetric(float64(mmsg.missingPackets), "missing-packets")
-			b.ReportMetric(mmsg.cpuMsPerFrame, "camsim-cpu-ms/frame")
-			b.ReportMetric(gso.cpuMsPerFrame, "gso-cpu-ms/frame")
-			b.ReportMetric(float64(gso.missingFrames+gso.missingPackets), "gso-missing")
+			host, err := rig.NewNetns(b.Context(), rig.UniqueName("camsimbench"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { host.Close() })
+			camNS := bridgedCamera(b, host)
+			mmsgBin, baseBin := camsimFlavor(b, "mmsg"), camsimFlavor(b, "per-packet")
+			def := streamFrames(b, camsimBinary(b), host, camNS, ps)
+			mmsg := streamFrames(b, mmsgBin, host, camNS, ps)
+			old := streamFrames(b, baseBin, host, camNS, ps)
+			b.ReportMetric(def.fps, "fps")
+			b.ReportMetric(float64(def.missingFrames), "missing-frames")
+			b.ReportMetric(float64(def.missingPackets), "missing-packets")
+			b.ReportMetric(def.cpuMsPerFrame, "camsim-cpu-ms/frame")
+			b.ReportMetric(mmsg.cpuMsPerFrame, "mmsg-cpu-ms/frame")
+			b.ReportMetric(float64(mmsg.missingFrames+mmsg.missingPackets), "mmsg-missing")
 			b.ReportMetric(old.fps, "per-packet-fps")
 			b.ReportMetric(float64(old.missingFrames+old.missingPackets), "per-packet-missing")
 			b.ReportMetric(old.cpuMsPerFrame, "per-packet-cpu-ms/frame")
-			b.ReportMetric(old.cpuMsPerFrame/mmsg.cpuMsPerFrame, "per-packet/batched-cpu")
+			b.ReportMetric(old.cpuMsPerFrame/def.cpuMsPerFrame, "per-packet/default-cpu")
 		})
 	}
 }
 
-// streamFrames starts the camsim binary bin and receives b.N frames of
-// packetSize-byte packets from it.
-func streamFrames(b *testing.B, bin string, packetSize int) streamResult {
+// Addresses of bridgedCamera's layout.
+var (
+	benchHostIP = net.IPv4(10, 89, 0, 1)
+	benchCamIP  = mustAddr("10.89.0.2")
+)
+
+// inNetns runs fn on a thread in namespace ns: the sockets it opens are
+// ns's. The thread goes back to its own namespace after, or, if it cannot,
+// ends with its goroutine.
+func inNetns(b *testing.B, ns *rig.Netns, fn func() error) {
+	b.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer self.Close()
+		target, err := os.Open("/var/run/netns/" + ns.Name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		err = fn()
+		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// streamFrames starts the camsim binary bin in camNS and receives b.N
+// frames of packetSize-byte packets from it in host.
+func streamFrames(b *testing.B, bin string, host, camNS *rig.Netns, packetSize int) streamResult {
 	b.Helper()
 	port := freeUDPPort(b)
 	sock := filepath.Join(b.TempDir(), "control.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--address", "127.0.0.1", "--gvcp-port", strconv.Itoa(port),
+	cmd := camNS.Command(ctx, bin, "--interface", "eth0", "--gvcp-port", strconv.Itoa(port),
 		"--profile", "noptp", "--width", "1920", "--height", "1080", "--frame-rate", "50", "--control-address", "unix:"+sock,
 		"--log.level", "warn")
 	cmd.Stderr = os.Stderr
@@ -117,20 +175,36 @@ func streamFrames(b *testing.B, bin string, packetSize int) streamResult {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	g := newGVCPClient(b, mustAddrPort("127.0.0.1", port))
-	r := newGVSPReceiver(b)
+	var gc, rc *net.UDPConn
+	inNetns(b, host, func() (err error) {
+		if gc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: benchHostIP}); err != nil {
+			return err
+		}
+		rc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: benchHostIP})
+		return err
+	})
+	defer gc.Close()
+	defer rc.Close()
+	_ = rc.SetReadBuffer(8 << 20)
+	g := &gvcpClient{t: b, conn: gc, dst: netip.AddrPortFrom(benchCamIP, uint16(port)), id: 1}
+	r := &gvspReceiver{conn: rc}
 	g.mustWrite(0x0A00, 2)
 	g.mustWrite(0x0938, 600000) // heartbeat timeout: this client sends no heartbeats while it counts frames
-	g.mustWrite(rSCDA, 127<<24|1)
+	g.mustWrite(rSCDA, 10<<24|89<<16|1)
 	g.mustWrite(rSCPort, r.port())
 	g.mustWrite(rSCPS, uint32(packetSize))
 	g.mustWrite(rAcqStart, 1)
+	return measureFrames(b, bin, cmd.Process.Pid, g, r)
+}
 
-	// Warm up one frame, then measure.
+// measureFrames receives b.N frames after one of warm-up, and camsim's
+// (pid's) CPU meanwhile.
+func measureFrames(b *testing.B, bin string, pid int, g *gvcpClient, r *gvspReceiver) streamResult {
+	b.Helper()
 	if _, err := r.next(2 * time.Second); err != nil {
 		b.Fatal(err)
 	}
-	cpu0 := procCPU(b, cmd.Process.Pid)
+	cpu0 := procCPU(b, pid)
 	start := time.Now()
 	var res streamResult
 	var last uint64
@@ -153,7 +227,7 @@ func streamFrames(b *testing.B, bin string, packetSize int) streamResult {
 		last = n
 	}
 	el := time.Since(start)
-	cpu := procCPU(b, cmd.Process.Pid) - cpu0
+	cpu := procCPU(b, pid) - cpu0
 	g.mustWrite(rAcqStop, 1)
 	res.fps = float64(got) / el.Seconds()
 	res.cpuMsPerFrame = float64(cpu.Microseconds()) / 1000 / float64(got)

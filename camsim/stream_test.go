@@ -252,7 +252,7 @@ func TestStreamAravisBatched(t *testing.T) {
 // bridgedCamera makes the rig's layout in small: a camera namespace whose
 // eth0 (10.89.0.2, MTU 9000) is a veth to a port of bridge br0 in host, and
 // host's vh0 (10.89.0.1) a veth to another port.
-func bridgedCamera(t *testing.T, host *rig.Netns) *rig.Netns {
+func bridgedCamera(t testing.TB, host *rig.Netns) *rig.Netns {
 	t.Helper()
 	ctx := t.Context()
 	camNS, err := rig.NewNetns(ctx, rig.UniqueName("camsimb"))
