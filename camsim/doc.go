@@ -140,7 +140,10 @@
 // node evaluates true (through the selectors as they are then) gets
 // ACCESS_DENIED (0x8006) and changes nothing; a lock read from a read-only
 // device register is the firmware's, and camsim sets the FrameStart
-// TriggerSource's (FLIR's TriggerSource_Lck) while TriggerMode is On.
+// TriggerSource's (FLIR's TriggerSource_Lck) while TriggerMode is On. Locks
+// that already hold once camsim has initialised the camera's memory are
+// artefacts of that memory (inquiry words with the lock bit set, Hikrobot's
+// NOT_TLParamsLocked, which Aravis 0.8 never writes) and are not enforced.
 // Chunks: for every
 // ChunkSelector entry with ChunkEnable on, Chunk<entry> is written into the
 // data of its chunk Port and sent with the Port's ChunkID.

@@ -176,7 +176,6 @@ func newGCCamera(c *camera, xmlText []byte) (*gcCamera, error) {
 		}
 	}
 	gc.findMuxed()
-	gc.findLocks()
 	for _, role := range []string{"ptpStatus", "offset", "parentID"} {
 		if n, ok := doc.Nodes[gc.f[role]]; ok && mentionsLatch(n) {
 			gc.latched[role] = true

@@ -59,6 +59,8 @@ func (gc *gcCamera) initLocked() []string {
 		}
 	}
 	gc.snapshotWatchedLocked()
+	gc.deviceLockTriggerSourceLocked()
+	gc.findLocksLocked()
 	sort.Strings(gc.missing)
 	return gc.missing
 }

@@ -11,17 +11,25 @@ import (
 // never writable). The lock is evaluated at the time of the write, through
 // the selectors as they are then, so a selector-indexed feature is locked
 // only at the address it has under the current selector. camsim's own
-// changes (control channel, start-up) are not checked.
+// changes (control channel, start-up) are not checked, nor are locks that
+// hold once start-up is done (see findLocksLocked).
 //
 // A lock the XML reads from the device (a read-only register bit, as
 // FLIR's TriggerSource_Lck) is the firmware's to set: camsim sets the
 // FrameStart trigger's TriggerSource lock while TriggerMode is On, as FLIR
 // cameras do.
 
-// findLocks lists the features that have a lock node.
-func (gc *gcCamera) findLocks() {
+// findLocksLocked lists the features that have a lock node and are
+// unlocked once camsim has initialised the camera's memory. A lock that
+// already holds then is an artefact of that memory (an inquiry word whose
+// lock bit reads set, a NOT_TLParamsLocked formula Aravis 0.8 never
+// satisfies), not a state a client brought about, so it is not enforced.
+func (gc *gcCamera) findLocksLocked() {
 	for name, n := range gc.g.doc.Nodes {
-		if n.has("pIsLocked") && n.Kind != "Category" {
+		if !n.has("pIsLocked") || n.Kind == "Category" {
+			continue
+		}
+		if v, err := gc.g.Int(n.prop("pIsLocked")); err == nil && v == 0 {
 			gc.locks = append(gc.locks, name)
 		}
 	}

@@ -66,3 +66,34 @@ func TestGenICamLockNodes(t *testing.T) {
 		t.Errorf("TriggerSource %q (%v), want Software", e, err)
 	}
 }
+
+// BenchmarkGenICamLockedWrite: a client's WRITEREG of TriggerSource on the
+// FLIR BFS XML (every lock node of the XML is checked against the
+// address) against the same write with no lock node listed, in the same run.
+func BenchmarkGenICamLockedWrite(b *testing.B) {
+	xmlText, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(b), "FLIR_BFS-PGE-50S4C.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, locks := range []bool{false, true} {
+		name := map[bool]string{false: "no-locks", true: "locks"}[locks]
+		b.Run(name, func(b *testing.B) {
+			c := impersonate(b, xmlText)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if !locks {
+				c.gc.locks = nil
+			}
+			_, r, err := c.gc.g.registerOf("TriggerSource")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if st, _ := c.writeRegLocked(uint32(r.addr), 0); st != StatusSuccess {
+					b.Fatal(st)
+				}
+			}
+			b.ReportMetric(float64(len(c.gc.locks)), "lock-nodes")
+		})
+	}
+}
