@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -78,15 +77,10 @@ func (w *webhook) wait(t *testing.T, timeout time.Duration, alertname, serial, s
 var forRE = regexp.MustCompile(`(?m)^(\s+for:\s*)\S+`)
 
 func TestEndToEndAlerts(t *testing.T) {
-	testenv.RequireTool(t, "prometheus", "prometheus-alertmanager", "ptp4l")
-	rules, err := os.ReadFile("../../alerts/ptpcam.rules.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := testenv.UpRig(t, rig.Config{Cameras: rig.DefaultCameras(4, 0)})
+	testenv.RequireTool(t, "prometheus", "prometheus-alertmanager", "ptp4l", "ffmpeg")
+	cams, watched, recorded := e2eCameras(t)
+	r := testenv.UpRig(t, rig.Config{Cameras: cams})
 	host := r.Host()
-	dir := t.TempDir()
-
 	hook := &webhook{}
 	l, err := host.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -96,6 +90,74 @@ func TestEndToEndAlerts(t *testing.T) {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 
+	args := []string{"--camera.enable-ptp", "--camera.interval", "1s"}
+	for _, c := range watched {
+		args = append(args, "--camera.serial", c.serial)
+	}
+	startRigExporter(t, r, args...)
+	startMonitoring(t, r, l.Addr().String())
+	p := &promAPI{client: &http.Client{Transport: &http.Transport{DialContext: host.DialContext}, Timeout: 5 * time.Second}}
+
+	// Healthy: a grandmaster host; per camera up, capabilities, Slave and
+	// a clock delta with its uncertainty.
+	p.waitValue(t, `ptpcam_ptp_role{role="grandmaster"}`, 1, 60*time.Second)
+	checkCameras(t, p, watched)
+	// A take on the cameras the exporter does not watch: every query of the
+	// recorder dashboard returns data while it runs.
+	recordTake(t, r, p, recorded)
+
+	// The alerts annotation (ALERTS) has data once an alert fires, below.
+	notAlerts := func(q dashboards.Query) bool { return !strings.Contains(q.Expr, "ALERTS") }
+	var conditional []string
+	for name, cond := range testenv.KnownMetrics(t) {
+		if cond {
+			conditional = append(conditional, name)
+		}
+	}
+	dashboardQueriesReturnData(t, p, "ptpcam.json", notAlerts, conditional)
+
+	ctl := func(serial, key, value string) {
+		t.Helper()
+		c, err := r.Camera(serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := camsim.DialControl(c.Control).Set(t.Context(), key, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// +5 ms on one impersonated camera: the desync alert fires for that
+	// serial only, reaches the webhook, and resolves when the offset is
+	// removed.
+	ctl(e2eDesyncSerial, "offset", "5ms")
+	hook.wait(t, 60*time.Second, "PtpcamCameraClockDesync", e2eDesyncSerial, "firing")
+	dashboardQueriesReturnData(t, p, "ptpcam.json", func(q dashboards.Query) bool { return !notAlerts(q) }, conditional)
+	ctl(e2eDesyncSerial, "offset", "0s")
+	hook.wait(t, 60*time.Second, "PtpcamCameraClockDesync", e2eDesyncSerial, "resolved")
+	for _, got := range hook.all() {
+		if got.alertname == "PtpcamCameraClockDesync" && got.serial != e2eDesyncSerial {
+			t.Errorf("desync alert for healthy camera %s", got.serial)
+		}
+	}
+
+	// One camera in another domain becomes its own master.
+	ctl(e2eDomainSerial, "ptp-domain", "1")
+	hook.wait(t, 60*time.Second, "PtpcamSeveralMasters", "", "firing")
+	hook.wait(t, 60*time.Second, "PtpcamCameraNotSynchronized", e2eDomainSerial, "firing")
+}
+
+// startMonitoring runs Alertmanager (posting to the webhook at hookAddr)
+// and Prometheus with the rules in the rig's host namespace; Prometheus
+// scrapes the exporter (job ptpcam) and camrecord (job camrecord) every
+// second.
+func startMonitoring(t *testing.T, r *rig.Rig, hookAddr string) {
+	t.Helper()
+	rules, err := os.ReadFile("../../alerts/ptpcam.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
@@ -115,7 +177,7 @@ receivers:
     webhook_configs:
       - url: http://%s/hook
         send_resolved: true
-`, l.Addr()))
+`, hookAddr))
 	promConf := write("prom.yml", fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -128,99 +190,27 @@ scrape_configs:
   - job_name: ptpcam
     static_configs:
       - targets: ['127.0.0.1:19877']
-`, rulesFile))
-
-	startRigExporter(t, r, "--camera.enable-ptp", "--camera.interval", "1s")
+  - job_name: camrecord
+    static_configs:
+      - targets: ['%s']
+`, rulesFile, recordAddr))
 	startInRig(t, r, "prometheus-alertmanager", "--config.file", amConf, "--storage.path", filepath.Join(dir, "am"),
 		"--web.listen-address", "127.0.0.1:19093", "--cluster.listen-address=")
 	startInRig(t, r, "prometheus", "--config.file", promConf, "--storage.tsdb.path", filepath.Join(dir, "tsdb"),
 		"--web.listen-address", "127.0.0.1:19090")
-
-	client := &http.Client{Transport: &http.Transport{DialContext: host.DialContext}, Timeout: 5 * time.Second}
-	query := func(q string) (float64, bool) {
-		resp, err := client.Get("http://127.0.0.1:19090/api/v1/query?query=" + url.QueryEscape(q))
-		if err != nil {
-			return 0, false
-		}
-		defer resp.Body.Close()
-		var res struct {
-			Data struct {
-				Result []struct {
-					Value [2]any `json:"value"`
-				} `json:"result"`
-			} `json:"data"`
-		}
-		if json.NewDecoder(resp.Body).Decode(&res) != nil || len(res.Data.Result) != 1 {
-			return 0, false
-		}
-		var v float64
-		fmt.Sscan(res.Data.Result[0].Value[1].(string), &v)
-		return v, true
-	}
-	waitQuery := func(q string, want float64, timeout time.Duration) {
-		t.Helper()
-		deadline := time.Now().Add(timeout)
-		for {
-			if v, ok := query(q); ok && v == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				v, ok := query(q)
-				t.Fatalf("%s = %v (%v), want %v within %v", q, v, ok, want, timeout)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
-	// Healthy: Prometheus sees four slave cameras and a grandmaster host.
-	waitQuery(`sum(ptpcam_camera_ptp_status{status="slave"})`, 4, 60*time.Second)
-	waitQuery(`ptpcam_ptp_role{role="grandmaster"}`, 1, 10*time.Second)
-	waitQuery(`count(abs(ptpcam_camera_clock_delta_seconds) < 0.001)`, 4, 20*time.Second)
-
-	// The alerts annotation (ALERTS) has data once an alert fires, below.
-	notAlerts := func(q dashboards.Query) bool { return !strings.Contains(q.Expr, "ALERTS") }
-	dashboardQueriesReturnData(t, client, notAlerts)
-
-	ctl := func(serial, key, value string) {
-		t.Helper()
-		c, err := r.Camera(serial)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := camsim.DialControl(c.Control).Set(t.Context(), key, value); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	// +5 ms on one camera: the desync alert fires for that serial only,
-	// reaches the webhook, and resolves when the offset is removed.
-	ctl("05520126", "offset", "5ms")
-	hook.wait(t, 60*time.Second, "PtpcamCameraClockDesync", "05520126", "firing")
-	dashboardQueriesReturnData(t, client, func(q dashboards.Query) bool { return !notAlerts(q) })
-	ctl("05520126", "offset", "0s")
-	hook.wait(t, 60*time.Second, "PtpcamCameraClockDesync", "05520126", "resolved")
-	for _, got := range hook.all() {
-		if got.alertname == "PtpcamCameraClockDesync" && got.serial != "05520126" {
-			t.Errorf("desync alert for healthy camera %s", got.serial)
-		}
-	}
-
-	// One camera in another domain becomes its own master.
-	ctl("05520128", "ptp-domain", "1")
-	hook.wait(t, 60*time.Second, "PtpcamSeveralMasters", "", "firing")
-	hook.wait(t, 60*time.Second, "PtpcamCameraNotSynchronized", "05520128", "firing")
 }
 
-// dashboardQueriesReturnData runs the queries of the exporter's dashboard
-// that which selects (variables set to All) against the test's Prometheus
-// and wants at least one series from each, waiting up to a deadline for rates to have two
-// samples. Queries of metrics listed as conditional in
-// collector/testdata/metrics.txt may be empty in this healthy grandmaster
-// rig (Sync age of slave hosts, ptp4l 4.0's timeout counters, the PHC of
-// hardware timestamping); they are
-// logged.
-func dashboardQueriesReturnData(t *testing.T, client *http.Client, which func(dashboards.Query) bool) {
+// dashboardQueriesReturnData runs the queries of a dashboard (file under
+// dashboards/) that which selects (all when nil; variables set to All)
+// against the test's Prometheus and wants at least one series from each,
+// waiting up to a deadline for rates to have two samples. Queries naming a
+// conditional metric may be empty (for the exporter's dashboard, those
+// listed as conditional in collector/testdata/metrics.txt: Sync age of
+// slave hosts, ptp4l 4.0's timeout counters, the PHC of hardware
+// timestamping, absent in this healthy grandmaster rig); they are logged.
+func dashboardQueriesReturnData(t *testing.T, p *promAPI, file string, which func(dashboards.Query) bool, conditional []string) {
 	t.Helper()
-	raw, err := os.ReadFile("../../dashboards/ptpcam.json")
+	raw, err := os.ReadFile(filepath.Join("../../dashboards", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,36 +218,9 @@ func dashboardQueriesReturnData(t *testing.T, client *http.Client, which func(da
 	if err != nil {
 		t.Fatal(err)
 	}
-	qs := slices.DeleteFunc(all, func(q dashboards.Query) bool { return !which(q) })
+	qs := slices.DeleteFunc(all, func(q dashboards.Query) bool { return which != nil && !which(q) })
 	if len(qs) == 0 {
-		t.Fatal("no dashboard query selected")
-	}
-	var conditional []string
-	for name, cond := range testenv.KnownMetrics(t) {
-		if cond {
-			conditional = append(conditional, name)
-		}
-	}
-	count := func(q string) (int, error) {
-		resp, err := client.Get("http://127.0.0.1:19090/api/v1/query?query=" + url.QueryEscape(q))
-		if err != nil {
-			return 0, err
-		}
-		defer resp.Body.Close()
-		var res struct {
-			Status string `json:"status"`
-			Error  string `json:"error"`
-			Data   struct {
-				Result []json.RawMessage `json:"result"`
-			} `json:"data"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-			return 0, err
-		}
-		if res.Status != "success" {
-			return 0, fmt.Errorf("%s", res.Error)
-		}
-		return len(res.Data.Result), nil
+		t.Fatalf("%s: no dashboard query selected", file)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	empty := 0
@@ -268,25 +231,25 @@ func dashboardQueriesReturnData(t *testing.T, client *http.Client, which func(da
 		}
 		cond := slices.ContainsFunc(conditional, func(m string) bool { return strings.Contains(expr, m) })
 		for {
-			n, err := count(expr)
+			vs, err := p.series(expr)
 			if err != nil {
-				t.Fatalf("dashboard %q: %s: %v", q.Where, expr, err)
+				t.Fatalf("%s %q: %s: %v", file, q.Where, expr, err)
 			}
-			if n > 0 {
+			if len(vs) > 0 {
 				break
 			}
 			if cond {
-				t.Logf("dashboard %q: no series from %s (conditional metric)", q.Where, expr)
+				t.Logf("%s %q: no series from %s (conditional metric)", file, q.Where, expr)
 				empty++
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("dashboard %q: no series from %s", q.Where, expr)
+				t.Fatalf("%s %q: no series from %s", file, q.Where, expr)
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
 	}
-	t.Logf("%d dashboard queries: %d returned series, %d conditional ones empty", len(qs), len(qs)-empty, empty)
+	t.Logf("%s: %d queries: %d returned series, %d conditional ones empty", file, len(qs), len(qs)-empty, empty)
 }
 
 func tail(s string, n int) string {
