@@ -23,6 +23,16 @@ type fakeCamera struct {
 	// future: triggers whose frame carries a timestamp 10 s ahead.
 	future    map[int64]bool
 	stopAfter int64
+	// underrun: triggers whose frame finds no free buffer (Aravis counts
+	// an underrun, the frame is lost); underrunFrom: every trigger from
+	// this one on does (0: none). keepFiring: the scheduler goes on after
+	// CancelScheduler, as a camera's does until the cancel lands.
+	underrun     map[int64]bool
+	underrunFrom int64
+	keepFiring   bool
+	// armUnderruns: underruns Aravis counted as the stream started, before
+	// it had buffers (packets of a frame before the take).
+	armUnderruns uint64
 
 	mu       sync.Mutex
 	acq      genicam.Acquisition
@@ -79,6 +89,7 @@ func (f *fakeCamera) StartStream(ctx context.Context, cfg genicam.StreamConfig) 
 	for range cfg.Buffers {
 		s.pool <- make([]byte, size)
 	}
+	s.stats.Underruns, s.stats.IgnoredPackets = f.armUnderruns, f.armUnderruns
 	go s.run(f.start, f.interval, size)
 	return s, nil
 }
@@ -106,10 +117,16 @@ func (s *fakeStream) run(start int64, interval time.Duration, size int) {
 		case <-time.After(time.Until(at)):
 		}
 		f.mu.Lock()
-		armed := f.armed
+		armed := f.armed || f.keepFiring
 		f.mu.Unlock()
 		if !armed {
 			return
+		}
+		if f.underrun[k] || (f.underrunFrom > 0 && k >= f.underrunFrom) {
+			s.mu.Lock()
+			s.stats.Underruns++
+			s.mu.Unlock()
+			continue
 		}
 		if f.skip[k] {
 			s.mu.Lock()

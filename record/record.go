@@ -612,7 +612,13 @@ type camRec struct {
 
 	mu    sync.Mutex
 	err   error
-	stats genicam.StreamStats
+	stats genicam.StreamStats // the take's: Aravis' counters less base
+	// base: Aravis' counters just before the take's first trigger (what
+	// arming left, such as packets that came before the stream had
+	// buffers); taken once, by the start timer or the acquirer.
+	base     genicam.StreamStats
+	haveBase bool
+	baseOnce sync.Once
 	// statsFinal: stats are the take's last, from the end of acquisition.
 	statsFinal bool
 	progress   Progress
@@ -809,7 +815,11 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 		"interval", interval, "frames", cfg.Frames(), "cameras", len(recs))
 
 	total := cfg.Frames()
-	var acqWG, wrWG sync.WaitGroup
+	var acqWG, wrWG, drainWG sync.WaitGroup
+	// After the take the drainers give every frame that still arrives
+	// back at once, until the streams close.
+	drainCtx, stopDrain := context.WithCancel(context.Background())
+	defer stopDrain()
 	endReady := make(chan struct{})
 	var end int64
 	for _, cr := range recs {
@@ -817,19 +827,20 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 		cr.cancel = cancel
 		cr.lastFrameHost.Store(hostStart.UnixNano())
 		cr.hostStartNs = hostStart.UnixNano()
+		acquired := make(chan struct{})
+		baseTimer := time.AfterFunc(time.Until(hostStart.Add(-interval/2)), cr.takeBase)
+		defer baseTimer.Stop()
 		acqWG.Go(func() {
+			defer close(acquired)
 			defer cancel()
 			cr.acquire(actx, start, int64(interval), total)
-			// The take is over for this camera: its counters are final
-			// now (frames that still arrive until the stream closes would
-			// count as underruns), and its scheduler can stop.
-			cr.pollStats(true)
-			cr.acqDone.Store(true)
-			cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Second)
-			if err := cr.cam.CancelScheduler(cctx); err != nil && !cr.failed.Load() {
-				cr.log.Warn("Cancel scheduler", "err", err)
-			}
-			ccancel()
+			// A take stopped early or cut off by the watchdog ends here;
+			// one of fixed length ended at its last frame's dequeue.
+			cr.endTake()
+		})
+		drainWG.Go(func() {
+			<-acquired
+			cr.drain(drainCtx)
 		})
 		wrWG.Go(func() { cr.writeLoop(start, int64(interval), endReady, &end, force) })
 		go cr.watchdog(actx, hostStart, interval, total)
@@ -862,6 +873,8 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 	// The writers give every buffer back before the streams (and their
 	// buffers) go; the schedulers stopped with acquisition.
 	wrWG.Wait()
+	stopDrain()
+	drainWG.Wait()
 	for _, cr := range recs {
 		if err := cr.stream.Close(); err != nil && !cr.failed.Load() {
 			cr.log.Warn("Close stream", "err", err)
@@ -1022,6 +1035,8 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 			c.dropLate.Add(1)
 			continue
 		case total > 0 && k >= total:
+			// The take's last frame never came: a trigger after it.
+			c.endTake()
 			_ = c.stream.Release(f)
 			return
 		case lastK >= 0 && k-lastK > maxJump:
@@ -1032,6 +1047,9 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 			c.dropLate.Add(1)
 			continue
 		}
+		if lastK < 0 {
+			c.takeBase() // the start timer came late
+		}
 		if lastK < 0 && !c.haveFirst.Load() {
 			c.firstOffset.Store(f.Timestamp - (start + k*interval))
 			c.haveFirst.Store(true)
@@ -1039,10 +1057,16 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 		if gap := k - lastK - 1; gap > 0 {
 			c.missing.Add(uint64(gap))
 		}
+		last := total > 0 && k == total-1
+		if last {
+			// The take's counters are Aravis' as its last frame comes
+			// out, and its triggers stop before the writer drains.
+			c.endTake()
+		}
 		c.queueFrame(f, frameMeta{k: k, frameID: f.FrameID, ts: f.Timestamp, rx: rx, status: StatusOK, depth: len(c.queue)})
 		lastK = k
 		c.lastK.Store(k)
-		if total > 0 && k == total-1 {
+		if last {
 			return
 		}
 	}
@@ -1363,6 +1387,37 @@ func (c *camRec) nextSegment(werr error, grid, written int64, force <-chan struc
 	return true
 }
 
+// endTake ends the take for the camera, once (acquirer only): Aravis'
+// counters are snapshot as the take's, before anything else, and then the
+// camera's scheduler stops. What Aravis counts afterwards (frames of
+// triggers after the take, and of a camera running free once its trigger is
+// off) is not the take's; an underrun during the take (a lost frame) is.
+func (c *camRec) endTake() {
+	if c.acqDone.Load() {
+		return
+	}
+	c.pollStats(true)
+	c.acqDone.Store(true)
+	cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer ccancel()
+	if err := c.cam.CancelScheduler(cctx); err != nil && !c.failed.Load() {
+		c.log.Warn("Cancel scheduler", "err", err)
+	}
+}
+
+// drain gives every frame that arrives after the take back to the stream at
+// once, until ctx ends (before the stream closes), so that Aravis never
+// runs out of buffers while the writer still holds the take's.
+func (c *camRec) drain(ctx context.Context) {
+	for {
+		f, err := c.stream.Next(ctx)
+		if err != nil {
+			return
+		}
+		_ = c.stream.Release(f)
+	}
+}
+
 // pollStats copies Aravis' counters, until final: the acquirer's last call
 // when the take is over for the camera. The stream stays open until the
 // writer has given its buffers back, and a camera whose trigger is off runs
@@ -1375,10 +1430,44 @@ func (c *camRec) pollStats(final bool) {
 	s := c.stream.Stats()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.statsFinal || s == (genicam.StreamStats{}) {
-		return // final, or closed
+	if c.statsFinal || s == (genicam.StreamStats{}) || (!final && !c.haveBase) {
+		return // final, closed, or before the take (counters never go back)
 	}
-	c.stats, c.statsFinal = s, final
+	c.stats, c.statsFinal = subStats(s, c.base), final
+}
+
+// takeBase takes the counters the take's are counted from, once: just before
+// the first trigger, or at the take's first frame when that comes first.
+func (c *camRec) takeBase() {
+	c.baseOnce.Do(func() {
+		s := c.stream.Stats()
+		c.mu.Lock()
+		c.base, c.haveBase = s, true
+		c.mu.Unlock()
+		if s.Underruns > 0 || s.IgnoredPackets > 0 || s.MissingFrames > 0 {
+			c.log.Info("Aravis counted before the take (not the take's)", "aravis_underruns", s.Underruns,
+				"aravis_ignored_packets", s.IgnoredPackets, "aravis_missing_frames", s.MissingFrames, "aravis_completed_buffers", s.CompletedBuffers)
+		}
+	})
+}
+
+// subStats is a less b, counter by counter (never below 0).
+func subStats(a, b genicam.StreamStats) genicam.StreamStats {
+	d := func(x, y uint64) uint64 {
+		if x < y {
+			return 0
+		}
+		return x - y
+	}
+	return genicam.StreamStats{
+		CompletedBuffers: d(a.CompletedBuffers, b.CompletedBuffers), Failures: d(a.Failures, b.Failures),
+		Underruns: d(a.Underruns, b.Underruns), Timeouts: d(a.Timeouts, b.Timeouts), Aborted: d(a.Aborted, b.Aborted),
+		MissingFrames: d(a.MissingFrames, b.MissingFrames), ReceivedPackets: d(a.ReceivedPackets, b.ReceivedPackets),
+		MissingPackets: d(a.MissingPackets, b.MissingPackets), ErrorPackets: d(a.ErrorPackets, b.ErrorPackets),
+		IgnoredPackets: d(a.IgnoredPackets, b.IgnoredPackets), ResendRequests: d(a.ResendRequests, b.ResendRequests),
+		ResentPackets: d(a.ResentPackets, b.ResentPackets), DuplicatedPackets: d(a.DuplicatedPackets, b.DuplicatedPackets),
+		TransferredBytes: d(a.TransferredBytes, b.TransferredBytes),
+	}
 }
 
 // monitor polls stream counters every second, computes the start skew once

@@ -401,6 +401,25 @@ func TestFrameFromTheFuture(t *testing.T) {
 	}
 }
 
+// TestTakeCounters: Aravis' counters of a take cover the take: an underrun
+// during it (trigger 20's frame lost) is reported with the frame missing;
+// those from arming (packets before the stream had buffers) and of triggers
+// after the last (a camera that goes on firing, with no buffer free) are not
+// the take's.
+func TestTakeCounters(t *testing.T) {
+	cfg := testConfig(t)
+	cam := &fakeCamera{serial: "C1", underrun: map[int64]bool{20: true}, underrunFrom: 100, keepFiring: true, armUnderruns: 2}
+	_, res := record(t, cfg, cam)
+	c := res.Cameras[0]
+	if c.Stream.Underruns != 1 || c.Missing != 1 || c.Written != 100 || c.Clean() {
+		t.Errorf("take counters: underruns %d missing %d written %d clean %v, want 1, 1, 100, false: %+v",
+			c.Stream.Underruns, c.Missing, c.Written, c.Clean(), c)
+	}
+	if res.Clean() {
+		t.Error("a take with an underrun during it is clean")
+	}
+}
+
 // TestCameraFails: a camera going silent mid-take is reported, the other
 // completes.
 func TestCameraFails(t *testing.T) {
