@@ -33,6 +33,9 @@ type fakeCamera struct {
 	// armUnderruns: underruns Aravis counted as the stream started, before
 	// it had buffers (packets of a frame before the take).
 	armUnderruns uint64
+	// early: frames of triggers before the start (negative), sent as a
+	// camera running free while it is armed does.
+	early []int64
 
 	mu       sync.Mutex
 	acq      genicam.Acquisition
@@ -106,6 +109,20 @@ type fakeStream struct {
 
 func (s *fakeStream) run(start int64, interval time.Duration, size int) {
 	f := s.cam
+	for _, k := range f.early {
+		at := time.Unix(0, start+k*int64(interval)-int64(f.offset))
+		select {
+		case <-s.done:
+			return
+		case <-time.After(time.Until(at)):
+		}
+		select {
+		case data := <-s.pool:
+			s.frames <- genicam.Frame{Data: data, FrameID: uint64(1000 + k), Timestamp: start + k*int64(interval) + 1000,
+				SystemTimestamp: time.Now().UnixNano(), Status: genicam.FrameSuccess}
+		default:
+		}
+	}
 	for k := int64(0); ; k++ {
 		if f.stopAfter > 0 && k > f.stopAfter {
 			return

@@ -603,6 +603,7 @@ type camRec struct {
 
 	received, written, filled, missing, bytes atomic.Uint64
 	dropQueue, dropIncomplete, dropLate       atomic.Uint64
+	beforeStart                               atomic.Uint64 // frames of before trigger 0: not the take's
 	lastFrameHost                             atomic.Int64
 	lastK                                     atomic.Int64
 	firstOffset                               atomic.Int64
@@ -912,6 +913,9 @@ func (r *Recorder) Run(ctx context.Context, force <-chan struct{}, cams []Camera
 		}
 		cr.mu.Unlock()
 		res.Cameras = append(res.Cameras, cres)
+		if n := cr.beforeStart.Load(); n > 0 {
+			cr.log.Info("Frames from before the start given back (not the take's)", "frames", n)
+		}
 		cr.log.Info("Camera done", "file", cr.file, "segments", len(segs), "frames_written", cres.Written, "filled", cres.Filled,
 			"missing", cres.Missing, "dropped", cres.Dropped, "incomplete", cres.Incomplete,
 			"aravis_underruns", cres.Stream.Underruns, "aravis_missing_packets", cres.Stream.MissingPackets,
@@ -1002,7 +1006,9 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 			return
 		}
 		now := time.Now().UnixNano()
-		c.lastFrameHost.Store(now)
+		// A frame from before the start (a camera that ran free while it
+		// was armed) does not start the stall clock before the start.
+		c.lastFrameHost.Store(max(now, c.hostStartNs))
 		c.received.Add(1)
 		rx := f.SystemTimestamp
 		if rx == 0 {
@@ -1020,8 +1026,13 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 		}
 		prevID, haveID = f.FrameID, true
 		switch {
-		case k < 0 || k <= lastK:
-			// Before the start or not after the previous one: a stale or
+		case k < 0:
+			// Before the start: not a frame of the take.
+			_ = c.stream.Release(f)
+			c.beforeStart.Add(1)
+			continue
+		case k <= lastK:
+			// Not after the previous one: a stale or
 			// reordered frame has no place in the file.
 			_ = c.stream.Release(f)
 			c.dropLate.Add(1)

@@ -420,6 +420,19 @@ func TestTakeCounters(t *testing.T) {
 	}
 }
 
+// TestFramesBeforeStart: frames of a camera that ran free while armed (well
+// before the start, longer ago than the stall timeout) are given back: not
+// the take's drops, and no stall at the start.
+func TestFramesBeforeStart(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.StallTimeout = 100 * time.Millisecond
+	_, res := record(t, cfg, &fakeCamera{serial: "E1", early: []int64{-25, -24, -23, -22, -21, -20}})
+	c := res.Cameras[0]
+	if c.Err != "" || c.Written != 100 || c.Dropped != 0 || c.Missing != 0 || !c.Clean() {
+		t.Errorf("camera with frames before the start: %+v", c)
+	}
+}
+
 // TestCameraFails: a camera going silent mid-take is reported, the other
 // completes.
 func TestCameraFails(t *testing.T) {
