@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,7 +58,10 @@ func main() {
 
 // options are the parsed flags.
 type options struct {
-	serials     *[]string
+	serials     *[]string // --camera.serial (and the config file's serial lines)
+	serialAlias *[]string // --serial, its alias
+	serialsSet  bool      // --camera.serial on the command line
+	aliasSet    bool      // --serial on the command line
 	iface       *string
 	width       *int
 	height      *int
@@ -95,10 +97,11 @@ type options struct {
 func newApp() (*kingpin.Application, *options) {
 	app := kingpin.New("camrecord", "Record PTP-synchronized GigE Vision cameras, all starting on one PTP instant, each into its own ffmpeg.\n\n"+
 		"Exit codes: 0 all cameras recorded every trigger; 1 nothing recorded; 2 a camera failed; 3 completed with missing/dropped frames or with an ffmpeg that died and was replaced (a new segment file).\n\n"+
-		"--config FILE reads flags from a file: one `name = value` per line (flag names without --, # comments; repeat a line for repeatable flags such as serial). Flags on the command line override the file.")
+		"--config FILE reads flags from a file: one `name = value` per line (flag names without --, # comments; repeat a line for repeatable flags such as camera.serial). Flags on the command line override the file.")
 	app.Flag("config", "Read flag values from this file (name = value lines); the command line overrides them.").PlaceHolder("FILE").String()
 	o := &options{}
-	o.serials = app.Flag("serial", "Serial of a camera to record; repeat for several (default: every discovered camera).").Strings()
+	o.serials = app.Flag("camera.serial", "Serial of a camera to record; repeat for several (default: every discovered camera).").IsSetByUser(&o.serialsSet).Strings()
+	o.serialAlias = app.Flag("serial", "Alias of --camera.serial (repeatable; give one of the two).").IsSetByUser(&o.aliasSet).Strings()
 	o.iface = app.Flag("camera.interface", "Discover cameras on this host interface only (default: all).").String()
 	o.width = app.Flag("width", "Image width in pixels.").Default("1920").Int()
 	o.height = app.Flag("height", "Image height in pixels.").Default("1080").Int()
@@ -141,6 +144,11 @@ func run(args []string) int {
 		return exitNothing
 	}
 	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "camrecord: %v\n", err)
+		return exitNothing
+	}
+	sel, err := o.selection()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "camrecord: %v\n", err)
 		return exitNothing
 	}
@@ -187,7 +195,7 @@ func run(args []string) int {
 	}
 	defer stopHTTP()
 
-	infos, err := findCameras(ctx, *o.iface, *o.serials)
+	infos, err := genicam.Find(ctx, sel)
 	if err != nil {
 		logger.Error("Cameras", "err", err)
 		return exitNothing
@@ -296,6 +304,9 @@ func applyConfigFile(app *kingpin.Application, args []string) error {
 			// no-align = true is align = false.
 			k, v = base, strconv.FormatBool(v == "false")
 		}
+		if k == "serial" {
+			k = "camera.serial" // its alias: one list, which the command line overrides
+		}
 		if k == "config" || app.GetFlag(k) == nil {
 			return fmt.Errorf("config %s:%d: unknown flag %q", path, n, k)
 		}
@@ -313,44 +324,35 @@ func applyConfigFile(app *kingpin.Application, args []string) error {
 	return nil
 }
 
-func findCameras(ctx context.Context, iface string, serials []string) ([]genicam.DeviceInfo, error) {
-	devs, err := genicam.Discover(ctx, iface)
-	if err != nil {
-		return nil, fmt.Errorf("camera discovery: %w", err)
+// selection is the cameras the flags select: --camera.serial or its alias
+// --serial (not both), through --camera.interface. It is checked before
+// anything is discovered.
+func (o *options) selection() (genicam.Selection, error) {
+	serials := *o.serials
+	switch {
+	case o.serialsSet && o.aliasSet:
+		return genicam.Selection{}, errors.New("--camera.serial and --serial: give one of them (--serial is its alias)")
+	case o.aliasSet:
+		serials = *o.serialAlias
 	}
-	slices.SortFunc(devs, func(a, b genicam.DeviceInfo) int { return strings.Compare(a.Serial, b.Serial) })
-	if len(serials) == 0 {
-		if len(devs) == 0 {
-			return nil, errors.New("no camera found")
-		}
-		return devs, nil
+	sel := genicam.Selection{Interface: *o.iface, Serials: serials}
+	if err := sel.Validate(); err != nil {
+		return genicam.Selection{}, fmt.Errorf("--camera.serial/--serial: %w", err)
 	}
-	by := map[string]genicam.DeviceInfo{}
-	var found []string
-	for _, d := range devs {
-		by[d.Serial] = d
-		found = append(found, d.Serial)
-	}
-	var out []genicam.DeviceInfo
-	for _, s := range serials {
-		d, ok := by[s]
-		if !ok {
-			return nil, fmt.Errorf("camera %s not found; found %d camera(s): %s", s, len(found), strings.Join(found, ", "))
-		}
-		out = append(out, d)
-	}
-	return out, nil
+	return sel, nil
 }
 
+// openCameras opens the found cameras by address (genicam.OpenDevice checks
+// each is the one discovered); on an error none stays open.
 func openCameras(ctx context.Context, infos []genicam.DeviceInfo) ([]*genicam.Camera, error) {
 	var cams []*genicam.Camera
 	for _, d := range infos {
-		c, err := genicam.OpenAddress(ctx, d.Address)
+		c, err := genicam.OpenDevice(ctx, d)
 		if err != nil {
 			for _, c := range cams {
 				_ = c.Close()
 			}
-			return nil, fmt.Errorf("camera %s: %w", d.Serial, err)
+			return nil, err
 		}
 		cams = append(cams, c)
 	}

@@ -611,6 +611,54 @@ func TestConfigFileValues(t *testing.T) {
 	}
 }
 
+// TestSerialFlags: --camera.serial, its alias --serial, the config file's
+// serial lines (which the command line overrides), and bad selections
+// refused before anything is discovered.
+func TestSerialFlags(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "rig.conf")
+	if err := os.WriteFile(conf, []byte("serial = 1\nserial = 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args    []string
+		want    string // serials, comma-separated
+		wantErr string
+	}{
+		{args: nil, want: ""},
+		{args: []string{"--camera.serial", "a", "--camera.serial", "b"}, want: "a,b"},
+		{args: []string{"--serial", "a", "--serial", "b"}, want: "a,b"},
+		{args: []string{"--config", conf}, want: "1,2"},
+		{args: []string{"--config", conf, "--camera.serial", "3"}, want: "3"},
+		{args: []string{"--config", conf, "--serial", "3"}, want: "3"},
+		{args: []string{"--camera.serial", "a", "--serial", "b"}, wantErr: "--camera.serial and --serial: give one of them"},
+		{args: []string{"--camera.serial", "a", "--camera.serial", "a"}, wantErr: "camera serial a given twice"},
+		{args: []string{"--camera.serial", "a b"}, wantErr: `camera serial "a b": contains a space`},
+	} {
+		app, o := newApp()
+		if err := applyConfigFile(app, tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Parse(tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		sel, err := o.selection()
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: error %v, want %q", tc.args, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%v: %v", tc.args, err)
+		case strings.Join(sel.Serials, ",") != tc.want:
+			t.Errorf("%v: serials %v, want %s", tc.args, sel.Serials, tc.want)
+		}
+	}
+	// Through run: refused with exit 1 before any discovery.
+	if code := run([]string{"--camera.serial", "a", "--serial", "b"}); code != exitNothing {
+		t.Errorf("--camera.serial with --serial: exit %d, want %d", code, exitNothing)
+	}
+}
+
 // BenchmarkRecordRig1080p records N = 1, 2, ... 4 camsims at 1920x1080
 // BayerGR8 50 fps through real Aravis for 5 s (encoder null: the transport,
 // not x264), stopping at the first N that loses frames, and reports drops,
