@@ -140,6 +140,11 @@ type CameraCollector struct {
 	cams       map[string]*camState
 	refValid   *bool
 	discovered time.Time
+
+	// closing counts cameras being closed outside mu: closing a camera
+	// that stopped answering can take Aravis seconds (it leaves control
+	// and stops its heartbeat against timeouts), and scrapes need mu.
+	closing sync.WaitGroup
 }
 
 // NewCameraCollector returns the collector; Run starts sampling.
@@ -191,6 +196,7 @@ func (c *CameraCollector) Run(ctx context.Context) {
 				}
 			}
 			c.mu.Unlock()
+			c.closing.Wait()
 			return
 		case <-t.C:
 		}
@@ -233,6 +239,9 @@ func (c *CameraCollector) Sample(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	// Cameras that failed this round are closed before the next one
+	// reconnects them, without holding mu (scrapes go on meanwhile).
+	c.closing.Wait()
 }
 
 // connect opens configured or discovered cameras that are not open and whose
@@ -323,9 +332,9 @@ func (c *CameraCollector) failed(s *camState, now time.Time, err error) {
 		c.logger.Error("camera unreachable", "serial", s.info.Serial, "err", err)
 	}
 	s.up, s.lastErr = false, err
-	if s.cam != nil {
-		s.cam.Close()
+	if cam := s.cam; cam != nil {
 		s.cam = nil
+		c.closing.Go(func() { cam.Close() })
 	}
 	s.failures++
 	backoff := c.cfg.Interval << min(s.failures-1, 6)

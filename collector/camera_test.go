@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +41,9 @@ type fakeCamera struct {
 	// enableErr makes PTPEnabled fail (a status-only camera).
 	enableErr error
 	calls     []string // PTP reads in order
+	// closeHold, when set, makes Close wait for it (Aravis closing a
+	// camera that stopped answering).
+	closeHold chan struct{}
 }
 
 func (f *fakeCamera) called(what string) {
@@ -116,7 +120,13 @@ func (f *fakeCamera) Latch(ctx context.Context) (genicam.LatchSample, error) {
 	mid := before.Add(br / 2)
 	return genicam.LatchSample{Serial: f.info.Serial, Device: mid.Add(f.offset).UnixNano(), HostBefore: before, HostAfter: after}, nil
 }
-func (f *fakeCamera) Close() error { f.closed = true; return nil }
+func (f *fakeCamera) Close() error {
+	if f.closeHold != nil {
+		<-f.closeHold
+	}
+	f.closed = true
+	return nil
+}
 func (f *fakeCamera) err() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -292,6 +302,55 @@ func TestCameraCollectorDownAndBack(t *testing.T) {
 	c.Sample(ctx)
 	if up("05520125") != 1 {
 		t.Errorf("camera not back after backoff")
+	}
+}
+
+// A camera that stopped answering is closed without holding the lock that
+// scrapes take: a scrape answers while its Close is still blocked.
+func TestCameraCollectorScrapeWhileClosing(t *testing.T) {
+	t.Parallel()
+	src := newFakeRig()
+	c, err := NewCameraCollector(quietLogger(), src, fixedRef{Valid: true}, CameraConfig{Interval: time.Second, Serials: []string{"05520125"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c.Sample(ctx)
+	cam := src.cams["05520125"]
+	cam.closeHold = make(chan struct{})
+	cam.mu.Lock()
+	cam.dead = true
+	cam.mu.Unlock()
+	sampled := make(chan struct{})
+	go func() { c.Sample(ctx); close(sampled) }()
+	// The round marks the camera down, then waits in Close: the scrape
+	// must see it down meanwhile.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := make(chan float64, 1)
+		go func() { got <- testutil.ToFloat64(filtered{c, `ptpcam_camera_up`, "05520125"}) }()
+		select {
+		case v := <-got:
+			if v == 0 {
+				select {
+				case <-sampled:
+					t.Fatal("Sample returned before the camera's Close did")
+				default:
+				}
+				close(cam.closeHold)
+				<-sampled
+				if !cam.closed {
+					t.Fatal("camera not closed when Sample returned")
+				}
+				return
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("scrape blocked while a dead camera was being closed")
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("camera never marked down")
+		}
+		runtime.Gosched()
 	}
 }
 
