@@ -26,17 +26,16 @@ type e2eCamera struct {
 
 // The end-to-end rig: camsim's own sfnc cameras beside cameras impersonated
 // from real vendor XMLs, one of each family with PTP (forms as the
-// compatibility matrix finds them). Baumer's TXG without PTP is not here
-// yet: the exporter exports its latch delta (its own clock, far off the
-// host's) and PtpcamCameraClockDesync fires for it, as this test showed;
-// {"Baumer_TXG08c.xml", "none"} goes back in once the rule leaves cameras
-// without PTP out (checkCameras checks such a camera: up, capabilities
-// with ptp_form none, ptp_available 0, never Slave).
+// compatibility matrix finds them), and Baumer's TXG without PTP: its latch
+// delta is its own free clock, far off the host's, and the desync alert must
+// leave it out (checkCameras checks it: up, capabilities with ptp_form none,
+// ptp_available 0, never Slave).
 var e2eVendors = []struct{ file, form string }{
 	{"Basler_a2A2600-20gmBAS.xml", "PtpEnable:bool"},
 	{"Basler_acA2040-35gm.xml", "GevIEEE1588:bool"},
 	{"FLIR_BFS-PGE-50S4C.xml", "GevIEEE1588:bool"},
 	{"AlliedVision_Manta_G235C.xml", "PtpMode:enum"},
+	{"Baumer_TXG08c.xml", "none"},
 }
 
 const (
