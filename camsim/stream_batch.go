@@ -29,8 +29,12 @@ import (
 //     batch to one packet per syscall. Not the default yet: across the
 //     rig's veth Aravis completes its frames with either socket, but
 //     TestStreamAravisBatched with a packet-socket case failed 1 of 3 runs
-//     on a loaded machine, which is not yet told apart from the first-session
-//     losses the mmsg path shows there too.
+//     on a loaded machine. Those first-session losses, on the mmsg path
+//     too, were at least partly the test's: the host's bridge answered ARP for the
+//     receiver's address, so the stream went to br0 and not to the veth
+//     Aravis' packet socket reads, and Aravis' 20 ms packet timeout asked
+//     for frames a sender waiting for the CPU was still sending. auto is
+//     not yet measured again since (TestStreamAravisBatched).
 //   - gso: one sendmsg(2) per batch of equal-size packets with UDP_SEGMENT,
 //     whatever the interface.
 //   - per-packet: one sendto(2) per packet, the path before batching and
