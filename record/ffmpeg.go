@@ -606,6 +606,36 @@ func (p *ffmpegProc) ExitCode() int {
 	return p.exitCode
 }
 
+// abortWait bounds abort's wait for a killed ffmpeg.
+const abortWait = 5 * time.Second
+
+// kill kills ffmpeg without waiting (a forced stop; finish or abort waits).
+func (p *ffmpegProc) kill() { _ = p.cmd.Process.Kill() }
+
+// abort ends an ffmpeg whose take never started: stdin closed, the process
+// killed and waited for, at most abortWait.
+func (p *ffmpegProc) abort() {
+	p.stdin.Close()
+	p.kill()
+	select {
+	case <-p.done:
+	case <-time.After(abortWait):
+		p.log.Warn("Killed ffmpeg did not exit", "waited", abortWait)
+	}
+}
+
+// stop ends an ffmpeg that takes no more frames: stdin closed, grace to
+// exit, then killed and waited for.
+func (p *ffmpegProc) stop(grace time.Duration) {
+	p.stdin.Close()
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		p.kill()
+		<-p.done
+	}
+}
+
 // finish closes stdin (ffmpeg then writes the trailer) and waits for ffmpeg,
 // killing it when force ends first.
 func (p *ffmpegProc) finish(force <-chan struct{}) error {
@@ -614,7 +644,7 @@ func (p *ffmpegProc) finish(force <-chan struct{}) error {
 	case <-p.done:
 	case <-force:
 		p.log.Warn("Forced stop: killing ffmpeg")
-		_ = p.cmd.Process.Kill()
+		p.kill()
 		<-p.done
 	}
 	return p.result()
