@@ -113,8 +113,10 @@ type streamer struct {
 	packetsDropped atomic.Uint64
 	packetsResent  atomic.Uint64
 	resendRequests atomic.Uint64
-	sendErrors     atomic.Uint64
-	lastError      atomic.Value
+	// resendsUnanswered: requests for a block or packets not held
+	resendsUnanswered atomic.Uint64
+	sendErrors        atomic.Uint64
+	lastError         atomic.Value
 }
 
 func newStreamer(conn *net.UDPConn, paused func() bool, log *slog.Logger) *streamer {
@@ -323,6 +325,7 @@ func (s *streamer) resend(block uint16, first, last uint32) {
 		}
 	}
 	if f == nil {
+		s.unanswered(block, first, last, "block not in the ring")
 		return
 	}
 	np := s.nPackets(f)
@@ -330,6 +333,7 @@ func (s *streamer) resend(block uint16, first, last uint32) {
 		last = np + 1
 	}
 	if first > last || last-first > 100000 {
+		s.unanswered(block, first, last, "packet ids out of the frame's range")
 		return
 	}
 	burst := uint32(maxBurst(f.p, s.mode))
@@ -347,6 +351,14 @@ func (s *streamer) resend(block uint16, first, last uint32) {
 		}
 	}
 	b.flush()
+}
+
+// unanswered logs the first few resend requests camsim could not answer,
+// whose frames the receiver then waits for until it gives them up.
+func (s *streamer) unanswered(block uint16, first, last uint32, why string) {
+	if s.resendsUnanswered.Add(1) <= 3 {
+		s.log.Warn("gvsp: resend request not answered", "why", why, "block", block, "first", first, "last", last)
+	}
 }
 
 // sendTestPacket answers GevSCPSFireTestPacket: one datagram of the packet
