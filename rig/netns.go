@@ -84,6 +84,17 @@ func (n *Netns) IP(ctx context.Context, args ...string) error {
 	return ip(ctx, append([]string{"-n", n.Name}, args...)...)
 }
 
+// Sysctl sets a network sysctl (net.ipv4.conf.IF.KEY) of the namespace,
+// through /proc/sys as seen from inside it.
+func (n *Netns) Sysctl(ctx context.Context, key, value string) error {
+	path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+	out, err := n.Command(ctx, "sh", "-c", `printf '%s\n' "$1" > "$2"`, "sh", value, path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: sysctl %s=%s: %w: %s", n.Name, key, value, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
 // PIDs lists the processes running in the namespace.
 func (n *Netns) PIDs(ctx context.Context) []string {
 	if n.PID != 0 {

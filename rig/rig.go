@@ -131,6 +131,14 @@ func Up(ctx context.Context, cfg Config) (r *Rig, err error) {
 	if err := host.IP(ctx, "link", "set", "br0", "up"); err != nil {
 		return r, err
 	}
+	// br0 has no address of its own, but by default Linux answers ARP for
+	// any local address on any interface: cameras would learn br0's MAC for
+	// the host's address and stream to br0, bypassing the host veth (a
+	// packet socket or capture on it sees nothing). A switch port does not
+	// do that; arp_ignore=1 answers only for the receiving interface's own.
+	if err := host.Sysctl(ctx, "net.ipv4.conf.br0.arp_ignore", "1"); err != nil {
+		return r, err
+	}
 	// ptp4l cannot timestamp on a bridge: it gets a veth whose peer is a port.
 	if err := VethPair(ctx, host, hostIf, r.HostAddress+"/24", host, hostIf+"p", ""); err != nil {
 		return r, err

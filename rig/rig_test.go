@@ -1,0 +1,71 @@
+package rig_test
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ptpcam/ptpcam/internal/testenv"
+	"github.com/ptpcam/ptpcam/rig"
+)
+
+// A camera learns the host veth's MAC for the host's address, not the
+// bridge's: the stream then crosses the veth that captures and packet
+// sockets watch, as it crosses a switch to the host's NIC.
+func TestRigARPAnswersFromHostVeth(t *testing.T) {
+	testenv.RequireRoot(t)
+	r := testenv.UpRig(t, rig.Config{NoPTP4L: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	mac := func(ns, ifc string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, "ip", "-n", ns, "-br", "link", "show", ifc).Output()
+		if err != nil {
+			t.Fatalf("ip -n %s link show %s: %v", ns, ifc, err)
+		}
+		f := strings.Fields(string(out))
+		if len(f) < 3 {
+			t.Fatalf("ip -br link: %q", out)
+		}
+		return f[2]
+	}
+	cam, err := rig.NewNetns(ctx, rig.UniqueName("ptpcam-a-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cam.Close() })
+	host := r.Host()
+	if err := rig.VethPair(ctx, cam, "eth0", strings.TrimSuffix(r.HostAddress, "1")+"99/24", host, "vtest", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.IP(ctx, "link", "set", "vtest", "master", "br0"); err != nil {
+		t.Fatal(err)
+	}
+	// One datagram fills the camera's neighbour table with whoever
+	// answered its ARP request.
+	c, err := cam.DialContext(ctx, "udp", r.HostAddress+":9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out []byte
+	for !strings.Contains(string(out), "lladdr") {
+		if ctx.Err() != nil {
+			t.Fatalf("no neighbour entry for %s: %q", r.HostAddress, out)
+		}
+		if _, err := c.Write([]byte("arp")); err != nil {
+			t.Fatal(err)
+		}
+		out, err = exec.CommandContext(ctx, "ip", "-n", cam.Name, "neigh", "show", r.HostAddress).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the table; the assertion is on what it holds
+	}
+	want, bridge := mac(r.HostNetns, r.HostInterface), mac(r.HostNetns, "br0")
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("camera's neighbour entry for %s: %q; want the host veth's %s (br0 is %s)", r.HostAddress, out, want, bridge)
+	}
+}
