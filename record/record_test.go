@@ -479,7 +479,31 @@ func TestFFmpegKilled(t *testing.T) {
 		seen.Store(cam.written.Load())
 		_ = syscall.Kill(ff.cmd.Process.Pid, syscall.SIGKILL)
 	}()
+	// Scrapes all through the take, while the writer replaces K2's ffmpeg
+	// (under -race: the writer and Collect share the current ffmpeg).
+	runDone := make(chan struct{})
+	scrapes := make(chan int, 1)
+	go func() {
+		// Paced as a fast Prometheus would, not a busy loop taking a CPU
+		// from the take.
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		n := 0
+		for ; ; n++ {
+			select {
+			case <-runDone:
+				scrapes <- n
+				return
+			case <-tick.C:
+			}
+			testutil.CollectAndCount(r)
+		}
+	}()
 	res, err := r.Run(ctx, nil, []Camera{&fakeCamera{serial: "K1"}, &fakeCamera{serial: "K2"}}, nil)
+	close(runDone)
+	if n := <-scrapes; n == 0 {
+		t.Error("no scrape during the take")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
