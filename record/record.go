@@ -3,15 +3,17 @@
 //
 // # Pipeline
 //
-// Per camera, two goroutines and a bounded queue of preallocated frame slots:
+// Per camera, two goroutines and a bounded queue of the stream's own buffers:
 //
-//	Aravis stream --Next--> acquire: copy into a free slot, Release at once --queue--> write: whole frames to ffmpeg stdin
+//	Aravis stream --Next--> acquire --queue--> write: vmsplice whole frames into ffmpeg's stdin --> Release
 //
-// The Aravis buffer goes back to the stream right after the copy, so a slow
-// encoder never starves acquisition (Aravis' n_underruns stays 0). When no
-// slot is free the frame is dropped at a frame boundary and counted with its
-// reason. The writer only ever writes whole frames, with no deadline: a cut
-// write would misalign ffmpeg for the rest of the file.
+// The acquirer queues the Aravis buffer itself; the writer splices its pages
+// into the pipe and gives the buffer back once ffmpeg has read them. The
+// stream keeps enough buffers for the queue, the pipe and two frame
+// retentions, so a slow encoder costs dropped frames (at a frame boundary,
+// counted with their reason) and never starves acquisition. Repeats and
+// black frames are copied. The writer only ever writes whole frames, with no
+// deadline: a cut write would misalign ffmpeg for the rest of the file.
 //
 // # Alignment
 //

@@ -346,7 +346,7 @@ func mark(ok bool) string {
 func printMatrix(t *testing.T, cams []rig.Camera, rows map[string]*compatRow) {
 	t.Helper()
 	fmt.Println("| camera (XML or profile) | discover | PTP enable | Slave under ptp4l | latch within bracket + 100 µs | +5 ms seen on it only | exporter (promtool-clean, up, capabilities) | synchronized start | not supported (why) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- |") // "| " starts every row make compat prints
 	for _, c := range cams {
 		r := rows[c.Serial]
 		cp := r.caps
