@@ -112,18 +112,15 @@ func withVariables(b *dashboard.DashboardBuilder, ds common.DataSourceRef, metri
 			Description("Scrape target (host:port)"))
 }
 
-// PTPCam builds the rig dashboard: the host's ptp4l, the cameras' clocks and
-// PTP states, and the exporter's own health.
-func PTPCam() (dashboard.Dashboard, error) {
-	ds := common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
-	p := &panels{ds: ds}
-
-	b := dashboard.NewDashboardBuilder("ptpcam: PTP camera rig").
-		Uid(UID).
+// newDashboard is what both dashboards share: read-only, the last hour,
+// the browser's time zone, a shared crosshair and the runbook link.
+func newDashboard(title, uid, refresh string, tags []string, description string) *dashboard.DashboardBuilder {
+	return dashboard.NewDashboardBuilder(title).
+		Uid(uid).
 		Readonly().
-		Description("PTP timing of a GigE Vision camera rig, from ptpcam_exporter: the host's ptp4l, each camera's clock against the host, and the exporter's health.").
-		Tags([]string{"ptpcam", "ptp", "cameras"}).
-		Refresh("30s").
+		Description(description).
+		Tags(tags).
+		Refresh(refresh).
 		Time("now-1h", "now").
 		Timezone(common.TimeZoneBrowser).
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
@@ -131,16 +128,32 @@ func PTPCam() (dashboard.Dashboard, error) {
 			Type(dashboard.DashboardLinkTypeLink).
 			Url("https://github.com/ptpcam/ptpcam#runbook").
 			TargetBlank(true))
+}
+
+// cameraVariable is the multi-select camera serial, from the series of
+// metric in the chosen jobs and instances.
+func cameraVariable(ds common.DataSourceRef, metric string) *dashboard.QueryVariableBuilder {
+	return dashboard.NewQueryVariableBuilder("camera").
+		Label("Camera").
+		Description("Camera serial number").
+		Datasource(ds).
+		Query(dashboard.StringOrMap{String: cog.ToPtr(`label_values(` + metric + `{job=~"$job", instance=~"$instance"}, serial)`)}).
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+		Sort(dashboard.VariableSortAlphabeticalAsc).
+		Multi(true).
+		IncludeAll(true)
+}
+
+// PTPCam builds the rig dashboard: the host's ptp4l, the cameras' clocks and
+// PTP states, and the exporter's own health.
+func PTPCam() (dashboard.Dashboard, error) {
+	ds := common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
+	p := &panels{ds: ds}
+
+	b := newDashboard("ptpcam: PTP camera rig", UID, "30s", []string{"ptpcam", "ptp", "cameras"},
+		"PTP timing of a GigE Vision camera rig, from ptpcam_exporter: the host's ptp4l, each camera's clock against the host, and the exporter's health.")
 	b = withVariables(b, ds, "ptpcam_exporter_build_info").
-		WithVariable(dashboard.NewQueryVariableBuilder("camera").
-			Label("Camera").
-			Description("Camera serial number").
-			Datasource(ds).
-			Query(dashboard.StringOrMap{String: cog.ToPtr(`label_values(ptpcam_camera_up{job=~"$job", instance=~"$instance"}, serial)`)}).
-			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
-			Sort(dashboard.VariableSortAlphabeticalAsc).
-			Multi(true).
-			IncludeAll(true)).
+		WithVariable(cameraVariable(ds, "ptpcam_camera_up")).
 		Annotation(dashboard.NewAnnotationQueryBuilder().
 			Name("ptpcam alerts").
 			Datasource(ds).

@@ -33,30 +33,10 @@ var recorderStates = []state{
 func Recorder() (dashboard.Dashboard, error) {
 	ds := common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
 	p := &panels{ds: ds}
-	b := dashboard.NewDashboardBuilder("ptpcam: recorder").
-		Uid(RecorderUID).
-		Readonly().
-		Description("camrecord's takes: frames received and written per camera, drops by reason, gaps, the queue to ffmpeg, encoder speed and bitrate, ffmpeg restarts and the start skew across cameras.").
-		Tags([]string{"ptpcam", "camrecord", "cameras"}).
-		Refresh("10s").
-		Time("now-1h", "now").
-		Timezone(common.TimeZoneBrowser).
-		Tooltip(dashboard.DashboardCursorSyncCrosshair).
-		Link(dashboard.NewDashboardLinkBuilder("Runbook").
-			Type(dashboard.DashboardLinkTypeLink).
-			Url("https://github.com/ptpcam/ptpcam#runbook").
-			TargetBlank(true))
+	b := newDashboard("ptpcam: recorder", RecorderUID, "10s", []string{"ptpcam", "camrecord", "cameras"},
+		"camrecord's takes: frames received and written per camera, drops by reason, gaps, the queue to ffmpeg, encoder speed and bitrate, ffmpeg restarts and the start skew across cameras.")
 	b = withVariables(b, ds, "camrecord_build_info").
-		WithVariable(dashboard.NewQueryVariableBuilder("camera").
-			Label("Camera").
-			Description("Camera serial number").
-			Datasource(ds).
-			Query(dashboard.StringOrMap{String: cog.ToPtr(`label_values(ptpcam_record_frames_received_total{job=~"$job", instance=~"$instance"}, serial)`)}).
-			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
-			Sort(dashboard.VariableSortAlphabeticalAsc).
-			Multi(true).
-			IncludeAll(true).
-			AllValue(".+"))
+		WithVariable(cameraVariable(ds, "ptpcam_record_frames_received_total").AllValue(".+"))
 	b.WithRow(dashboard.NewRowBuilder("Take").Id(p.id()))
 	for _, pb := range p.take() {
 		b.WithPanel(pb)
