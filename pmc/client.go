@@ -178,28 +178,60 @@ func (c *Client) exchange(ctx context.Context, calls []*call) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pmc %s: %w", c.cfg.Socket, err)
 	}
+	release, err := c.armDeadline(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	bySeq, err := c.send(calls)
+	if err != nil {
+		return err
+	}
+	for pending(calls) {
+		n, err := c.conn.Read(c.rbuf)
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return fmt.Errorf("pmc %s: %w", c.cfg.Socket, cerr)
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return c.timeoutError(calls)
+			}
+			return fmt.Errorf("pmc %s: receive: %w", c.cfg.Socket, err)
+		}
+		if err := c.accept(c.rbuf[:n], calls, bySeq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
+// armDeadline sets the socket's read deadline to the sooner of the timeout
+// and ctx's deadline, and makes ctx's cancellation wake a blocked read. The
+// returned release waits for that callback to finish, so it cannot touch the
+// deadline of the next exchange. c.mu must be held.
+func (c *Client) armDeadline(ctx context.Context) (release func(), err error) {
 	deadline := time.Now().Add(c.cfg.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	if err := c.conn.SetReadDeadline(deadline); err != nil {
-		return fmt.Errorf("pmc %s: set deadline: %w", c.cfg.Socket, err)
+		return nil, fmt.Errorf("pmc %s: set deadline: %w", c.cfg.Socket, err)
 	}
-	// Cancellation without a deadline: wake the blocked read. Wait for the
-	// callback to finish before returning so it cannot touch the deadline of
-	// the next exchange.
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		c.conn.SetReadDeadline(time.Unix(1, 0))
 		close(fired)
 	})
-	defer func() {
+	return func() {
 		if !stop() {
 			<-fired
 		}
-	}()
+	}, nil
+}
 
+// send numbers the calls with fresh sequenceIds and sends their GETs. c.mu
+// must be held.
+func (c *Client) send(calls []*call) (map[uint16]*call, error) {
 	bySeq := make(map[uint16]*call, len(calls))
 	for _, cl := range calls {
 		c.seq++
@@ -213,45 +245,40 @@ func (c *Client) exchange(ctx context.Context, calls []*call) error {
 			ID:                cl.id,
 		})
 		if _, err := c.conn.WriteToUnix(c.wbuf, c.server); err != nil {
-			return fmt.Errorf("pmc %s: send GET %s: %w", c.cfg.Socket, cl.id, err)
+			return nil, fmt.Errorf("pmc %s: send GET %s: %w", c.cfg.Socket, cl.id, err)
 		}
 	}
+	return bySeq, nil
+}
 
-	for pending(calls) {
-		n, err := c.conn.Read(c.rbuf)
-		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return fmt.Errorf("pmc %s: %w", c.cfg.Socket, cerr)
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return c.timeoutError(calls)
-			}
-			return fmt.Errorf("pmc %s: receive: %w", c.cfg.Socket, err)
-		}
-		m, err := decodeMessage(c.rbuf[:n])
-		if err != nil {
-			return fmt.Errorf("pmc %s: answer of %d bytes: %w", c.cfg.Socket, n, err)
-		}
-		cl := bySeq[m.SequenceID]
-		if cl == nil || cl.done() || m.ID != cl.id || (m.Action != actionResponse && m.Action != actionAcknowledge) {
-			continue // stale, duplicate or not an answer
-		}
-		if m.Err != nil {
-			cl.err = m.Err
-			continue
-		}
-		if err := cl.handle(m.Data); err != nil {
-			return fmt.Errorf("pmc %s: GET %s answer: %w", c.cfg.Socket, cl.id, err)
-		}
-		cl.got++
-		if cl.id == IDDefaultDataSet {
-			var d DefaultDataSet
-			if d.UnmarshalBinary(m.Data) == nil {
-				for _, o := range calls {
-					if o.want < 0 {
-						o.want = int(d.NumberPorts)
-					}
-				}
+// accept decodes one datagram and hands it to its call. A DEFAULT_DATA_SET
+// answer tells the calls still waiting for a port count how many answers to
+// expect.
+func (c *Client) accept(b []byte, calls []*call, bySeq map[uint16]*call) error {
+	m, err := decodeMessage(b)
+	if err != nil {
+		return fmt.Errorf("pmc %s: answer of %d bytes: %w", c.cfg.Socket, len(b), err)
+	}
+	cl := bySeq[m.SequenceID]
+	if cl == nil || cl.done() || m.ID != cl.id || (m.Action != actionResponse && m.Action != actionAcknowledge) {
+		return nil // stale, duplicate or not an answer
+	}
+	if m.Err != nil {
+		cl.err = m.Err
+		return nil
+	}
+	if err := cl.handle(m.Data); err != nil {
+		return fmt.Errorf("pmc %s: GET %s answer: %w", c.cfg.Socket, cl.id, err)
+	}
+	cl.got++
+	if cl.id != IDDefaultDataSet {
+		return nil
+	}
+	var d DefaultDataSet
+	if d.UnmarshalBinary(m.Data) == nil {
+		for _, o := range calls {
+			if o.want < 0 {
+				o.want = int(d.NumberPorts)
 			}
 		}
 	}

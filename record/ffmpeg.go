@@ -182,32 +182,32 @@ type ffmpegOptions struct {
 
 // encoderArgs are the output codec options of one encoder.
 func (o ffmpegOptions) encoderArgs(enc string) []string {
-	gop := strconv.Itoa(int(math.Max(1, math.Round(o.fps))))
 	switch enc {
 	case EncoderNull:
 		return []string{"-c:v", "copy"}
 	case EncoderRaw:
 		// Lossless: the camera's bytes as they came, no debayering.
 		return []string{"-c:v", "rawvideo"}
-	case EncoderHEVCNVENC, EncoderH264NVENC:
-		preset := o.preset
-		if preset == "" {
-			preset = "p4"
-		}
-		return []string{"-vf", "format=yuv420p", "-c:v", enc, "-preset", preset, "-b:v", o.bitrate, "-g", gop}
-	case EncoderLibx265:
-		preset := o.preset
-		if preset == "" {
-			preset = "ultrafast"
-		}
-		return []string{"-vf", "format=yuv420p", "-c:v", enc, "-preset", preset, "-b:v", o.bitrate, "-g", gop,
-			"-x265-params", "log-level=error"}
-	default: // libx264 and anything ffmpeg knows
-		preset := o.preset
-		if preset == "" {
-			preset = "ultrafast"
-		}
-		return []string{"-vf", "format=yuv420p", "-c:v", enc, "-preset", preset, "-b:v", o.bitrate, "-g", gop}
+	}
+	gop := strconv.Itoa(int(math.Max(1, math.Round(o.fps))))
+	args := []string{"-vf", "format=yuv420p", "-c:v", enc, "-preset", o.presetOf(enc), "-b:v", o.bitrate, "-g", gop}
+	if enc == EncoderLibx265 {
+		args = append(args, "-x265-params", "log-level=error")
+	}
+	return args
+}
+
+// presetOf is Config.Preset, or the encoder's default when it is empty: p4
+// for NVENC, ultrafast for the CPU encoders (libx264, libx265 and anything
+// else ffmpeg knows).
+func (o ffmpegOptions) presetOf(enc string) string {
+	switch {
+	case o.preset != "":
+		return o.preset
+	case enc == EncoderHEVCNVENC || enc == EncoderH264NVENC:
+		return "p4"
+	default:
+		return "ultrafast"
 	}
 }
 

@@ -214,3 +214,33 @@ func TestRecordArgs(t *testing.T) {
 		t.Errorf("raw args %q", got)
 	}
 }
+
+func TestEncoderPreset(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		enc, preset, want string
+	}{
+		{EncoderHEVCNVENC, "", "-preset p4"},
+		{EncoderH264NVENC, "", "-preset p4"},
+		{EncoderLibx264, "", "-preset ultrafast"},
+		{EncoderLibx265, "", "-preset ultrafast"},
+		{"mpeg4", "", "-preset ultrafast"},
+		{EncoderHEVCNVENC, "p7", "-preset p7"},
+		{EncoderLibx264, "medium", "-preset medium"},
+	} {
+		o := testOpts("ffmpeg")
+		o.preset = tc.preset
+		got := strings.Join(o.encoderArgs(tc.enc), " ")
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("encoder %s, preset %q: args %q lack %q", tc.enc, tc.preset, got, tc.want)
+		}
+		if x265 := strings.Contains(got, "-x265-params log-level=error"); x265 != (tc.enc == EncoderLibx265) {
+			t.Errorf("encoder %s: args %q: x265-params present %v", tc.enc, got, x265)
+		}
+	}
+	for _, enc := range []string{EncoderNull, EncoderRaw} {
+		if got := strings.Join(testOpts("ffmpeg").encoderArgs(enc), " "); strings.Contains(got, "-preset") {
+			t.Errorf("encoder %s takes no preset: %q", enc, got)
+		}
+	}
+}

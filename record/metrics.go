@@ -4,13 +4,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ptpcam/ptpcam/internal/metric"
 )
 
-const namespace = "ptpcam"
 const subsystem = "record"
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(namespace, subsystem, name), help, labels, nil)
+	return prometheus.NewDesc(prometheus.BuildFQName(metric.Namespace, subsystem, name), help, labels, nil)
 }
 
 // Metric descriptions, built once. Counters of the pipeline are atomics
@@ -60,7 +61,7 @@ func (r *Recorder) Describe(ch chan<- *prometheus.Desc) {
 func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 	state := State(r.state.Load())
 	for i, n := range stateNames {
-		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, b2f(State(i) == state), n)
+		ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, metric.Bool(State(i) == state), n)
 	}
 	if s := r.started.Load(); s != 0 {
 		start := time.Unix(0, s)
@@ -107,20 +108,13 @@ func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 		gauge(descEncoderInfo, 1, s, enc.Encoder, enc.Reason)
 		counter(descFFmpegRestart, c.restarts.Load(), s)
 		code := ff.ExitCode()
-		gauge(descFFmpegUp, b2f(code == -2), s)
+		gauge(descFFmpegUp, metric.Bool(code == -2), s)
 		if code != -2 {
 			gauge(descFFmpegExit, float64(code), s)
 		}
-		gauge(descCameraFailed, b2f(err != nil), s)
+		gauge(descCameraFailed, metric.Bool(err != nil), s)
 		if c.haveFirst.Load() {
 			gauge(descFirstOffset, float64(c.firstOffset.Load())/1e9, s)
 		}
 	}
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

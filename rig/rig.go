@@ -82,17 +82,8 @@ const (
 // Up creates the rig. On failure everything created so far is removed. The
 // processes it starts keep running after Up returns, until Down.
 func Up(ctx context.Context, cfg Config) (r *Rig, err error) {
-	if cfg.Name == "" {
-		cfg.Name = "ptpcam"
-	}
-	if len(cfg.Name) > 20 || strings.ContainsAny(cfg.Name, "/ \t") {
-		return nil, fmt.Errorf("rig name %q: at most 20 characters, no slash or space", cfg.Name)
-	}
-	if len(cfg.Cameras) > maxCameras {
-		return nil, fmt.Errorf("rig %s: %d cameras, at most %d", cfg.Name, len(cfg.Cameras), maxCameras)
-	}
-	if cfg.StateDir == "" {
-		cfg.StateDir = DefaultStateDir
+	if err := cfg.normalize(); err != nil {
+		return nil, err
 	}
 	camsim, err := findCamsim(cfg.Camsim, len(cfg.Cameras))
 	if err != nil {
@@ -105,31 +96,80 @@ func Up(ctx context.Context, cfg Config) (r *Rig, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("rig %s: %w", cfg.Name, err)
 	}
-	r = &Rig{Name: cfg.Name, Dir: dir, HostInterface: hostIf, HostAddress: subnet + strconv.Itoa(hostOctet), Domain: cfg.Domain}
+	r = &Rig{Name: cfg.Name, Dir: dir, HostNetns: cfg.Name + "-host", HostInterface: hostIf,
+		HostAddress: subnet + strconv.Itoa(hostOctet), Domain: cfg.Domain}
 	defer func() {
 		if err != nil {
 			r.Down()
 		}
 	}()
-	r.HostNetns = cfg.Name + "-host"
 	if cfg.Unprivileged {
 		return r, r.upUnprivileged(ctx, cfg, camsim)
 	}
+	host, err := r.upHost(ctx)
+	if err != nil {
+		return r, err
+	}
+	if !cfg.NoPTP4L {
+		if err := r.startGrandmaster(ctx, host); err != nil {
+			return r, err
+		}
+	}
+	for i, c := range cfg.Cameras {
+		if err := r.addCamera(ctx, host, camsim, i, c); err != nil {
+			return r, err
+		}
+	}
+	return r, r.save()
+}
+
+// normalize fills in the defaults and checks the configuration before
+// anything is created.
+func (cfg *Config) normalize() error {
+	if cfg.Name == "" {
+		cfg.Name = "ptpcam"
+	}
+	if len(cfg.Name) > 20 || strings.ContainsAny(cfg.Name, "/ \t") {
+		return fmt.Errorf("rig name %q: at most 20 characters, no slash or space", cfg.Name)
+	}
+	if len(cfg.Cameras) > maxCameras {
+		return fmt.Errorf("rig %s: %d cameras, at most %d", cfg.Name, len(cfg.Cameras), maxCameras)
+	}
+	if cfg.StateDir == "" {
+		cfg.StateDir = DefaultStateDir
+	}
+	cams := make([]Camera, len(cfg.Cameras))
+	for i, c := range cfg.Cameras {
+		if c.Serial == "" {
+			return fmt.Errorf("rig %s: camera %d has no serial", cfg.Name, i)
+		}
+		if c.Profile == "" {
+			c.Profile = "sfnc"
+		}
+		cams[i] = c
+	}
+	cfg.Cameras = cams
+	return nil
+}
+
+// upHost creates the host namespace: a bridge, and the host's veth whose
+// peer is a bridge port.
+func (r *Rig) upHost(ctx context.Context) (*Netns, error) {
 	// The state is saved before anything exists, so that a crash at any
 	// point leaves `rig down` enough to clean up.
 	r.Namespaces = append(r.Namespaces, r.HostNetns)
 	if err := r.save(); err != nil {
-		return r, err
+		return nil, err
 	}
 	host, err := NewNetns(ctx, r.HostNetns)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
 	if err := host.IP(ctx, "link", "add", "br0", "type", "bridge"); err != nil {
-		return r, err
+		return nil, err
 	}
 	if err := host.IP(ctx, "link", "set", "br0", "up"); err != nil {
-		return r, err
+		return nil, err
 	}
 	// br0 has no address of its own, but by default Linux answers ARP for
 	// any local address on any interface: cameras would learn br0's MAC for
@@ -137,60 +177,63 @@ func Up(ctx context.Context, cfg Config) (r *Rig, err error) {
 	// packet socket or capture on it sees nothing). A switch port does not
 	// do that; arp_ignore=1 answers only for the receiving interface's own.
 	if err := host.Sysctl(ctx, "net.ipv4.conf.br0.arp_ignore", "1"); err != nil {
-		return r, err
+		return nil, err
 	}
 	// ptp4l cannot timestamp on a bridge: it gets a veth whose peer is a port.
 	if err := VethPair(ctx, host, hostIf, r.HostAddress+"/24", host, hostIf+"p", ""); err != nil {
-		return r, err
+		return nil, err
 	}
 	if err := host.IP(ctx, "link", "set", hostIf+"p", "master", "br0"); err != nil {
-		return r, err
+		return nil, err
 	}
-	if !cfg.NoPTP4L {
-		pdir := filepath.Join(dir, "ptp4l")
-		if err := os.MkdirAll(pdir, 0o755); err != nil {
-			return r, err
-		}
-		p, err := StartPTP4L(ctx, host, PTP4LConfig{Interface: hostIf, Dir: pdir, Domain: cfg.Domain, Priority1: 100, LogFile: filepath.Join(dir, "ptp4l.log")})
-		if err != nil {
-			return r, err
-		}
-		r.Socket = p.Socket
+	return host, nil
+}
+
+// startGrandmaster starts ptp4l on the host's interface as the rig's
+// grandmaster.
+func (r *Rig) startGrandmaster(ctx context.Context, host *Netns) error {
+	pdir := filepath.Join(r.Dir, "ptp4l")
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		return err
 	}
-	for i, c := range cfg.Cameras {
-		if c.Serial == "" {
-			return r, fmt.Errorf("rig %s: camera %d has no serial", cfg.Name, i)
-		}
-		if c.Profile == "" {
-			c.Profile = "sfnc"
-		}
-		c.Address = subnet + strconv.Itoa(firstOctet+i)
-		c.Netns = fmt.Sprintf("%s-c%d", cfg.Name, i)
-		c.Interface = fmt.Sprintf("cam%d", i)
-		c.Control = "unix:" + filepath.Join(dir, c.Serial+".sock")
-		r.Namespaces = append(r.Namespaces, c.Netns)
-		r.Cameras = append(r.Cameras, c)
-		if err := r.save(); err != nil {
-			return r, err
-		}
-		ns, err := NewNetns(ctx, c.Netns)
-		if err != nil {
-			return r, err
-		}
-		if err := VethPair(ctx, ns, "eth0", c.Address+"/24", host, c.Interface, ""); err != nil {
-			return r, err
-		}
-		if err := SegmentUDPInSoftware(ns, "eth0"); err != nil {
-			return r, err
-		}
-		if err := host.IP(ctx, "link", "set", c.Interface, "master", "br0"); err != nil {
-			return r, err
-		}
-		if err := startCamsim(ctx, ns, camsim, c, filepath.Join(dir, c.Serial+".log")); err != nil {
-			return r, fmt.Errorf("rig %s: camera %s: %w", cfg.Name, c.Serial, err)
-		}
+	p, err := StartPTP4L(ctx, host, PTP4LConfig{Interface: r.HostInterface, Dir: pdir, Domain: r.Domain, Priority1: 100,
+		LogFile: filepath.Join(r.Dir, "ptp4l.log")})
+	if err != nil {
+		return err
 	}
-	return r, r.save()
+	r.Socket = p.Socket
+	return nil
+}
+
+// addCamera gives camera i a namespace with a veth on the bridge and starts
+// its camsim there.
+func (r *Rig) addCamera(ctx context.Context, host *Netns, camsim string, i int, c Camera) error {
+	c.Address = subnet + strconv.Itoa(firstOctet+i)
+	c.Netns = fmt.Sprintf("%s-c%d", r.Name, i)
+	c.Interface = fmt.Sprintf("cam%d", i)
+	c.Control = "unix:" + filepath.Join(r.Dir, c.Serial+".sock")
+	r.Namespaces = append(r.Namespaces, c.Netns)
+	r.Cameras = append(r.Cameras, c)
+	if err := r.save(); err != nil {
+		return err
+	}
+	ns, err := NewNetns(ctx, c.Netns)
+	if err != nil {
+		return err
+	}
+	if err := VethPair(ctx, ns, "eth0", c.Address+"/24", host, c.Interface, ""); err != nil {
+		return err
+	}
+	if err := SegmentUDPInSoftware(ns, "eth0"); err != nil {
+		return err
+	}
+	if err := host.IP(ctx, "link", "set", c.Interface, "master", "br0"); err != nil {
+		return err
+	}
+	if err := startCamsim(ctx, ns, camsim, c, filepath.Join(r.Dir, c.Serial+".log")); err != nil {
+		return fmt.Errorf("rig %s: camera %s: %w", r.Name, c.Serial, err)
+	}
+	return nil
 }
 
 // upUnprivileged builds the rig in one user and network namespace: ptp4l on
@@ -205,23 +248,11 @@ func (r *Rig) upUnprivileged(ctx context.Context, cfg Config, camsim string) err
 		return err
 	}
 	if !cfg.NoPTP4L {
-		pdir := filepath.Join(r.Dir, "ptp4l")
-		if err := os.MkdirAll(pdir, 0o755); err != nil {
+		if err := r.startGrandmaster(ctx, host); err != nil {
 			return err
 		}
-		p, err := StartPTP4L(ctx, host, PTP4LConfig{Interface: "lo", Dir: pdir, Domain: cfg.Domain, Priority1: 100, LogFile: filepath.Join(r.Dir, "ptp4l.log")})
-		if err != nil {
-			return err
-		}
-		r.Socket = p.Socket
 	}
 	for i, c := range cfg.Cameras {
-		if c.Serial == "" {
-			return fmt.Errorf("rig %s: camera %d has no serial", cfg.Name, i)
-		}
-		if c.Profile == "" {
-			c.Profile = "sfnc"
-		}
 		c.Address = "127.0.0." + strconv.Itoa(firstOctet+i)
 		c.Netns, c.Interface = r.HostNetns, "lo"
 		c.Control = "unix:" + filepath.Join(r.Dir, c.Serial+".sock")

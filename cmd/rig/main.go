@@ -29,30 +29,50 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
+// options are the parsed command line.
+type options struct {
+	name, stateDir string
+	// up
+	cameras   int
+	domain    uint8
+	specs     []string
+	camsimBin string
+	noPTP     bool
+	unpriv    bool
+	// ctl, exec
+	ctlSerial string
+	ctlKVs    []string
+	execArgs  []string
+}
+
+func newApp(o *options) *kingpin.Application {
 	app := kingpin.New("rig", "A simulated PTP camera rig in network namespaces (needs root).")
 	app.Version(version.Print("rig"))
 	app.HelpFlag.Short('h')
-	name := app.Flag("name", "Name of the rig; namespaces are NAME-host, NAME-c0, ...").Default("ptpcam").String()
-	stateDir := app.Flag("state-dir", "Where rigs keep their state, sockets and logs.").Default(rig.DefaultStateDir).String()
+	app.Flag("name", "Name of the rig; namespaces are NAME-host, NAME-c0, ...").Default("ptpcam").StringVar(&o.name)
+	app.Flag("state-dir", "Where rigs keep their state, sockets and logs.").Default(rig.DefaultStateDir).StringVar(&o.stateDir)
 
 	up := app.Command("up", "Create the rig and print it as KEY=VALUE lines.")
-	cameras := up.Flag("cameras", "Number of cameras (serials 05520125, 05520126, 05520128, 05520129, then 05520130, ...).").Default("4").Int()
-	domain := up.Flag("domain", "PTP domain of the grandmaster and, by default, of the cameras.").Default("0").Uint8()
-	specs := up.Flag("camera", "SERIAL:key=value,... changes that camera or adds one: profile=sfnc|gev|noptp, domain=N, and genicam=FILE (impersonate the camera of that GenICam XML), any camsim flag (offset=5ms, drift-ppm=2, jitter=10us, timescale=utc).").Strings()
-	camsimBin := up.Flag("camsim", "camsim binary (default: next to rig, or on PATH).").String()
-	noPTP := up.Flag("no-ptp4l", "Do not run ptp4l on the host.").Bool()
-	unpriv := up.Flag("unprivileged", "Without root: one user and network namespace (unshare) with only loopback; cameras on 127.0.0.x, ptp4l on lo. The default when not run as root.").Default(strconv.FormatBool(os.Geteuid() != 0)).Bool()
+	up.Flag("cameras", "Number of cameras (serials 05520125, 05520126, 05520128, 05520129, then 05520130, ...).").Default("4").IntVar(&o.cameras)
+	up.Flag("domain", "PTP domain of the grandmaster and, by default, of the cameras.").Default("0").Uint8Var(&o.domain)
+	up.Flag("camera", "SERIAL:key=value,... changes that camera or adds one: profile=sfnc|gev|noptp, domain=N, and genicam=FILE (impersonate the camera of that GenICam XML), any camsim flag (offset=5ms, drift-ppm=2, jitter=10us, timescale=utc).").StringsVar(&o.specs)
+	up.Flag("camsim", "camsim binary (default: next to rig, or on PATH).").StringVar(&o.camsimBin)
+	up.Flag("no-ptp4l", "Do not run ptp4l on the host.").BoolVar(&o.noPTP)
+	up.Flag("unprivileged", "Without root: one user and network namespace (unshare) with only loopback; cameras on 127.0.0.x, ptp4l on lo. The default when not run as root.").Default(strconv.FormatBool(os.Geteuid() != 0)).BoolVar(&o.unpriv)
 
 	app.Command("down", "Stop and remove everything the rig created, also after a crash.")
 	app.Command("env", "Print a rig that is up as KEY=VALUE lines.")
 	ctlCmd := app.Command("ctl", "Drive a camera's camsim: KEY=VALUE settings (offset, step, drift-ppm, jitter, ptp-status, ptp-domain, drop-percent, unplugged, exit); without any, print its state as JSON.")
-	ctlSerial := ctlCmd.Arg("serial", "Camera serial.").Required().String()
-	ctlKVs := ctlCmd.Arg("settings", "KEY=VALUE settings.").Strings()
+	ctlCmd.Arg("serial", "Camera serial.").Required().StringVar(&o.ctlSerial)
+	ctlCmd.Arg("settings", "KEY=VALUE settings.").StringsVar(&o.ctlKVs)
 	execCmd := app.Command("exec", "Run a command in the rig's host namespace, with the rig's KEY=VALUE lines in its environment.")
-	execArgs := execCmd.Arg("command", "Command and arguments (after --).").Required().Strings()
+	execCmd.Arg("command", "Command and arguments (after --).").Required().StringsVar(&o.execArgs)
+	return app
+}
 
-	cmd, err := app.Parse(args)
+func run(args []string) int {
+	var o options
+	cmd, err := newApp(&o).Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rig: %v\n", err)
 		return 1
@@ -60,69 +80,67 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	switch cmd {
-	case "up":
-		cams, err := buildCameras(*cameras, int(*domain), *specs)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "rig up: %v\n", err)
-			return 1
-		}
-		uctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		r, err := rig.Up(uctx, rig.Config{Name: *name, StateDir: *stateDir, Domain: *domain, Cameras: cams, Camsim: *camsimBin, NoPTP4L: *noPTP, Unprivileged: *unpriv})
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "rig up: %v\n", err)
-			return 1
-		}
-		fmt.Println(strings.Join(r.Env(), "\n"))
-	case "down":
-		r, err := rig.Load(*stateDir, *name)
-		if err != nil {
+	if cmd == "up" {
+		err = up(ctx, o)
+	} else {
+		var r *rig.Rig
+		r, err = rig.Load(o.stateDir, o.name)
+		switch {
+		case err != nil && cmd == "down":
 			// Nothing recorded: still remove namespaces a crashed run may
 			// have left under the rig's name.
-			return downByName(*name, err)
+			return downByName(o.name, err)
+		case err != nil:
+		case cmd == "down":
+			err = r.Down()
+		case cmd == "env":
+			fmt.Println(strings.Join(r.Env(), "\n"))
+		case cmd == "ctl":
+			err = ctl(ctx, r, o.ctlSerial, o.ctlKVs)
+		case cmd == "exec":
+			return execIn(r, o.execArgs)
 		}
-		if err := r.Down(); err != nil {
-			fmt.Fprintf(os.Stderr, "rig down: %v\n", err)
-			return 1
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rig %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+// up brings the rig up and prints it.
+func up(ctx context.Context, o options) error {
+	cams, err := buildCameras(o.cameras, int(o.domain), o.specs)
+	if err != nil {
+		return err
+	}
+	uctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	r, err := rig.Up(uctx, rig.Config{Name: o.name, StateDir: o.stateDir, Domain: o.domain, Cameras: cams,
+		Camsim: o.camsimBin, NoPTP4L: o.noPTP, Unprivileged: o.unpriv})
+	if err != nil {
+		return err
+	}
+	fmt.Println(strings.Join(r.Env(), "\n"))
+	return nil
+}
+
+// execIn runs a command in the rig's host namespace and returns its exit
+// code.
+func execIn(r *rig.Rig, args []string) int {
+	c := r.Host().Command(context.Background(), args[0], args[1:]...)
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	c.Env = append(os.Environ(), r.Env()...)
+	c.Cancel = nil
+	// The child gets the terminal's signals itself; rig only waits.
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
+	if err := c.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
 		}
-	case "env":
-		r, err := rig.Load(*stateDir, *name)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "rig env: %v\n", err)
-			return 1
-		}
-		fmt.Println(strings.Join(r.Env(), "\n"))
-	case "ctl":
-		r, err := rig.Load(*stateDir, *name)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "rig ctl: %v\n", err)
-			return 1
-		}
-		if err := ctl(ctx, r, *ctlSerial, *ctlKVs); err != nil {
-			fmt.Fprintf(os.Stderr, "rig ctl: %v\n", err)
-			return 1
-		}
-	case "exec":
-		r, err := rig.Load(*stateDir, *name)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "rig exec: %v\n", err)
-			return 1
-		}
-		c := r.Host().Command(context.Background(), (*execArgs)[0], (*execArgs)[1:]...)
-		c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-		c.Env = append(os.Environ(), r.Env()...)
-		c.Cancel = nil
-		// The child gets the terminal's signals itself; rig only waits.
-		signal.Ignore(os.Interrupt, syscall.SIGTERM)
-		if err := c.Run(); err != nil {
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				return ee.ExitCode()
-			}
-			fmt.Fprintf(os.Stderr, "rig exec: %v\n", err)
-			return 1
-		}
+		fmt.Fprintf(os.Stderr, "rig exec: %v\n", err)
+		return 1
 	}
 	return 0
 }
