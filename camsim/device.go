@@ -189,6 +189,14 @@ func (c *camera) readRegLocked(addr uint32) (uint32, Status) {
 		return lo(c.latched), StatusSuccess
 	case regCCP:
 		return c.ccp, StatusSuccess
+	case regPrimaryPort:
+		return uint32(c.ccpOwner.Port()), StatusSuccess // zero AddrPort while free
+	case regPrimaryIP:
+		if !c.ccpOwner.Addr().Is4() {
+			return 0, StatusSuccess
+		}
+		a := c.ccpOwner.Addr().As4()
+		return be.Uint32(a[:]), StatusSuccess
 	case regSCP0Port:
 		return c.scpPort, StatusSuccess
 	case regSCP0PacketSize:

@@ -43,7 +43,12 @@
 // (and on reads under exclusive access) until the owner writes 0 or stays
 // silent for the heartbeat timeout (0x0938, default 3000 ms, at least 500).
 // Losing the privilege stops acquisition and closes the stream channel, as
-// real cameras do. Without an owner, anyone may write.
+// real cameras do. Without an owner, anyone may write. The primary
+// application registers name the owner to every reader (monitor access):
+// Primary Application Port (0x0A04, its UDP source port in the low 16 bits)
+// and Primary Application IP Address (0x0A14), both 0 while nobody holds
+// control; read-only, advertised by bit 4 (CAP) of the GVCP capability
+// register 0x0934.
 //
 // # Registers
 //

@@ -116,7 +116,7 @@ func (m gcMem) readMem(addr uint64, b []byte) {
 // static bootstrap content.
 func liveBootstrap(addr uint32) bool {
 	switch addr {
-	case regHeartbeatTimeout, regTimestampControl, regTimestampHigh, regTimestampLow, regCCP,
+	case regHeartbeatTimeout, regTimestampControl, regTimestampHigh, regTimestampLow, regCCP, regPrimaryPort, regPrimaryIP,
 		regSCP0Port, regSCP0PacketSize, regSCP0Delay, regSCP0DestAddr, regSCP0SourcePort, regActionDeviceKey:
 		return true
 	}

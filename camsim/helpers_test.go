@@ -19,10 +19,11 @@ import (
 // gvcpClient is a minimal GVCP controller for tests, speaking the same wire
 // format as Aravis.
 type gvcpClient struct {
-	t    testing.TB
-	conn *net.UDPConn
-	dst  netip.AddrPort
-	id   uint16
+	t         testing.TB
+	conn      *net.UDPConn
+	dst       netip.AddrPort
+	id        uint16
+	connected bool // conn is connected to dst (a socket of another namespace)
 }
 
 func newGVCPClient(t testing.TB, dst netip.AddrPort) *gvcpClient {
@@ -38,7 +39,13 @@ func newGVCPClient(t testing.TB, dst netip.AddrPort) *gvcpClient {
 // raw sends b and returns the answer, or nil after a timeout.
 func (g *gvcpClient) raw(b []byte, wait time.Duration) []byte {
 	g.t.Helper()
-	if _, err := g.conn.WriteToUDPAddrPort(b, g.dst); err != nil {
+	var err error
+	if g.connected {
+		_, err = g.conn.Write(b)
+	} else {
+		_, err = g.conn.WriteToUDPAddrPort(b, g.dst)
+	}
+	if err != nil {
 		g.t.Fatalf("gvcp send: %v", err)
 	}
 	buf := make([]byte, 2048)

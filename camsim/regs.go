@@ -38,6 +38,8 @@ const (
 	regTimestampHigh    = 0x0948
 	regTimestampLow     = 0x094C
 	regCCP              = 0x0A00
+	regPrimaryPort      = 0x0A04 // UDP source port of the controlling application, low 16 bits
+	regPrimaryIP        = 0x0A14 // its IPv4 address; both 0 while nobody holds control
 	regSCP0Port         = 0x0D00
 	regSCP0PacketSize   = 0x0D04
 	regSCP0Delay        = 0x0D08
@@ -115,10 +117,11 @@ const (
 	triggerSourceLine0    = 2
 )
 
-// GVCP capabilities advertised at 0x0934: user name, serial number, heartbeat
-// disable, link speed... only what camsim does: WRITEMEM, PACKETRESEND,
-// ACTION, extended status codes.
-const gvcpCapabilities = 1<<1 | 1<<2 | 1<<6 | 1<<22 | 1<<30 | 1<<31
+// GVCP capabilities advertised at 0x0934 (GEV 2.0 bit numbers, bit 0 the
+// most significant): only what camsim does — user-defined name (0), serial
+// number (1), primary application port and IP registers (4, CAP), extended
+// status codes of 1.1 (9), ACTION (25), PACKETRESEND (29), WRITEMEM (30).
+const gvcpCapabilities = 1<<31 | 1<<30 | 1<<27 | 1<<22 | 1<<6 | 1<<2 | 1<<1
 
 const (
 	maxWidth  = 4096
