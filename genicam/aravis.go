@@ -69,6 +69,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime"
 	"slices"
 	"sort"
@@ -190,14 +191,25 @@ type Camera struct {
 	closing, closed bool
 	closeOnce       sync.Once
 	releases        int
+	// control: this Camera holds the control privilege, as far as its own
+	// takes and leaves tell (Aravis keeps its flag set after a refused
+	// take); ownAddr is its GVCP address as the camera showed it after the
+	// last take (see control_aravis.go).
+	control bool
+	ownAddr netip.AddrPort
 }
 
-// OpenAddress opens the camera at a host name or IP address without a
-// discovery broadcast (Aravis unicasts to the address).
-func OpenAddress(ctx context.Context, addr string) (*Camera, error) {
+// openAddress opens the camera at a host name or IP address without a
+// discovery broadcast (Aravis unicasts to the address), for control or for
+// monitoring as cfg says.
+func openAddress(ctx context.Context, addr string, cfg openConfig) (*Camera, error) {
 	c, err := openName(ctx, addr)
 	if err != nil {
 		return nil, fmt.Errorf("open camera at %s: %w", addr, err)
+	}
+	if err := c.openForControl(ctx, cfg); err != nil {
+		c.Close()
+		return nil, err
 	}
 	return c, nil
 }
@@ -259,6 +271,9 @@ func openName(ctx context.Context, name string) (*Camera, error) {
 		if n, ok := c.feat[logical]; ok {
 			c.cnames[logical] = C.CString(n)
 		}
+	}
+	if gv := C.gp_gv_device(c.dev); gv != nil {
+		c.control = C.arv_gv_device_is_controller(gv) != 0
 	}
 	c.findCapsLocked()
 	c.tick = 1_000_000_000
@@ -327,7 +342,13 @@ func (c *Camera) PTPAvailable() bool {
 	return e || s
 }
 
+// wrap names the camera and the feature in err; a write refused because
+// another application controls the camera becomes a *HeldError naming it.
+// The caller holds mu.
 func (c *Camera) wrap(name string, err error) error {
+	if he := c.heldLocked("feature "+name, err); he != nil {
+		return he
+	}
 	return fmt.Errorf("camera %s: feature %s: %w", c.info.Serial, name, err)
 }
 
@@ -1025,6 +1046,9 @@ func (c *Camera) StartStream(ctx context.Context, cfg StreamConfig) (*Stream, er
 	st := C.arv_camera_create_stream(c.cam, nil, nil, &gerr)
 	if err := takeError(&gerr); err != nil {
 		C.gp_unref(C.gpointer(st))
+		if he := c.heldLocked("stream", err); he != nil {
+			return nil, he
+		}
 		return nil, fmt.Errorf("camera %s: stream: %w", c.info.Serial, err)
 	}
 	if st == nil {
@@ -1042,6 +1066,9 @@ func (c *Camera) StartStream(ctx context.Context, cfg StreamConfig) (*Stream, er
 	C.arv_camera_start_acquisition(c.cam, &gerr)
 	if err := takeError(&gerr); err != nil {
 		C.g_object_unref(C.gpointer(st))
+		if he := c.heldLocked("start acquisition", err); he != nil {
+			return nil, he
+		}
 		return nil, fmt.Errorf("camera %s: stream: start acquisition: %w", c.info.Serial, err)
 	}
 	c.streams[s] = struct{}{}

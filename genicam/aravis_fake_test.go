@@ -252,7 +252,7 @@ func TestFakeOpenCloseLeak(t *testing.T) {
 	ctx := context.Background()
 	addr := r.Cameras[0].Address
 	cycle := func(i int) {
-		cam, err := OpenAddress(ctx, addr)
+		cam, err := openAddress(ctx, addr, openConfig{})
 		if err != nil {
 			t.Fatalf("cycle %d: %v", i, err)
 		}

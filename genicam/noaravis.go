@@ -13,8 +13,9 @@ import (
 // Discover fails with ErrNoAravis.
 func Discover(ctx context.Context, iface string) ([]DeviceInfo, error) { return nil, ErrNoAravis }
 
-// OpenAddress fails with ErrNoAravis.
-func OpenAddress(ctx context.Context, addr string) (*Camera, error) { return nil, ErrNoAravis }
+func openAddress(ctx context.Context, addr string, cfg openConfig) (*Camera, error) {
+	return nil, ErrNoAravis
+}
 
 // Camera is a camera; without Aravis none can be opened.
 type Camera struct{}
@@ -130,6 +131,20 @@ func (s *Stream) Close() error { return nil }
 
 // Capabilities returns none.
 func (c *Camera) Capabilities() Capabilities { return Capabilities{} }
+
+// TakeControl fails with ErrNoAravis.
+func (c *Camera) TakeControl(ctx context.Context) error { return ErrNoAravis }
+
+// LeaveControl fails with ErrNoAravis.
+func (c *Camera) LeaveControl(ctx context.Context) error { return ErrNoAravis }
+
+// IsController returns false.
+func (c *Camera) IsController() bool { return false }
+
+// Controller fails with ErrNoAravis.
+func (c *Camera) Controller(ctx context.Context) (Controller, bool, error) {
+	return Controller{}, false, ErrNoAravis
+}
 
 // CapabilitiesError returns ErrNoAravis.
 func (c *Camera) CapabilitiesError() error { return ErrNoAravis }

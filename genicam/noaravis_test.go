@@ -16,8 +16,8 @@ func TestNoAravis(t *testing.T) {
 	if _, err := OpenSelection(ctx, Selection{Serials: []string{"x"}}); !errors.Is(err, ErrNoAravis) || err.Error() != "camera discovery: built without Aravis: camera support unavailable" {
 		t.Errorf("OpenSelection: %v", err)
 	}
-	if _, err := OpenAddress(ctx, "10.0.0.1"); !errors.Is(err, ErrNoAravis) {
-		t.Errorf("OpenAddress: %v", err)
+	if _, err := openAddress(ctx, "10.0.0.1", openConfig{}); !errors.Is(err, ErrNoAravis) {
+		t.Errorf("openAddress: %v", err)
 	}
 	if _, errs := LatchAll(ctx, []*Camera{{}}); !errors.Is(errs[0], ErrNoAravis) {
 		t.Errorf("LatchAll: %v", errs)

@@ -351,7 +351,7 @@ func openAddr(t testing.TB, addr string) *Camera {
 	var err error
 	// A camsim that just started may not answer yet.
 	for i := 0; i < 20; i++ {
-		if cam, err = OpenAddress(ctx, addr); err == nil {
+		if cam, err = openAddress(ctx, addr, openConfig{}); err == nil {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)

@@ -110,8 +110,17 @@ func Find(ctx context.Context, s Selection) ([]DeviceInfo, error) {
 
 // OpenDevice opens a discovered camera by its address (no broadcast) and
 // checks that the camera there is the one discovered.
-func OpenDevice(ctx context.Context, d DeviceInfo) (*Camera, error) {
-	cam, err := OpenAddress(ctx, d.Address)
+//
+// By default the camera is opened for control: while another application
+// holds it, the open keeps trying to take it for ControlWait (default
+// DefaultControlWait), then fails with a *HeldError naming that
+// application. With Monitor the camera is opened and its control left at
+// once (see TakeControl).
+func OpenDevice(ctx context.Context, d DeviceInfo, opts ...OpenOption) (*Camera, error) {
+	cam, err := openAddress(ctx, d.Address, newOpenConfig(opts))
+	if errors.Is(err, ErrHeld) {
+		return nil, err // it names the camera and the holder
+	}
 	if err != nil {
 		return nil, fmt.Errorf("camera %s: %w", d.Serial, err)
 	}
@@ -122,16 +131,16 @@ func OpenDevice(ctx context.Context, d DeviceInfo) (*Camera, error) {
 	return cam, nil
 }
 
-// OpenSelection finds the selected cameras and opens them, in the
-// selection's order; on an error none stays open.
-func OpenSelection(ctx context.Context, s Selection) ([]*Camera, error) {
+// OpenSelection finds the selected cameras and opens them (as OpenDevice
+// does, with opts), in the selection's order; on an error none stays open.
+func OpenSelection(ctx context.Context, s Selection, opts ...OpenOption) ([]*Camera, error) {
 	devs, err := Find(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	cams := make([]*Camera, 0, len(devs))
 	for _, d := range devs {
-		cam, err := OpenDevice(ctx, d)
+		cam, err := OpenDevice(ctx, d, opts...)
 		if err != nil {
 			for _, c := range cams {
 				c.Close()
