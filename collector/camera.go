@@ -125,6 +125,11 @@ type camState struct {
 	failures  int
 	retryAt   time.Time
 	lastErr   error
+	// held: another application controlled the camera at the last sample.
+	held *holder
+	// pendingEnable: PTP is to be enabled at the first sample that takes
+	// control (a camera opened for monitoring has none at open).
+	pendingEnable bool
 }
 
 // CameraCollector samples cameras on its own schedule (Run) and reports the
@@ -298,31 +303,40 @@ func (c *CameraCollector) connect(ctx context.Context, now time.Time) {
 	c.mu.Unlock()
 
 	for _, s := range open {
-		octx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-		cam, err := c.src.Open(octx, s.info)
-		if err == nil && c.cfg.EnablePTP && cam.PTPAvailable() {
-			if err = cam.EnablePTP(octx, true); err != nil {
-				cam.Close()
-				cam = nil
-			}
-		}
-		cancel()
-		c.mu.Lock()
-		if err != nil {
-			c.failed(s, now, err)
-		} else {
-			s.cam, s.failures = cam, 0
-			s.ptpAvail = cam.PTPAvailable()
-			s.caps = nil
-			if cc, ok := cam.(capabilitiesCamera); ok {
-				cp := cc.Capabilities()
-				s.caps = &cp
-			}
-			c.logger.Info("camera connected", "serial", s.info.Serial, "address", s.info.Address, "ptp_available", s.ptpAvail,
-				"capabilities", capsString(s.caps))
-		}
-		c.mu.Unlock()
+		c.open(ctx, s, now)
 	}
+}
+
+// open opens one camera. A camera opened for monitoring has PTP enabled at
+// its first sample with control; any other at once.
+func (c *CameraCollector) open(ctx context.Context, s *camState, now time.Time) {
+	octx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	cam, err := c.src.Open(octx, s.info)
+	_, monitor := cam.(controlCamera)
+	enable := err == nil && c.cfg.EnablePTP && cam.PTPAvailable()
+	if enable && !monitor {
+		if err = cam.EnablePTP(octx, true); err != nil {
+			cam.Close()
+			cam = nil
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.failed(s, now, err)
+		return
+	}
+	s.cam, s.failures = cam, 0
+	s.pendingEnable = enable && monitor
+	s.ptpAvail = cam.PTPAvailable()
+	s.caps = nil
+	if cc, ok := cam.(capabilitiesCamera); ok {
+		cp := cc.Capabilities()
+		s.caps = &cp
+	}
+	c.logger.Info("camera connected", "serial", s.info.Serial, "address", s.info.Address, "ptp_available", s.ptpAvail,
+		"monitoring", monitor, "capabilities", capsString(s.caps))
 }
 
 // failed marks a camera down and schedules its reconnection with
@@ -331,7 +345,7 @@ func (c *CameraCollector) failed(s *camState, now time.Time, err error) {
 	if s.up || s.failures == 0 {
 		c.logger.Error("camera unreachable", "serial", s.info.Serial, "err", err)
 	}
-	s.up, s.lastErr = false, err
+	s.up, s.lastErr, s.held = false, err, nil
 	if cam := s.cam; cam != nil {
 		s.cam = nil
 		c.closing.Go(func() { cam.Close() })
@@ -343,33 +357,68 @@ func (c *CameraCollector) failed(s *camState, now time.Time, err error) {
 
 func (c *CameraCollector) sampleOne(ctx context.Context, s *camState, ref Reference, refOK bool) {
 	cam := s.cam
-	var (
-		enabled   *bool
-		status    genicam.PTPStatus
-		hasStatus bool
-		ds        genicam.PTPDataSet
-		err       error
-	)
+	if cc, ok := cam.(controlCamera); ok {
+		leave, err := c.takeControl(ctx, s, cc)
+		if err != nil {
+			return
+		}
+		defer leave()
+	}
+	rd, err := c.read(ctx, s, cam)
+	if err != nil {
+		c.sampleFailed(s, err)
+		return
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !s.up {
+		c.logger.Info("camera answers", "serial", s.info.Serial)
+	}
+	s.up, s.failures, s.lastErr, s.held = true, 0, nil, nil
+	s.enabled, s.status, s.hasStatus, s.dataset = rd.enabled, rd.status, rd.hasStatus, rd.dataset
+	if rd.latched {
+		var corr time.Duration
+		if c.cameraTAI(ref, refOK) {
+			corr = time.Duration(ref.UTCOffset) * time.Second
+		}
+		s.delta = rd.latch.Offset() - corr
+		s.halfBr = rd.latch.HalfBracket()
+		s.corr = corr
+		s.sampledAt = c.now()
+	}
+}
+
+// reading is one sample's reads of a camera the collector may write to.
+type reading struct {
+	enabled   *bool
+	status    genicam.PTPStatus
+	hasStatus bool
+	dataset   genicam.PTPDataSet
+	latch     genicam.LatchSample
+	latched   bool
+}
+
+// read takes the PTP reads and the latch of one sample; an error is the
+// camera failing this round.
+func (c *CameraCollector) read(ctx context.Context, s *camState, cam Camera) (reading, error) {
+	var rd reading
 	if s.ptpAvail {
 		// The data set first: its latch freezes a latched status too, so
 		// the status read next is this round's, not the last one's (the
 		// camera's PTPStatus also latches where the status is latched).
-		if ds, err = cam.PTPDataSet(ctx); err != nil && !errors.Is(err, genicam.ErrNotAvailable) {
-			c.sampleFailed(s, err)
-			return
+		ds, err := cam.PTPDataSet(ctx)
+		if err != nil && !errors.Is(err, genicam.ErrNotAvailable) {
+			return rd, err
 		}
+		rd.dataset = ds
 		// A status-only camera's enable may not read; its status still
 		// does, so a failed enable read leaves ptp_enabled out, no more.
-		if en, eerr := cam.PTPEnabled(ctx); eerr == nil {
-			enabled = &en
-		} else if !errors.Is(eerr, genicam.ErrNotAvailable) {
-			c.logger.Debug("camera PTP enable unreadable", "serial", s.info.Serial, "err", eerr)
-		}
-		if status, err = cam.PTPStatus(ctx); err == nil {
-			hasStatus = true
+		rd.enabled = c.readEnabled(ctx, s, cam)
+		if rd.status, err = cam.PTPStatus(ctx); err == nil {
+			rd.hasStatus = true
 		} else if !errors.Is(err, genicam.ErrNotAvailable) {
-			c.sampleFailed(s, err)
-			return
+			return rd, err
 		}
 	}
 	// The narrowest bracket of a few latches: one slow round trip on a
@@ -379,27 +428,22 @@ func (c *CameraCollector) sampleOne(ctx context.Context, s *camState, ref Refere
 	s.latches += uint64(n)
 	c.mu.Unlock()
 	if lerr != nil && !errors.Is(lerr, genicam.ErrNotAvailable) {
-		c.sampleFailed(s, lerr)
-		return
+		return rd, lerr
 	}
+	rd.latch, rd.latched = latch, lerr == nil
+	return rd, nil
+}
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !s.up {
-		c.logger.Info("camera answers", "serial", s.info.Serial)
+// readEnabled reads PTP enable; nil when it does not read.
+func (c *CameraCollector) readEnabled(ctx context.Context, s *camState, cam Camera) *bool {
+	en, err := cam.PTPEnabled(ctx)
+	if err == nil {
+		return &en
 	}
-	s.up, s.failures, s.lastErr = true, 0, nil
-	s.enabled, s.status, s.hasStatus, s.dataset = enabled, status, hasStatus, ds
-	if lerr == nil {
-		var corr time.Duration
-		if c.cameraTAI(ref, refOK) {
-			corr = time.Duration(ref.UTCOffset) * time.Second
-		}
-		s.delta = latch.Offset() - corr
-		s.halfBr = latch.HalfBracket()
-		s.corr = corr
-		s.sampledAt = c.now()
+	if !errors.Is(err, genicam.ErrNotAvailable) {
+		c.logger.Debug("camera PTP enable unreadable", "serial", s.info.Serial, "err", err)
 	}
+	return nil
 }
 
 func (c *CameraCollector) cameraTAI(ref Reference, refOK bool) bool {
@@ -463,6 +507,9 @@ func (c *CameraCollector) metrics() []prometheus.Metric {
 		}
 		if !s.up {
 			continue
+		}
+		if s.held != nil {
+			gauge(camControllerDesc, 1, append([]string{serial}, s.held.labels()...)...)
 		}
 		if s.enabled != nil {
 			gauge(camPTPEnabledDesc, boolf(*s.enabled), serial)
@@ -565,9 +612,10 @@ func (a AravisSource) Discover(ctx context.Context) ([]genicam.DeviceInfo, error
 }
 
 // Open implements CameraSource: by address, which sends no broadcast
-// (genicam.OpenDevice).
+// (genicam.OpenDevice), for monitoring: the collector takes control only for
+// a sample's writes, so the camera is free for a take between samples.
 func (a AravisSource) Open(ctx context.Context, info genicam.DeviceInfo) (Camera, error) {
-	cam, err := genicam.OpenDevice(ctx, info)
+	cam, err := genicam.OpenDevice(ctx, info, genicam.Monitor())
 	if err != nil {
 		return nil, err
 	}

@@ -58,39 +58,42 @@ func main() {
 
 // options are the parsed flags.
 type options struct {
-	serials     *[]string // --camera.serial (and the config file's serial lines)
-	serialAlias *[]string // --serial, its alias
-	serialsSet  bool      // --camera.serial on the command line
-	aliasSet    bool      // --serial on the command line
-	iface       *string
-	width       *int
-	height      *int
-	pixFmt      *string
-	fps         *float64
-	duration    *time.Duration
-	lead        *time.Duration
-	outDir      *string
-	encoder     *string
-	bitrate     *string
-	preset      *string
-	container   *string
-	nvencMax    *int
-	align       *bool
-	queue       *int
-	buffers     *int
-	nice        *int
-	overwrite   *bool
-	ffmpegBin   *string
-	force       *bool
-	syncTimeout *time.Duration
-	noEnable    *bool
-	socket      *string
-	domain      *uint8
-	metricsPath *string
-	progressInt *time.Duration
-	segment     *time.Duration
-	webConfig   *web.FlagConfig
-	log         *promslog.Config
+	serials        *[]string // --camera.serial (and the config file's serial lines)
+	serialAlias    *[]string // --serial, its alias
+	serialsSet     bool      // --camera.serial on the command line
+	aliasSet       bool      // --serial on the command line
+	iface          *string
+	width          *int
+	height         *int
+	pixFmt         *string
+	fps            *float64
+	duration       *time.Duration
+	lead           *time.Duration
+	outDir         *string
+	encoder        *string
+	bitrate        *string
+	preset         *string
+	container      *string
+	nvencMax       *int
+	align          *bool
+	queue          *int
+	buffers        *int
+	nice           *int
+	overwrite      *bool
+	ffmpegBin      *string
+	force          *bool
+	syncTimeout    *time.Duration
+	noEnable       *bool
+	socket         *string
+	domain         *uint8
+	metricsPath    *string
+	progressInt    *time.Duration
+	sampleInterval *time.Duration
+	sampleTimeout  *time.Duration
+	timescale      *string
+	segment        *time.Duration
+	webConfig      *web.FlagConfig
+	log            *promslog.Config
 }
 
 // newApp defines camrecord's flags.
@@ -127,6 +130,9 @@ func newApp() (*kingpin.Application, *options) {
 	o.noEnable = app.Flag("no-enable-ptp", "Do not enable PTP in the cameras in the preflight, only check.").Bool()
 	o.socket = app.Flag("ptp.socket", "ptp4l management (UDS) socket.").Default(pmc.DefaultSocket).String()
 	o.domain = app.Flag("ptp.domain", "PTP domainNumber of ptp4l.").Default("0").Uint8()
+	o.sampleInterval = app.Flag("camera.sample-interval", "Interval of the cameras' clock samples (a bracketed timestamp latch, as ptpcam_exporter's --camera.interval; served as ptpcam_camera_* on the metrics endpoint while camrecord holds the cameras). 0: none.").Default("5s").Duration()
+	o.sampleTimeout = app.Flag("camera.sample-timeout", "Timeout of one camera's clock sample; at most --camera.sample-interval.").Default("2s").Duration()
+	o.timescale = app.Flag("camera.timescale", "Timescale of the camera clocks: auto (the domain's: TAI when ptpTimescale is set), tai or utc, as ptpcam_exporter's.").Default("auto").Enum("auto", "tai", "utc")
 	o.metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	o.progressInt = app.Flag("progress.interval", "Interval of the progress log lines when stderr is not a terminal.").Default("10s").Duration()
 	o.webConfig = kingpinflag.AddFlags(app, defaultAddress)
@@ -138,29 +144,14 @@ func newApp() (*kingpin.Application, *options) {
 }
 
 func run(args []string) int {
-	app, o := newApp()
-	if err := applyConfigFile(app, args); err != nil {
-		fmt.Fprintf(os.Stderr, "camrecord: %v\n", err)
-		return exitNothing
-	}
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "camrecord: %v\n", err)
-		return exitNothing
-	}
-	sel, err := o.selection()
+	o, sel, err := parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "camrecord: %v\n", err)
 		return exitNothing
 	}
 	logger := logging.New(o.log)
 	logger.Info("Starting camrecord", "version", version.Info())
-
-	rec, err := record.New(record.Config{
-		Width: *o.width, Height: *o.height, PixelFormat: *o.pixFmt, FPS: *o.fps, Duration: *o.duration, LeadTime: *o.lead,
-		OutputDir: *o.outDir, Encoder: *o.encoder, Bitrate: *o.bitrate, Preset: *o.preset, Container: *o.container,
-		NVENCMaxSessions: *o.nvencMax, Align: *o.align, QueueFrames: *o.queue, StreamBuffers: *o.buffers, FFmpegNice: *o.nice,
-		FFmpeg: *o.ffmpegBin, Overwrite: *o.overwrite, SegmentDuration: *o.segment,
-	}, logger)
+	rec, err := o.recorder(logger)
 	if err != nil {
 		logger.Error("Invalid configuration", "err", err)
 		return exitNothing
@@ -169,22 +160,8 @@ func run(args []string) int {
 		logger.Error("Built without Aravis: no cameras", "err", genicam.ErrNoAravis)
 		return exitNothing
 	}
-
-	// First signal: stop the take cleanly. Second: force (kill ffmpeg).
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	forceCh := make(chan struct{})
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		s := <-sigs
-		logger.Warn("Stopping: draining queues and finalizing files (signal again to force)", "signal", s)
-		stop()
-		s = <-sigs
-		logger.Warn("Forced stop", "signal", s)
-		close(forceCh)
-	}()
+	ctx, forceCh, stopSignals := handleSignals(logger)
+	defer stopSignals()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(versioncollector.NewCollector("camrecord"), rec)
@@ -195,17 +172,7 @@ func run(args []string) int {
 	}
 	defer stopHTTP()
 
-	infos, err := genicam.Find(ctx, sel)
-	if err != nil {
-		logger.Error("Cameras", "err", err)
-		return exitNothing
-	}
-	// Encoders before any camera is touched: an unusable one fails here.
-	if _, err := rec.Prepare(ctx, len(infos)); err != nil {
-		logger.Error("Encoder", "err", err)
-		return exitNothing
-	}
-	cams, err := openCameras(ctx, infos)
+	cams, err := openTake(ctx, rec, sel)
 	if err != nil {
 		logger.Error("Cameras", "err", err)
 		return exitNothing
@@ -215,11 +182,85 @@ func run(args []string) int {
 			_ = c.Close()
 		}
 	}()
+	// The cameras' clocks are measured while camrecord holds them (the
+	// exporter cannot latch them meanwhile); stopped before they close.
+	stopSampling, err := sampleCameras(ctx, logger, o, reg, cams)
+	if err != nil {
+		logger.Error("Camera metrics", "err", err)
+		return exitNothing
+	}
+	defer stopSampling()
 
+	res, ok := preflight(ctx, logger, o, cams)
+	if !ok || ctx.Err() != nil {
+		return exitNothing
+	}
+	return take(ctx, logger, o, rec, forceCh, cams, res)
+}
+
+// parse parses the flags (and --config) and checks the camera selection.
+func parse(args []string) (*options, genicam.Selection, error) {
+	app, o := newApp()
+	if err := applyConfigFile(app, args); err != nil {
+		return nil, genicam.Selection{}, err
+	}
+	if _, err := app.Parse(args); err != nil {
+		return nil, genicam.Selection{}, err
+	}
+	if *o.sampleInterval < 0 {
+		return nil, genicam.Selection{}, fmt.Errorf("--camera.sample-interval %v: want >= 0 (0: no camera clock samples)", *o.sampleInterval)
+	}
+	sel, err := o.selection()
+	return o, sel, err
+}
+
+// recorder is the recorder the flags configure.
+func (o *options) recorder(logger *slog.Logger) (*record.Recorder, error) {
+	return record.New(record.Config{
+		Width: *o.width, Height: *o.height, PixelFormat: *o.pixFmt, FPS: *o.fps, Duration: *o.duration, LeadTime: *o.lead,
+		OutputDir: *o.outDir, Encoder: *o.encoder, Bitrate: *o.bitrate, Preset: *o.preset, Container: *o.container,
+		NVENCMaxSessions: *o.nvencMax, Align: *o.align, QueueFrames: *o.queue, StreamBuffers: *o.buffers, FFmpegNice: *o.nice,
+		FFmpeg: *o.ffmpegBin, Overwrite: *o.overwrite, SegmentDuration: *o.segment,
+	}, logger)
+}
+
+// handleSignals: the first signal stops the take cleanly (ctx ends), the
+// second forces it (forceCh closes: ffmpeg is killed).
+func handleSignals(logger *slog.Logger) (ctx context.Context, forceCh chan struct{}, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	forceCh = make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		logger.Warn("Stopping: draining queues and finalizing files (signal again to force)", "signal", s)
+		cancel()
+		s = <-sigs
+		logger.Warn("Forced stop", "signal", s)
+		close(forceCh)
+	}()
+	return ctx, forceCh, func() { signal.Stop(sigs); cancel() }
+}
+
+// openTake finds the selected cameras, checks the encoders before any
+// camera is touched (an unusable one fails here), then opens the cameras.
+func openTake(ctx context.Context, rec *record.Recorder, sel genicam.Selection) ([]*genicam.Camera, error) {
+	infos, err := genicam.Find(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := rec.Prepare(ctx, len(infos)); err != nil {
+		return nil, fmt.Errorf("encoder: %w", err)
+	}
+	return openCameras(ctx, infos)
+}
+
+// preflight waits for the host and cameras to be PTP-synchronized; false:
+// refused (unless --force).
+func preflight(ctx context.Context, logger *slog.Logger, o *options, cams []*genicam.Camera) (*check.SyncResult, bool) {
 	syncCams := make([]check.SyncCamera, len(cams))
-	recCams := make([]record.Camera, len(cams))
 	for i, c := range cams {
-		syncCams[i], recCams[i] = c, record.FromGenicam(c)
+		syncCams[i] = c
 	}
 	logger.Info("Preflight: waiting for the host and cameras to be PTP-synchronized", "timeout", *o.syncTimeout)
 	pcfg := pmc.Config{Socket: *o.socket, Domain: *o.domain}
@@ -230,23 +271,28 @@ func run(args []string) int {
 		logger.Warn("Preflight failed; recording anyway (--force)", "err", err)
 	case err != nil:
 		logger.Error("Preflight failed (use --force to record anyway)", "err", err)
-		return exitNothing
+		return nil, false
 	case !res.Verdict.Converged && *o.force:
 		logger.Warn("Rig not PTP-synchronized; recording anyway (--force): start times may differ", "problems", strings.Join(res.Verdict.Problems, "; "))
 	case !res.Verdict.Converged:
 		logger.Error("Rig not PTP-synchronized; refusing to record (--force to record anyway)", "problems", strings.Join(res.Verdict.Problems, "; "), "hints", strings.Join(res.Verdict.Hints, "; "))
-		return exitNothing
+		return nil, false
 	default:
 		logger.Info("Preflight: rig synchronized", "waited", res.Waited.Round(time.Millisecond), "masters", strings.Join(res.Verdict.Masters, ","))
 	}
-	if ctx.Err() != nil {
-		return exitNothing
-	}
+	return res, true
+}
 
+// take records and returns the exit code of its result.
+func take(ctx context.Context, logger *slog.Logger, o *options, rec *record.Recorder, forceCh chan struct{}, cams []*genicam.Camera, res *check.SyncResult) int {
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		rec.SetProgress(os.Stderr, true, 0)
 	} else {
 		rec.SetProgress(os.Stderr, false, *o.progressInt)
+	}
+	recCams := make([]record.Camera, len(cams))
+	for i, c := range cams {
+		recCams[i] = record.FromGenicam(c)
 	}
 	result, err := rec.Run(ctx, forceCh, recCams, res)
 	if err != nil {
