@@ -62,6 +62,7 @@ func decodeAs[T any](t *testing.T, raw []byte, id ManagementID) T {
 // The answers were captured from the pair TestPTP4L sets up: domain 7, a
 // grandmaster with priority1 100 and a slave-only clock, -S on veth0.
 func TestDecodeCapturedAnswers(t *testing.T) {
+	t.Parallel()
 	c := corpus(t)
 	gmDef := decodeAs[DefaultDataSet](t, c["gm-default_data_set-0"], IDDefaultDataSet)
 	slDef := decodeAs[DefaultDataSet](t, c["slave-default_data_set-0"], IDDefaultDataSet)
@@ -146,6 +147,7 @@ func TestDecodeCapturedAnswers(t *testing.T) {
 
 // Every prefix of a real answer fails to decode with a length error.
 func TestDecodeTruncated(t *testing.T) {
+	t.Parallel()
 	for name, raw := range corpus(t) {
 		for n := 0; n < len(raw); n++ {
 			_, err := decodeMessage(raw[:n])
@@ -157,6 +159,7 @@ func TestDecodeTruncated(t *testing.T) {
 }
 
 func TestDatasetsTooShort(t *testing.T) {
+	t.Parallel()
 	sizes := map[ManagementID]int{
 		IDDefaultDataSet: 20, IDCurrentDataSet: 18, IDParentDataSet: 32, IDTimePropertiesDataSet: 4,
 		IDPortDataSet: 26, IDPortPropertiesNP: 13, IDTimeStatusNP: 50, IDGrandmasterSettingsNP: 8,
@@ -191,6 +194,7 @@ func mustHex(t *testing.T, s string) []byte {
 }
 
 func TestDecodeDatasets(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		id   ManagementID
 		data string
@@ -253,6 +257,7 @@ func TestDecodeDatasets(t *testing.T) {
 }
 
 func TestAppendGet(t *testing.T) {
+	t.Parallel()
 	src := PortIdentity{PortNumber: 0x1234}
 	b := appendGet(nil, getRequest{TransportSpecific: 1, Domain: 24, Source: src, SequenceID: 0xabcd, ID: IDPortDataSet})
 	want := mustHex(t, `
@@ -274,6 +279,7 @@ func TestAppendGet(t *testing.T) {
 }
 
 func TestDecodeMessageErrors(t *testing.T) {
+	t.Parallel()
 	good := appendGet(nil, getRequest{ID: IDCurrentDataSet})
 	mod := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
 	errStatus := mod(func(b []byte) []byte {
@@ -335,6 +341,7 @@ func TestDecodeMessageErrors(t *testing.T) {
 }
 
 func TestIdentities(t *testing.T) {
+	t.Parallel()
 	c := ClockIdentity{0xbc, 0xfc, 0xe7, 0xff, 0xfe, 0x24, 0x4d, 0xaf}
 	if c.String() != "bcfce7.fffe.244daf" {
 		t.Errorf("ClockIdentity %q", c.String())
@@ -355,6 +362,7 @@ func TestIdentities(t *testing.T) {
 }
 
 func TestEnumNames(t *testing.T) {
+	t.Parallel()
 	var names []string
 	for _, s := range AllPortStates() {
 		names = append(names, s.String())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -458,92 +459,169 @@ func TestPTP4L(t *testing.T) {
 	})
 
 	t.Run("StaleAnswersIgnored", func(t *testing.T) {
-		c := dial(t, p.gm.Socket, domain)
-		// An exchange that gives up before ptp4l answers leaves the answer
-		// queued on the socket; the next exchange must skip it.
-		short, cancel := context.WithTimeout(ctx, time.Microsecond)
-		_, err := c.ParentDataSet(short)
-		cancel()
-		if err == nil {
-			t.Log("ptp4l answered within 1µs; stale path not exercised this run")
-		}
-		time.Sleep(50 * time.Millisecond)
-		cur, err := c.CurrentDataSet(ctx)
+		c, err := Dial(Config{Socket: p.gm.Socket, Domain: domain, Timeout: 300 * time.Millisecond, ClientDir: t.TempDir()})
 		if err != nil {
-			t.Fatalf("after a timed-out exchange: %v", err)
+			t.Fatal(err)
 		}
-		if cur.StepsRemoved != 0 {
-			t.Fatalf("grandmaster stepsRemoved %d", cur.StepsRemoved)
+		defer c.Close()
+		// An exchange that gives up before ptp4l answers leaves the answer
+		// queued on the socket. Make one: a GET sent with the client's own
+		// numbering and never read, and wait until its answer is queued.
+		c.mu.Lock()
+		_, err = c.send([]*call{{id: IDCurrentDataSet, want: 1}})
+		c.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitQueued(t, c, 5*time.Second)
+		// The next exchange must not count it: asking for two answers to a
+		// clock-wide GET, which ptp4l answers once, has to time out with one.
+		handled := 0
+		cl := &call{id: IDCurrentDataSet, want: 2, handle: func(b []byte) error {
+			var d CurrentDataSet
+			handled++
+			return d.UnmarshalBinary(b)
+		}}
+		err = c.exchange(ctx, []*call{cl})
+		if !errors.Is(err, ErrTimeout) || handled != 1 || !strings.Contains(err.Error(), "1 of 2 answers") {
+			t.Fatalf("after a stale answer: want a timeout with 1 of 2 answers handled, got %d handled, error %v", handled, err)
+		}
+		if n := queued(t, c); n != 0 {
+			t.Fatalf("%d bytes still queued: the stale answer was not read", n)
 		}
 	})
 
-	t.Run("UnknownIDGivesManagementError", func(t *testing.T) {
+	t.Run("PortServiceStatsNP", func(t *testing.T) {
 		// PORT_SERVICE_STATS_NP arrived in linuxptp 4.0; 3.1.1 answers
-		// NO_SUCH_ID. Asked through the package's own exchange.
-		cl := &call{id: IDPortServiceStatsNP, want: 1, handle: func([]byte) error { return nil }}
-		if err := gmc.exchange(ctx, []*call{cl}); err != nil {
-			t.Fatal(err)
-		}
-		if cl.err == nil {
-			t.Skip("this ptp4l knows PORT_SERVICE_STATS_NP")
-		}
-		if cl.err.ManagementID != IDPortServiceStatsNP || cl.err.ErrorID != ErrNoSuchID {
-			t.Fatalf("got %v", cl.err)
-		}
-		if got := cl.err.Error(); got != "PORT_SERVICE_STATS_NP: NO_SUCH_ID" {
-			t.Fatalf("error text %q", got)
+		// NO_SUCH_ID. Which of the two is due follows from ptp4l -v.
+		known := ptp4lMajor(t) >= 4
+		st, err := gmc.PortServiceStatsNP(ctx, 0)
+		var me *ManagementError
+		switch {
+		case known && err != nil:
+			t.Fatalf("ptp4l %d.x knows PORT_SERVICE_STATS_NP: %v", ptp4lMajor(t), err)
+		case known:
+			if len(st) != 1 || st[0].PortIdentity != (PortIdentity{gmDef.ClockIdentity, 1}) {
+				t.Fatalf("want the grandmaster's port %s-1, got %+v", gmDef.ClockIdentity, st)
+			}
+		case !errors.As(err, &me):
+			t.Fatalf("ptp4l %d.x: want a management error, got %v (answers %+v)", ptp4lMajor(t), err, st)
+		case me.ManagementID != IDPortServiceStatsNP || me.ErrorID != ErrNoSuchID:
+			t.Fatalf("got %v", me)
+		case me.Error() != "PORT_SERVICE_STATS_NP: NO_SUCH_ID" || !strings.Contains(err.Error(), p.gm.Socket):
+			t.Fatalf("error text %q (wrapped: %q)", me.Error(), err)
 		}
 	})
 
 	if os.Getenv("PMC_CAPTURE_CORPUS") != "" {
 		t.Run("CaptureCorpus", func(t *testing.T) { captureCorpus(t, p) })
 	}
+}
 
-	// Last: this one stops the grandmaster.
-	t.Run("KilledAndRestarted", func(t *testing.T) {
-		c := dial(t, p.gm.Socket, domain)
-		if _, err := c.CurrentDataSet(ctx); err != nil {
+// ptp4lMajor is the major version ptp4l -v prints (3 for 3.1.1).
+func ptp4lMajor(t *testing.T) int {
+	t.Helper()
+	out, err := exec.Command("ptp4l", "-v").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ptp4l -v: %v: %s", err, out)
+	}
+	major, _, _ := strings.Cut(strings.TrimSpace(string(out)), ".")
+	n, err := strconv.Atoi(major)
+	if err != nil {
+		t.Fatalf("ptp4l -v printed %q, not a version", out)
+	}
+	return n
+}
+
+// queued is the size of the datagram waiting on the client's socket, 0 if
+// none.
+func queued(t *testing.T, c *Client) int {
+	t.Helper()
+	rc, err := c.conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var rerr error
+	buf := make([]byte, 1)
+	if err := rc.Control(func(fd uintptr) {
+		// MSG_TRUNC: the datagram's full length, not the 1 byte copied.
+		n, _, rerr = syscall.Recvfrom(int(fd), buf, syscall.MSG_PEEK|syscall.MSG_DONTWAIT|syscall.MSG_TRUNC)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if errors.Is(rerr, syscall.EAGAIN) {
+		return 0
+	}
+	if rerr != nil {
+		t.Fatalf("peek: %v", rerr)
+	}
+	return n
+}
+
+// waitQueued waits until a datagram is queued on the client's socket.
+func waitQueued(t *testing.T, c *Client, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for queued(t, c) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer queued within %s", within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPTP4LKilledAndRestarted has a pair of its own: it kills the
+// grandmaster.
+func TestPTP4LKilledAndRestarted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	const domain = 7
+	p := startPair(t, ctx, domain)
+	c := dial(t, p.gm.Socket, domain)
+	gmDef, err := c.DefaultDataSet(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SIGKILL leaves the socket file behind: sendto gets ECONNREFUSED.
+	for _, pid := range p.gmNS.PIDs(ctx) {
+		n, _ := strconv.Atoi(pid)
+		if err := syscall.Kill(n, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		// SIGKILL leaves the socket file behind: sendto gets ECONNREFUSED.
-		for _, pid := range p.gmNS.PIDs(ctx) {
-			n, _ := strconv.Atoi(pid)
-			if err := syscall.Kill(n, syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-		}
-		<-p.gm.Done()
-		_, err := c.CurrentDataSet(ctx)
-		if err == nil || !strings.Contains(err.Error(), p.gm.Socket) {
-			t.Fatalf("ptp4l killed: want an error naming %s, got %v", p.gm.Socket, err)
-		}
-		t.Logf("killed: %v", err)
+	}
+	<-p.gm.Done()
+	_, err = c.CurrentDataSet(ctx)
+	if err == nil || !strings.Contains(err.Error(), p.gm.Socket) {
+		t.Fatalf("ptp4l killed: want an error naming %s, got %v", p.gm.Socket, err)
+	}
+	t.Logf("killed: %v", err)
 
-		gm, err := rig.StartPTP4L(ctx, p.gmNS, rig.PTP4LConfig{Interface: "veth0", Dir: p.gmDir, Domain: domain, Priority1: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(gm.Stop)
-		// StartPTP4L may return while the dead one's socket file is still
-		// there; ptp4l replaces it when it binds, within its start-up.
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			d, err := c.DefaultDataSet(ctx)
-			if err == nil {
-				if d.ClockIdentity != gmDef.ClockIdentity {
-					t.Fatalf("restarted ptp4l has clockIdentity %s, was %s", d.ClockIdentity, gmDef.ClockIdentity)
-				}
-				break
+	gm, err := rig.StartPTP4L(ctx, p.gmNS, rig.PTP4LConfig{Interface: "veth0", Dir: p.gmDir, Domain: domain, Priority1: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gm.Stop)
+	// StartPTP4L may return while the dead one's socket file is still
+	// there; ptp4l replaces it when it binds, within its start-up.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d, err := c.DefaultDataSet(ctx)
+		if err == nil {
+			if d.ClockIdentity != gmDef.ClockIdentity {
+				t.Fatalf("restarted ptp4l has clockIdentity %s, was %s", d.ClockIdentity, gmDef.ClockIdentity)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("same client after restart: %v\n%s", err, gm.Log())
-			}
-			time.Sleep(20 * time.Millisecond)
+			break
 		}
-	})
+		if time.Now().After(deadline) {
+			t.Fatalf("same client after restart: %v\n%s", err, gm.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestServerSocketMissing(t *testing.T) {
+	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "no-ptp4l-here")
 	c := dial(t, sock, 0)
 	_, err := c.CurrentDataSet(context.Background())
@@ -556,6 +634,7 @@ func TestServerSocketMissing(t *testing.T) {
 }
 
 func TestCloseRemovesSocketAndDir(t *testing.T) {
+	t.Parallel()
 	parent := t.TempDir()
 	c, err := Dial(Config{Socket: filepath.Join(parent, "ptp4l"), ClientDir: parent})
 	if err != nil {
@@ -600,6 +679,7 @@ func TestCloseRemovesSocketAndDir(t *testing.T) {
 }
 
 func TestDialLongPath(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)

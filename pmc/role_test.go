@@ -6,6 +6,7 @@ import (
 )
 
 func TestInferRole(t *testing.T) {
+	t.Parallel()
 	own := ClockIdentity{1, 2, 3, 0xff, 0xfe, 4, 5, 6}
 	other := ClockIdentity{9, 9, 9, 0xff, 0xfe, 9, 9, 9}
 	snap := func(steps uint16, gm ClockIdentity, states ...PortState) *Snapshot {
@@ -79,6 +80,7 @@ func TestInferRole(t *testing.T) {
 }
 
 func TestRoleNames(t *testing.T) {
+	t.Parallel()
 	var names []string
 	for _, r := range AllRoles() {
 		names = append(names, r.String())

@@ -7,6 +7,7 @@ import (
 )
 
 func TestPortStatsNPLittleEndian(t *testing.T) {
+	t.Parallel()
 	b := appendPortIdentity(nil, PortIdentity{ClockIdentity{1, 2, 3, 4, 5, 6, 7, 8}, 2})
 	for i := range 2 * maxMessageTypes {
 		b = binary.LittleEndian.AppendUint64(b, uint64(1000+i))
@@ -28,6 +29,7 @@ func TestPortStatsNPLittleEndian(t *testing.T) {
 }
 
 func TestPortServiceStatsNP(t *testing.T) {
+	t.Parallel()
 	in := PortServiceStatsNP{PortIdentity: PortIdentity{PortNumber: 1}, AnnounceTimeout: 3, SyncTimeout: 7, FollowUpMismatch: 9}
 	b, _ := in.MarshalBinary()
 	if len(b) != portServiceStatsLen || binary.LittleEndian.Uint64(b[18:]) != 7 {
@@ -47,6 +49,7 @@ func TestPortServiceStatsNP(t *testing.T) {
 // byte here rather than through MarshalBinary: clockIdentity, big-endian
 // portNumber, then ten little-endian uint64 at offsets 10, 18, ... 82.
 func TestPortServiceStatsNPLayout(t *testing.T) {
+	t.Parallel()
 	b := make([]byte, 0, 90)
 	b = append(b, 1, 2, 3, 4, 5, 6, 7, 8, 0x01, 0x02) // clockIdentity, portNumber 0x0102
 	for i := range 10 {
@@ -72,6 +75,7 @@ func TestPortServiceStatsNPLayout(t *testing.T) {
 }
 
 func TestMessageTypeString(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		t    MessageType
 		want string

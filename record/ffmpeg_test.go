@@ -39,6 +39,9 @@ func testOpts(bin string) ffmpegOptions {
 }
 
 func TestClassifyNVENCErrors(t *testing.T) {
+	// Not parallel: it writes fake ffmpeg scripts and runs them, and a
+	// script still open for writing in a child forked by a parallel test
+	// fails to exec with ETXTBSY.
 	for _, tc := range []struct {
 		msg  string
 		want ErrorClass
@@ -66,6 +69,9 @@ func TestClassifyNVENCErrors(t *testing.T) {
 }
 
 func TestPlanEncoders(t *testing.T) {
+	// Not parallel: it writes fake ffmpeg scripts and runs them, and a
+	// script still open for writing in a child forked by a parallel test
+	// fails to exec with ETXTBSY.
 	log := slog.New(slog.DiscardHandler)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -138,6 +144,7 @@ func TestPlanEncodersRealFFmpeg(t *testing.T) {
 }
 
 func TestParseProgress(t *testing.T) {
+	t.Parallel()
 	in := `frame=0
 fps=0.00
 stream_0_0_q=0.0
@@ -181,6 +188,7 @@ progress=end
 }
 
 func TestSetPipeSize(t *testing.T) {
+	t.Parallel()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +205,7 @@ func TestSetPipeSize(t *testing.T) {
 }
 
 func TestRecordArgs(t *testing.T) {
+	t.Parallel()
 	o := testOpts("ffmpeg")
 	o.genicamFormat = "BayerGR8"
 	got := strings.Join(o.recordArgs(EncoderHEVCNVENC, "/x/cam1.mkv"), " ")

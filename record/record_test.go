@@ -649,6 +649,10 @@ func TestFFmpegKeepsDying(t *testing.T) {
 func TestSegmentDuration(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Duration, cfg.SegmentDuration = 2500*time.Millisecond, time.Second // 250 triggers, 100 per file
+	// Every frame must reach its file: half a second of queue, so that a
+	// loaded machine (-race, other tests) stalling ffmpeg for 80 ms (the
+	// default 8 frames) does not drop one. Seen once: frame 175 repeated.
+	cfg.QueueFrames = 50
 	cams := []Camera{&fakeCamera{serial: "S1"}, &fakeCamera{serial: "S2", skip: map[int64]bool{100: true, 150: true}}}
 	_, res := record(t, cfg, cams...)
 	if res.Frames != 250 {
@@ -755,6 +759,7 @@ func TestForcedStop(t *testing.T) {
 }
 
 func TestFileName(t *testing.T) {
+	t.Parallel()
 	ts := time.Date(2025, 1, 7, 14, 23, 55, 123456789, time.UTC)
 	if got := FileName("05520125", ts, "mkv"); got != "cam05520125_20250107_142355123.mkv" {
 		t.Errorf("FileName = %s", got)
@@ -762,6 +767,7 @@ func TestFileName(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		mod  func(*Config)
 		want string
@@ -785,6 +791,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestGridIndex(t *testing.T) {
+	t.Parallel()
 	const start, iv = 1_000_000_000, 20_000_000
 	for _, tc := range []struct {
 		ts   int64

@@ -182,25 +182,34 @@ func TestRigDownAfterCrash(t *testing.T) {
 }
 
 func TestRigBadFlags(t *testing.T) {
+	t.Parallel()
 	dir := testenv.Build(t, "rig")
 	r := rigCLI{bin: filepath.Join(dir, "rig"), name: "unused", state: t.TempDir()}
 	broken := filepath.Join(t.TempDir(), "broken.xml")
 	if err := os.WriteFile(broken, []byte("<RegisterDescription><Integer Name=\"x\">"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{
-		{"up", "--cameras", "-1"},
-		{"up", "--camera", "05520125:profile=usb"},
-		{"up", "--camera", "05520125:domain=300"},
-		{"up", "--camera", ":profile=gev"},
-		{"up", "--camera", "05520125:nokey"},
-		{"up", "--camera", "05520125:genicam=/nonexistent/camera.xml"},
-		{"up", "--camera", "05520125:genicam=" + broken},
-		{"env"},
+	for _, tc := range []struct {
+		args []string
+		want string // the start of stderr's text, naming the input
+	}{
+		{[]string{"up", "--cameras=-1"}, "rig up: --cameras -1: must be >= 0"},
+		{[]string{"up", "--camera", "05520125:profile=usb"}, `rig up: --camera "05520125:profile=usb": profile "usb": want sfnc, gev or noptp`},
+		{[]string{"up", "--camera", "05520125:domain=300"}, `rig up: --camera "05520125:domain=300": domain "300"`},
+		{[]string{"up", "--camera", ":profile=gev"}, `rig up: --camera ":profile=gev": want SERIAL:key=value,...`},
+		{[]string{"up", "--camera", "05520125:nokey"}, `rig up: --camera "05520125:nokey": "nokey" is not key=value`},
+		{[]string{"up", "--camera", "05520125:genicam=/nonexistent/camera.xml"}, `rig up: --camera "05520125:genicam=/nonexistent/camera.xml": genicam:`},
+		{[]string{"up", "--camera", "05520125:genicam=" + broken}, `rig up: --camera "05520125:genicam=` + broken + `": genicam:`},
+		{[]string{"env"}, "rig env: rig unused is not up"},
+		{[]string{"ctl", "05520125"}, "rig ctl: rig unused is not up"},
+		{[]string{"up", "--bogus"}, "rig: unknown long flag '--bogus'"},
 	} {
-		if _, errOut, code := r.run(t, args...); code != 1 || errOut == "" {
-			t.Errorf("rig %v: exit %d, stderr %q", args, code, errOut)
+		if _, errOut, code := r.run(t, tc.args...); code != 1 || !strings.HasPrefix(errOut, tc.want) {
+			t.Errorf("rig %v: exit %d, stderr %q; want exit 1, stderr starting %q", tc.args, code, errOut, tc.want)
 		}
+	}
+	if ents, _ := os.ReadDir(r.state); len(ents) != 0 {
+		t.Errorf("bad input left state behind: %v", ents)
 	}
 }
 
