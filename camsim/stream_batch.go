@@ -1,18 +1,18 @@
 package camsim
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ptpcam/ptpcam/internal/ethtool"
 )
 
 // GVSP send paths. A frame's packets leave in batches of up to 64 KiB:
@@ -526,7 +526,7 @@ func autoPath(dst netip.AddrPort) string {
 		addrs, _ := ifc.Addrs()
 		for _, a := range addrs {
 			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(src.AsSlice()) {
-				if on, err := udpSegmentationOffload(ifc.Name); err == nil && !on {
+				if on, err := ethtool.Active(ifc.Name, ethtool.UDPSegmentation); err == nil && !on {
 					return sendGSO
 				}
 				return sendMmsg
@@ -535,67 +535,3 @@ func autoPath(dst netip.AddrPort) string {
 	}
 	return sendMmsg
 }
-
-// udpSegmentationOffload says whether ethtool's tx-udp-segmentation feature
-// is active on interface ifc (SIOCETHTOOL: ETHTOOL_GSSET_INFO and
-// ETHTOOL_GSTRINGS for the feature's bit, ETHTOOL_GFEATURES for its state).
-func udpSegmentationOffload(ifc string) (bool, error) {
-	const ethSSFeatures, ethGstringLen = 4, 32 // linux/ethtool.h
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return false, err
-	}
-	defer unix.Close(fd)
-	ne := binary.NativeEndian
-	info := make([]byte, 20) // ethtool_sset_info with one data word
-	ne.PutUint32(info, unix.ETHTOOL_GSSET_INFO)
-	ne.PutUint64(info[8:], 1<<ethSSFeatures)
-	if err := ethtoolIoctl(fd, ifc, info); err != nil {
-		return false, err
-	}
-	n := int(ne.Uint32(info[16:]))
-	strs := make([]byte, 12+n*ethGstringLen) // ethtool_gstrings
-	ne.PutUint32(strs, unix.ETHTOOL_GSTRINGS)
-	ne.PutUint32(strs[4:], ethSSFeatures)
-	ne.PutUint32(strs[8:], uint32(n))
-	if err := ethtoolIoctl(fd, ifc, strs); err != nil {
-		return false, err
-	}
-	for i := range n {
-		name := strs[12+i*ethGstringLen:][:ethGstringLen]
-		if string(bytes.TrimRight(name, "\x00")) != "tx-udp-segmentation" {
-			continue
-		}
-		words := (n + 31) / 32
-		get := make([]byte, 8+words*16) // ethtool_gfeatures: available, requested, active, never_changed
-		ne.PutUint32(get, unix.ETHTOOL_GFEATURES)
-		ne.PutUint32(get[4:], uint32(words))
-		if err := ethtoolIoctl(fd, ifc, get); err != nil {
-			return false, err
-		}
-		return ne.Uint32(get[8+i/32*16+8:])&(1<<(i%32)) != 0, nil
-	}
-	return false, fmt.Errorf("%s: no feature tx-udp-segmentation", ifc)
-}
-
-// ethtoolIoctl runs SIOCETHTOOL on ifc with the command buffer data.
-func ethtoolIoctl(fd int, ifc string, data []byte) error {
-	var ifr struct {
-		name [unix.IFNAMSIZ]byte
-		data unsafe.Pointer
-		_    [16]byte
-	}
-	if len(ifc) >= unix.IFNAMSIZ {
-		return fmt.Errorf("interface name %q too long", ifc)
-	}
-	copy(ifr.name[:], ifc)
-	ifr.data = unsafe.Pointer(&data[0])
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
-	runtime.KeepAlive(data)
-	if e != 0 {
-		return fmt.Errorf("%s: SIOCETHTOOL %#x: %w", ifc, ne32(data), e)
-	}
-	return nil
-}
-
-func ne32(b []byte) uint32 { return binary.NativeEndian.Uint32(b) }
