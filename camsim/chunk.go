@@ -143,12 +143,12 @@ func (c *camera) chunksLocked() *chunkSet {
 		}
 		return &chunkSet{width: c.width, height: c.height, pixelFormat: c.pixelFormat, doc: c.gc.g.doc, gc: chunks}
 	}
-	if c.plain[regChunkModeActive] == 0 {
+	if c.words[regChunkModeActive] == 0 {
 		return nil
 	}
 	cs := &chunkSet{width: c.width, height: c.height, pixelFormat: c.pixelFormat}
 	for i := range ownChunks {
-		if c.plain[regChunkEnable0+uint32(4*i)] != 0 {
+		if c.words[regChunkEnable0+uint32(4*i)] != 0 {
 			cs.enabled |= 1 << i
 		}
 	}

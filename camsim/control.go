@@ -101,12 +101,12 @@ func (c *camera) state() State {
 		Serial: c.cfg.Serial, Profile: string(c.cfg.Profile), Address: c.cfg.Address.String(),
 		Interface: c.cfg.Interface, MAC: c.cfg.MAC.String(),
 		Width: c.width, Height: c.height, FrameRate: c.frameRate, Acquiring: c.acquiring,
-		Destination: c.destLocked().String(), PacketSize: c.scps & 0xFFFF, LatchedTime: c.latched,
+		Destination: c.destLocked().String(), PacketSize: c.words[regSCP0PacketSize] & 0xFFFF, LatchedTime: c.latched,
 		TriggerMode: []string{"Off", "On"}[c.trigMode&1],
 		TriggerSrc:  []string{"Software", "Action0", "Line0", "?"}[min(c.trigSource, 3)],
 	}
-	if c.ccp != 0 {
-		s.Controller = c.ccpOwner.String()
+	if c.ccp.held() {
+		s.Controller = c.ccp.owner.String()
 	}
 	switch c.pixelFormat {
 	case PixelFormatMono8:

@@ -33,8 +33,9 @@
 //
 // The camera address is answered, like a camera's firmware would, without
 // waking any other thread: one goroutine blocks in recvfrom(2) through a raw
-// system call and holds a P of its own (Run adds one to GOMAXPROCS while it
-// runs; see gvcpsock.go for why and for what bounds it). A round trip then
+// system call and holds a P of its own (cmd/camsim adds one to GOMAXPROCS,
+// ResponderProcs; Run leaves GOMAXPROCS alone; see gvcpsock.go for why and
+// for what bounds it). A round trip then
 // costs microseconds where the netpoller cost tens on a VM.
 //
 // Control channel privilege (CCP, 0x0A00): the first controller writing

@@ -98,8 +98,6 @@ func (m gcMem) readMem(addr uint64, b []byte) {
 		w := uint32(a) &^ 3
 		var v uint32
 		switch {
-		case w == regSCP0SourcePort && m.gc.c.str == nil:
-			v = 0 // no stream socket yet (start-up)
 		case liveBootstrap(w):
 			v, _ = m.gc.c.readRegLocked(w)
 		default:
@@ -107,20 +105,6 @@ func (m gcMem) readMem(addr uint64, b []byte) {
 		}
 		b[i] = byte(v >> (8 * (3 - a%4)))
 	}
-}
-
-// liveBootstrap: bootstrap registers camsim itself runs (heartbeat,
-// timestamp control and latch, CCP, stream channel, action device key,
-// user name). An impersonated camera's other registers, bootstrap ones
-// included (GigE Vision 2.0 PTP control and status), are memory over the
-// static bootstrap content.
-func liveBootstrap(addr uint32) bool {
-	switch addr {
-	case regHeartbeatTimeout, regTimestampControl, regTimestampHigh, regTimestampLow, regCCP, regPrimaryPort, regPrimaryIP,
-		regSCP0Port, regSCP0PacketSize, regSCP0Delay, regSCP0DestAddr, regSCP0SourcePort, regActionDeviceKey:
-		return true
-	}
-	return addr >= regUserName && addr < regUserName+16
 }
 
 // word is memory at addr: written, else the static bootstrap, else 0.

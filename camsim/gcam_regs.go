@@ -231,13 +231,13 @@ func (gc *gcCamera) actionMatchLocked(deviceKey, groupKey, groupMask uint32) boo
 func (gc *gcCamera) deviceKeyLocked() uint32 {
 	if name := gc.f["deviceKey"]; name != "" {
 		if _, r, err := gc.g.registerOf(name); err == nil && uint32(r.addr) == regActionDeviceKey {
-			return gc.c.deviceKey // the bootstrap register itself
+			return gc.c.words[regActionDeviceKey] // the bootstrap register itself
 		}
 		if v, err := gc.heldInt(name); err == nil {
 			return uint32(v)
 		}
 	}
-	return gc.c.deviceKey
+	return gc.c.words[regActionDeviceKey]
 }
 
 // heldInt is the value the device holds for feature name: the register its

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
-	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -25,8 +24,9 @@ import (
 // So the camera's own-address GVCP socket is served by one goroutine that
 // blocks in recvfrom(2) through syscall.RawSyscall6: the thread keeps its P
 // while it waits and wakes no other thread to answer. Holding a P has two
-// costs, both bounded here: serve adds one P to GOMAXPROCS for as long as it
-// runs, so the rest of the process keeps its share; and a stop-the-world or
+// costs, both bounded: cmd/camsim adds that P to GOMAXPROCS (ResponderProcs),
+// so the rest of the process keeps its share — camsim.Run does not change
+// the process-wide setting —; and a stop-the-world or
 // a preemption request waits until the goroutine is back in Go code: the
 // runtime's signal (SIGURG) ends the wait in recvfrom(2), and the socket's
 // receive timeout (rawRecvTimeout) bounds it when the signal came just before.
@@ -113,21 +113,16 @@ func (s *rawSocket) send(b []byte, dst netip.AddrPort) error {
 // socket when it returns.
 func (s *rawSocket) closeUnserved() { syscall.Close(s.fd) }
 
-// gomaxprocsMu serialises Run's changes to GOMAXPROCS.
-var gomaxprocsMu sync.Mutex
-
-func addProc(delta int) {
-	gomaxprocsMu.Lock()
-	defer gomaxprocsMu.Unlock()
-	runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)+delta))
-}
+// ResponderProcs is the number of Ps one camera's GVCP responder holds
+// while it waits in recvfrom(2): a program running cameras adds it to
+// GOMAXPROCS per camera, as cmd/camsim does, so that the rest of it keeps
+// its share. Run itself leaves the process-wide GOMAXPROCS alone.
+const ResponderProcs = 1
 
 // serve calls answer for every datagram on the socket until ctx ends, then
-// closes the socket. It holds a P of its own, which it adds to GOMAXPROCS and
-// gives back when it returns.
+// closes the socket. It holds a P of its own while it waits (see
+// ResponderProcs).
 func (s *rawSocket) serve(ctx context.Context, answer func(pkt []byte, src netip.AddrPort)) error {
-	addProc(1)
-	defer addProc(-1)
 	defer syscall.Close(s.fd)
 	buf := make([]byte, 2048)
 	for {

@@ -28,8 +28,21 @@ func GenICamXML(p Profile, vendor, model string) []byte {
 		cats = append(cats, "GevTimestampControl", "GevIEEE1588Control")
 	}
 	x.category("Root", cats...)
+	x.deviceControl()
+	x.imageFormat()
+	x.acquisition()
+	x.actions()
+	x.transportLayer()
+	x.timestampAndPTP(p)
+	x.chunkXML()
+	x.f(`  <Port Name="Device" NameSpace="Standard"/>
+</RegisterDescription>
+`)
+	return []byte(x.b.String())
+}
 
-	// Device control: strings of the bootstrap registers.
+// deviceControl: strings of the bootstrap registers.
+func (x *xmlWriter) deviceControl() {
 	x.category("DeviceControl", "DeviceVendorName", "DeviceModelName", "DeviceVersion", "DeviceManufacturerInfo",
 		"DeviceSerialNumber", "DeviceID", "DeviceUserID")
 	x.stringReg("DeviceVendorName", regManufacturer, 32, "RO")
@@ -39,8 +52,9 @@ func GenICamXML(p Profile, vendor, model string) []byte {
 	x.stringReg("DeviceSerialNumber", regSerial, 16, "RO")
 	x.stringReg("DeviceID", regSerial, 16, "RO")
 	x.stringReg("DeviceUserID", regUserName, 16, "RW")
+}
 
-	// Image format.
+func (x *xmlWriter) imageFormat() {
 	x.category("ImageFormatControl", "SensorWidth", "SensorHeight", "Width", "Height", "OffsetX", "OffsetY", "PixelFormat", "PayloadSize")
 	x.intReg("SensorWidth", regSensorWidth, 4, "RO", false, true)
 	x.intReg("SensorHeight", regSensorHeight, 4, "RO", false, true)
@@ -54,8 +68,10 @@ func GenICamXML(p Profile, vendor, model string) []byte {
 	x.enum("PixelFormat", "PixelFormatReg", [][2]any{{"Mono8", PixelFormatMono8}, {"BayerGR8", PixelFormatBayerGR8}})
 	x.intReg("PixelFormatReg", regPixelFormat, 4, "RW", false, false)
 	x.intReg("PayloadSize", regPayloadSize, 4, "RO", false, true)
+}
 
-	// Acquisition and triggers.
+// acquisition: acquisition, frame rate, exposure, gain and triggers.
+func (x *xmlWriter) acquisition() {
 	x.category("AcquisitionControl", "AcquisitionMode", "AcquisitionStart", "AcquisitionStop", "AcquisitionFrameRate",
 		"TriggerSelector", "TriggerMode", "TriggerSource", "TriggerSoftware", "ExposureTime", "Gain")
 	x.floatFeature("ExposureTime", regExposureTime, 10, 1e6, "us")
@@ -78,8 +94,10 @@ func GenICamXML(p Profile, vendor, model string) []byte {
 	x.enum("TriggerSource", "TriggerSourceReg", [][2]any{{"Software", triggerSourceSoftware}, {"Action0", triggerSourceAction0}, {"Line0", triggerSourceLine0}})
 	x.intReg("TriggerSourceReg", regTriggerSource, 4, "RW", false, false)
 	x.command("TriggerSoftware", regTriggerSoftware, 1)
+}
 
-	// Actions (GEV 2.0 action registers plus The Imaging Source's scheduler).
+// actions: GEV 2.0 action registers plus The Imaging Source's scheduler.
+func (x *xmlWriter) actions() {
 	x.category("ActionControl", "ActionDeviceKey", "ActionSelector", "ActionGroupKey", "ActionGroupMask",
 		"ActionSchedulerTime", "ActionSchedulerInterval", "ActionSchedulerCommit", "ActionSchedulerCancel", "ActionSchedulerStatus")
 	x.intReg("ActionDeviceKey", regActionDeviceKey, 4, "RW", false, false)
@@ -96,8 +114,9 @@ func GenICamXML(p Profile, vendor, model string) []byte {
 	x.command("ActionSchedulerCommit", regSchedulerCommit, 1)
 	x.command("ActionSchedulerCancel", regSchedulerCancel, 1)
 	x.intReg("ActionSchedulerStatus", regSchedulerStatus, 4, "RO", false, true)
+}
 
-	// Transport layer.
+func (x *xmlWriter) transportLayer() {
 	x.category("TransportLayerControl", "GevTimestampTickFrequency", "GevHeartbeatTimeout", "GevSCPSPacketSize", "GevSCPD", "GevSCDA", "GevSCPHostPort")
 	x.intReg("GevTimestampTickFrequency", regTickFreqHigh, 8, "RO", false, false)
 	x.intReg("GevHeartbeatTimeout", regHeartbeatTimeout, 4, "RW", false, false)
@@ -115,7 +134,11 @@ func GenICamXML(p Profile, vendor, model string) []byte {
 `, regSCP0PacketSize, regSCP0Port)
 	x.intReg("GevSCPD", regSCP0Delay, 4, "RW", false, false)
 	x.intReg("GevSCDA", regSCP0DestAddr, 4, "RW", false, true)
+}
 
+// timestampAndPTP: the timestamp latch and PTP features under the
+// profile's names (SFNC or GigE Vision), none for noptp.
+func (x *xmlWriter) timestampAndPTP(p Profile) {
 	tsControl := func() {
 		x.intReg("TimestampControlReg", regTimestampControl, 4, "WO", false, true)
 	}
@@ -154,12 +177,6 @@ func GenICamXML(p Profile, vendor, model string) []byte {
 		x.intReg("GevIEEE1588ClockId", regPtpClockID, 8, "RO", false, false)
 		x.intReg("GevIEEE1588ParentClockId", regPtpGMClockID, 8, "RO", false, true)
 	}
-
-	x.chunkXML()
-	x.f(`  <Port Name="Device" NameSpace="Standard"/>
-</RegisterDescription>
-`)
-	return []byte(x.b.String())
 }
 
 type xmlWriter struct{ b strings.Builder }
