@@ -30,7 +30,10 @@ type common struct {
 	maxAlias   int
 	maxSet     bool
 	maxAliSet  bool
-	log        *promslog.Config
+	// controlWait bounds the wait for a camera another application
+	// controls (genicam.ControlWait).
+	controlWait time.Duration
+	log         *promslog.Config
 }
 
 // durationFlag is a Go duration flag and the original scripts' integer
@@ -77,6 +80,8 @@ func newApp(c *common) *kingpin.Application {
 	app.Flag("iface", "Alias of --camera.interface (the original scripts' spelling).").StringVar(&c.ifaceAlias)
 	app.Flag("camera.max", "Most cameras taken when no serials are given.").Default("8").IsSetByUser(&c.maxSet).IntVar(&c.max)
 	app.Flag("max", "Alias of --camera.max.").IsSetByUser(&c.maxAliSet).IntVar(&c.maxAlias)
+	app.Flag("camera.control-wait", "How long to keep trying to take control of a camera another application controls (e.g. a ptpcam_exporter sampling it) before failing with its address.").
+		Default(genicam.DefaultControlWait.String()).DurationVar(&c.controlWait)
 	app.Flag("output", "Output format: text or json.").Default("text").EnumVar(&c.output, "text", "json")
 	c.log = &promslog.Config{}
 	flag.AddFlags(app, c.log)
@@ -112,6 +117,9 @@ func (c *common) selection() (genicam.Selection, error) {
 	}
 	if maxCams < 1 {
 		return genicam.Selection{}, fmt.Errorf("--camera.max %d: must be >= 1", maxCams)
+	}
+	if c.controlWait < 0 {
+		return genicam.Selection{}, fmt.Errorf("--camera.control-wait %v: must be >= 0", c.controlWait)
 	}
 	sel := genicam.Selection{Interface: iface, Serials: serials, Max: maxCams}
 	if err := sel.Validate(); err != nil {

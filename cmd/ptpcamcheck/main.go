@@ -13,6 +13,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -83,10 +84,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // openCameras discovers once (through sel's interface, if any) and opens
-// the selected cameras by address (genicam.OpenSelection). An unknown serial
-// is fatal and the error lists the serials found.
-func openCameras(ctx context.Context, sel genicam.Selection, logger *slog.Logger) ([]*genicam.Camera, error) {
-	cams, err := genicam.OpenSelection(ctx, sel)
+// the selected cameras by address for control (genicam.OpenSelection). An
+// unknown serial is fatal and the error lists the serials found; a camera
+// another application controls beyond wait is fatal and the error names that
+// application (genicam.HeldError).
+func openCameras(ctx context.Context, sel genicam.Selection, wait time.Duration, logger *slog.Logger) ([]*genicam.Camera, error) {
+	cams, err := genicam.OpenSelection(ctx, sel, genicam.ControlWait(wait))
+	if held := (*genicam.HeldError)(nil); errors.As(err, &held) {
+		return nil, fmt.Errorf("%w (waited %v for it to leave control; stop it or give --camera.control-wait)", err, wait)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +130,7 @@ func runSync(ctx context.Context, c common, sel genicam.Selection, logger *slog.
 	if _, err := check.ReadHost(ctx, pmcConfig(c)); err != nil {
 		return fatal(stderr, "host PTP state: %v (is ptp4l running with its management socket at %s?)", err, c.socket)
 	}
-	cams, err := openCameras(ctx, sel, logger)
+	cams, err := openCameras(ctx, sel, c.controlWait, logger)
 	if err != nil {
 		return fatal(stderr, "%v", err)
 	}
@@ -237,7 +243,7 @@ func runTimestamps(ctx context.Context, c common, sel genicam.Selection, logger 
 	if !host.IsGrandmaster() {
 		return fail("host is %s, not Grandmaster (stepsRemoved=%d, grandmaster %s): its clock is no reference", host.Role, host.StepsRemoved, host.GrandmasterIdentity)
 	}
-	cams, err := openCameras(ctx, sel, logger)
+	cams, err := openCameras(ctx, sel, c.controlWait, logger)
 	if err != nil {
 		return fail("%v", err)
 	}
