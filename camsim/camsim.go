@@ -32,89 +32,21 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	c.ctx = ctx
-
-	gvcpAddr := netip.AddrPortFrom(cfg.Address, uint16(cfg.GVCPPort))
-	// The camera's own address is served by a raw socket that answers
-	// without waking other threads (gvcpsock.go); broadcast DISCOVERY
-	// through the netpoller.
-	unicast, err := openRawSocket(gvcpAddr)
+	s, err := openSockets(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("camsim %s: gvcp: %w", cfg.Serial, err)
+		return err
 	}
-	var conns []*net.UDPConn
-	// Broadcast DISCOVERY goes to 255.255.255.255 or the subnet's broadcast
-	// address; a socket bound to the camera's own address sees neither.
-	for _, b := range broadcastAddrs(cfg) {
-		bc, err := listenUDP(ctx, netip.AddrPortFrom(b, uint16(cfg.GVCPPort)))
-		if err != nil {
-			log.Warn("gvcp: no broadcast discovery", "address", b, "err", err)
-			continue
-		}
-		conns = append(conns, bc)
-	}
-	streamConn, err := listenUDP(ctx, netip.AddrPortFrom(cfg.Address, 0))
-	if err != nil {
-		closeAll(conns)
-		unicast.closeUnserved()
-		return fmt.Errorf("camsim %s: gvsp: %w", cfg.Serial, err)
-	}
-	conns = append(conns, streamConn)
-	_ = streamConn.SetWriteBuffer(4 << 20)
-
-	c.str = newStreamer(streamConn, c.unplugged.Load, log)
+	c.str = newStreamer(s.stream, c.unplugged.Load, log)
 	c.sched = newScheduler(ctx, c.clock, c.fireAction0)
 
-	var wg sync.WaitGroup
-	errc := make(chan error, 8)
-	goRun := func(f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil {
-				errc <- err
-			}
-		}()
-	}
-	goRun(func() error {
-		return unicast.serve(ctx, func(pkt []byte, src netip.AddrPort) { c.answerGVCP(pkt, src, unicast) })
-	})
-	for _, conn := range conns[:len(conns)-1] {
-		goRun(func() error { return c.serveGVCP(ctx, conn, unicast) })
-	}
-	goRun(func() error { c.str.run(ctx.Done()); return nil })
-	goRun(func() error { c.watchHeartbeat(ctx); return nil })
-	if c.hasPTP() {
-		goRun(func() error {
-			err := c.ptp.run(ctx, cfg.Interface, cfg.PTPPort)
-			if err != nil {
-				// Without multicast (lo without `multicast on`) the camera
-				// still works; it just never hears a grandmaster.
-				log.Warn("ptp: not listening", "err", err)
-				c.ptp.tickWithoutListener(ctx)
-			}
-			return nil
-		})
-	}
-	var srv *http.Server
-	if cfg.ControlAddress != "" {
-		l, err := controlListener(cfg.ControlAddress)
-		if err != nil {
-			cancel()
-			closeAll(conns)
-			wg.Wait()
-			return fmt.Errorf("camsim %s: %w", cfg.Serial, err)
-		}
-		srv = &http.Server{Handler: c.controlHandler(func() {
-			log.Info("exit requested on the control endpoint")
-			// Let the answer go out first.
-			time.AfterFunc(50*time.Millisecond, cancel)
-		}), ReadHeaderTimeout: 5 * time.Second}
-		goRun(func() error {
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("control endpoint: %w", err)
-			}
-			return nil
-		})
+	g := &group{errc: make(chan error, 8)}
+	c.serve(ctx, g, s)
+	srv, err := c.serveControl(g, cancel)
+	if err != nil {
+		cancel()
+		s.close()
+		g.wg.Wait()
+		return fmt.Errorf("camsim %s: %w", cfg.Serial, err)
 	}
 	profile := string(cfg.Profile)
 	if c.gc != nil {
@@ -126,7 +58,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
+	case runErr = <-g.errc:
 	}
 	cancel()
 	if srv != nil {
@@ -134,13 +66,121 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		_ = srv.Shutdown(sctx)
 		scancel()
 	}
-	closeAll(conns)
-	wg.Wait()
+	s.close()
+	g.wg.Wait()
 	if runErr != nil {
 		return fmt.Errorf("camsim %s: %w", cfg.Serial, runErr)
 	}
 	log.Info("camsim stopped")
 	return nil
+}
+
+// group runs the camera's goroutines; the first error ends the run.
+type group struct {
+	wg   sync.WaitGroup
+	errc chan error
+}
+
+func (g *group) goRun(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			g.errc <- err
+		}
+	}()
+}
+
+// sockets are a camera's: the raw responder on its own address, broadcast
+// DISCOVERY listeners and the stream socket.
+type sockets struct {
+	unicast   *rawSocket
+	broadcast []*net.UDPConn
+	stream    *net.UDPConn
+}
+
+func (s *sockets) close() {
+	closeAll(s.broadcast)
+	s.stream.Close()
+}
+
+// openSockets opens the camera's sockets. The camera's own address is
+// served by a raw socket that answers without waking other threads
+// (gvcpsock.go); broadcast DISCOVERY through the netpoller.
+func openSockets(ctx context.Context, cfg Config, log *slog.Logger) (*sockets, error) {
+	gvcpAddr := netip.AddrPortFrom(cfg.Address, uint16(cfg.GVCPPort))
+	unicast, err := openRawSocket(gvcpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("camsim %s: gvcp: %w", cfg.Serial, err)
+	}
+	s := &sockets{unicast: unicast}
+	// Broadcast DISCOVERY goes to 255.255.255.255 or the subnet's broadcast
+	// address; a socket bound to the camera's own address sees neither.
+	for _, b := range broadcastAddrs(cfg) {
+		bc, err := listenUDP(ctx, netip.AddrPortFrom(b, uint16(cfg.GVCPPort)))
+		if err != nil {
+			log.Warn("gvcp: no broadcast discovery", "address", b, "err", err)
+			continue
+		}
+		s.broadcast = append(s.broadcast, bc)
+	}
+	s.stream, err = listenUDP(ctx, netip.AddrPortFrom(cfg.Address, 0))
+	if err != nil {
+		closeAll(s.broadcast)
+		unicast.closeUnserved()
+		return nil, fmt.Errorf("camsim %s: gvsp: %w", cfg.Serial, err)
+	}
+	_ = s.stream.SetWriteBuffer(4 << 20)
+	return s, nil
+}
+
+// serve starts the camera's goroutines: GVCP on every socket, the stream,
+// the heartbeat watch and PTP where the camera has it.
+func (c *camera) serve(ctx context.Context, g *group, s *sockets) {
+	g.goRun(func() error {
+		return s.unicast.serve(ctx, func(pkt []byte, src netip.AddrPort) { c.answerGVCP(pkt, src, s.unicast) })
+	})
+	for _, conn := range s.broadcast {
+		g.goRun(func() error { return c.serveGVCP(ctx, conn, s.unicast) })
+	}
+	g.goRun(func() error { c.str.run(ctx.Done()); return nil })
+	g.goRun(func() error { c.watchHeartbeat(ctx); return nil })
+	if !c.hasPTP() {
+		return
+	}
+	g.goRun(func() error {
+		if err := c.ptp.run(ctx, c.cfg.Interface, c.cfg.PTPPort); err != nil {
+			// Without multicast (lo without `multicast on`) the camera
+			// still works; it just never hears a grandmaster.
+			c.log.Warn("ptp: not listening", "err", err)
+			c.ptp.tickWithoutListener(ctx)
+		}
+		return nil
+	})
+}
+
+// serveControl starts the fault-injection endpoint, if configured; its
+// exit control calls cancel.
+func (c *camera) serveControl(g *group, cancel context.CancelFunc) (*http.Server, error) {
+	if c.cfg.ControlAddress == "" {
+		return nil, nil
+	}
+	l, err := controlListener(c.cfg.ControlAddress)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: c.controlHandler(func() {
+		c.log.Info("exit requested on the control endpoint")
+		// Let the answer go out first.
+		time.AfterFunc(50*time.Millisecond, cancel)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	g.goRun(func() error {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("control endpoint: %w", err)
+		}
+		return nil
+	})
+	return srv, nil
 }
 
 func closeAll(conns []*net.UDPConn) {
