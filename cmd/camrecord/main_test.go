@@ -258,42 +258,6 @@ func sidecarRows(t *testing.T, path string) [][]string {
 	return rows[1:]
 }
 
-// TestRecordRig: 4 simulated cameras, 320x240 BayerGR8 at 50 fps for 8 s
-// with libx264, sized to leave margin on a machine 3x slower than ours with
-// one of its 2 cores busy: every trigger's frame arrives whole (resends
-// recover what the loaded host lost) and every file holds all 400.
-func TestRecordRig(t *testing.T) {
-	const frames = 400
-	r := upRig(t, 4)
-	rec := startRecord(t, r, "--width", "320", "--height", "240", "--fps", "50", "--duration", "8s", "--encoder", "libx264")
-	// Mid-take (a second's frames written on every camera): frames must
-	// increase between two scrapes, and the state is recording.
-	first := rec.waitMetric(t, r, framesWritten, "", 4*50, 60*time.Second)
-	m2 := scrape(t, r)
-	if metricSum(m2, "ptpcam_record_state", `state="recording"`) != 1 {
-		t.Errorf("state not recording with %v frames written", first)
-	}
-	if second := rec.waitMetric(t, r, framesWritten, "", first+1, 30*time.Second); second <= first {
-		t.Errorf("frames_written_total did not increase during the take: %v then %v", first, second)
-	}
-	if code := rec.wait(t, 90*time.Second); code != 0 {
-		t.Errorf("exit code %d, want 0", code)
-	}
-	s := readSession(t, rec.dir)
-	if s.Result.Frames != frames {
-		t.Errorf("take frames %d, want %d", s.Result.Frames, frames)
-	}
-	if sk := s.Result.StartSkewNs; sk < 0 || sk > int64(time.Millisecond) {
-		t.Errorf("start skew %v, want <= 1ms", time.Duration(sk))
-	}
-	if len(s.Cameras) != 4 {
-		t.Fatalf("%d cameras in the session, want 4", len(s.Cameras))
-	}
-	for _, c := range s.Cameras {
-		checkWholeTake(t, s, c, frames)
-	}
-}
-
 // checkWholeTake: a camera of a clean take lost nothing and its file and
 // sidecar hold every trigger on the 20 ms grid.
 func checkWholeTake(t *testing.T, s record.Session, c record.CameraResult, frames int) {
