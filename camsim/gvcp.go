@@ -130,12 +130,18 @@ func ParseCommand(b []byte) (Command, error) {
 
 // MarshalCommand encodes a GVCP command (used by tests and the ACTION_CMD sender).
 func MarshalCommand(flags uint8, cmd, reqID uint16, payload []byte) []byte {
+	return marshalGVCP(uint16(gvcpKey)<<8|uint16(flags), cmd, reqID, payload)
+}
+
+// marshalGVCP is a GVCP header (two words, the payload length, the id)
+// and payload: key and flags then command for a command, status then
+// answer for an acknowledge.
+func marshalGVCP(w0, w1, id uint16, payload []byte) []byte {
 	b := make([]byte, 8+len(payload))
-	b[0] = gvcpKey
-	b[1] = flags
-	binary.BigEndian.PutUint16(b[2:], cmd)
+	binary.BigEndian.PutUint16(b[0:], w0)
+	binary.BigEndian.PutUint16(b[2:], w1)
 	binary.BigEndian.PutUint16(b[4:], uint16(len(payload)))
-	binary.BigEndian.PutUint16(b[6:], reqID)
+	binary.BigEndian.PutUint16(b[6:], id)
 	copy(b[8:], payload)
 	return b
 }
@@ -166,13 +172,7 @@ func ParseAck(b []byte) (Ack, error) {
 }
 
 func marshalAck(st Status, answer, ackID uint16, payload []byte) []byte {
-	b := make([]byte, 8+len(payload))
-	binary.BigEndian.PutUint16(b[0:], uint16(st))
-	binary.BigEndian.PutUint16(b[2:], answer)
-	binary.BigEndian.PutUint16(b[4:], uint16(len(payload)))
-	binary.BigEndian.PutUint16(b[6:], ackID)
-	copy(b[8:], payload)
-	return b
+	return marshalGVCP(uint16(st), answer, ackID, payload)
 }
 
 // ActionCommand is the payload of ACTION_CMD.

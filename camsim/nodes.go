@@ -64,12 +64,21 @@ func isFloatKind(k string) bool {
 	return k == "Float" || k == "FloatReg" || k == "SwissKnife" || k == "Converter"
 }
 
-func (g *gcGraph) enter(name string) error {
+// visit enters node name for evaluation: its node, and leave to call
+// once done. A reference loop ends at depth 64, leaving the depth as it
+// was.
+func (g *gcGraph) visit(name string) (n *gcNode, leave func(), err error) {
 	g.depth++
+	leave = func() { g.depth-- }
 	if g.depth > 64 {
-		return fmt.Errorf("node %s: reference loop", name)
+		leave()
+		return nil, nil, fmt.Errorf("node %s: reference loop", name)
 	}
-	return nil
+	if n, err = g.node(name); err != nil {
+		leave()
+		return nil, nil, err
+	}
+	return n, leave, nil
 }
 
 // Int is the integer value of node name.
@@ -80,14 +89,11 @@ func (g *gcGraph) Int(name string) (int64, error) {
 	if c, ok := strings.CutPrefix(name, "="); ok {
 		return parseGCInt(c) // ValueIndexed constant
 	}
-	if err := g.enter(name); err != nil {
-		return 0, err
-	}
-	defer func() { g.depth-- }()
-	n, err := g.node(name)
+	n, leave, err := g.visit(name)
 	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	if isFloatKind(n.Kind) {
 		f, err := g.Float(name)
 		return int64(math.Round(f)), err
@@ -168,14 +174,11 @@ func (g *gcGraph) valueOf(n *gcNode) (int64, error) {
 
 // Float is the floating point value of node name.
 func (g *gcGraph) Float(name string) (float64, error) {
-	if err := g.enter(name); err != nil {
-		return 0, err
-	}
-	defer func() { g.depth-- }()
-	n, err := g.node(name)
+	n, leave, err := g.visit(name)
 	if err != nil {
 		return 0, err
 	}
+	defer leave()
 	switch n.Kind {
 	case "FloatReg":
 		r, err := g.reg(n)
@@ -245,46 +248,34 @@ func (g *gcGraph) knifeVar(n *gcNode, name string) (string, float64, bool, error
 }
 
 func (g *gcGraph) evalKnifeInt(n *gcNode, src string, extra map[string]int64) (int64, error) {
-	f, err := g.formula(src)
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", n.Kind, n.Name, err)
-	}
-	v, err := f.evalInt(func(name string) (int64, error) {
-		if v, ok := extra[name]; ok {
-			return v, nil
-		}
-		if e := expression(n, name); e != "" {
-			return g.evalKnifeInt(n, e, extra)
-		}
-		node, c, isConst, err := g.knifeVar(n, name)
-		if err != nil || isConst {
-			return int64(c), err
-		}
-		return g.Int(node)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", n.Kind, n.Name, err)
-	}
-	return v, nil
+	return evalKnife(g, n, src, extra, (*fnode).evalInt, g.Int)
 }
 
 func (g *gcGraph) evalKnifeFloat(n *gcNode, src string, extra map[string]float64) (float64, error) {
+	return evalKnife(g, n, src, extra, (*fnode).evalFloat, g.Float)
+}
+
+// evalKnife evaluates formula src of swiss knife or converter n in T's
+// arithmetic: variables from extra (FROM/TO), the node's Expressions, its
+// constants, else the nodes they name.
+func evalKnife[T int64 | float64](g *gcGraph, n *gcNode, src string, extra map[string]T,
+	eval func(*fnode, func(string) (T, error)) (T, error), value func(string) (T, error)) (T, error) {
 	f, err := g.formula(src)
 	if err != nil {
 		return 0, fmt.Errorf("%s %s: %w", n.Kind, n.Name, err)
 	}
-	v, err := f.evalFloat(func(name string) (float64, error) {
+	v, err := eval(f, func(name string) (T, error) {
 		if v, ok := extra[name]; ok {
 			return v, nil
 		}
 		if e := expression(n, name); e != "" {
-			return g.evalKnifeFloat(n, e, extra)
+			return evalKnife(g, n, e, extra, eval, value)
 		}
 		node, c, isConst, err := g.knifeVar(n, name)
 		if err != nil || isConst {
-			return c, err
+			return T(c), err
 		}
-		return g.Float(node)
+		return value(node)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("%s %s: %w", n.Kind, n.Name, err)

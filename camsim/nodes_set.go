@@ -10,14 +10,11 @@ import (
 // SetInt makes node name evaluate to v by writing the registers (or local
 // values) behind it.
 func (g *gcGraph) SetInt(name string, v int64) error {
-	if err := g.enter(name); err != nil {
-		return err
-	}
-	defer func() { g.depth-- }()
-	n, err := g.node(name)
+	n, leave, err := g.visit(name)
 	if err != nil {
 		return err
 	}
+	defer leave()
 	if isFloatKind(n.Kind) {
 		return g.SetFloat(name, float64(v))
 	}
@@ -61,14 +58,11 @@ func (g *gcGraph) SetInt(name string, v int64) error {
 
 // SetFloat makes node name evaluate to f.
 func (g *gcGraph) SetFloat(name string, f float64) error {
-	if err := g.enter(name); err != nil {
-		return err
-	}
-	defer func() { g.depth-- }()
-	n, err := g.node(name)
+	n, leave, err := g.visit(name)
 	if err != nil {
 		return err
 	}
+	defer leave()
 	switch n.Kind {
 	case "FloatReg":
 		r, err := g.reg(n)

@@ -72,18 +72,11 @@ func (c *camera) releaseLocked() {
 
 // watchHeartbeat expires the privilege even when no command arrives.
 func (c *camera) watchHeartbeat(ctx context.Context) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			c.mu.Lock()
-			c.expireLocked(now)
-			c.mu.Unlock()
-		}
-	}
+	every(ctx, 100*time.Millisecond, func(now time.Time) {
+		c.mu.Lock()
+		c.expireLocked(now)
+		c.mu.Unlock()
+	})
 }
 
 // writeCCPLocked is a write of the CCP register by src.

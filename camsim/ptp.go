@@ -280,20 +280,7 @@ func (p *ptpPort) run(ctx context.Context, ifName string, port int) error {
 		<-ctx.Done()
 		conn.Close()
 	}()
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				p.mu.Lock()
-				p.stepLocked()
-				p.mu.Unlock()
-			}
-		}
-	}()
+	go p.tickWithoutListener(ctx)
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := conn.ReadFromUDP(buf)
@@ -311,19 +298,26 @@ func (p *ptpPort) run(ctx context.Context, ifName string, port int) error {
 	}
 }
 
-// tickWithoutListener keeps the state machine moving (Listening → Master)
-// when no multicast socket could be opened.
+// tickWithoutListener keeps the state machine moving (Listening → Master):
+// beside the listener, and alone when no multicast socket could be opened.
 func (p *ptpPort) tickWithoutListener(ctx context.Context) {
-	t := time.NewTicker(100 * time.Millisecond)
+	every(ctx, 100*time.Millisecond, func(time.Time) {
+		p.mu.Lock()
+		p.stepLocked()
+		p.mu.Unlock()
+	})
+}
+
+// every calls f with the time every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func(time.Time)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			p.mu.Lock()
-			p.stepLocked()
-			p.mu.Unlock()
+		case now := <-t.C:
+			f(now)
 		}
 	}
 }

@@ -21,11 +21,8 @@ func GenICamXML(p Profile, vendor, model string) []byte {
 `, xmlEscape(model), xmlEscape(vendor), p)
 
 	cats := []string{"DeviceControl", "ImageFormatControl", "AcquisitionControl", "TransportLayerControl", "ActionControl", "ChunkDataControl"}
-	switch p {
-	case ProfileSFNC:
-		cats = append(cats, "TimestampControl", "PtpControl")
-	case ProfileGEV:
-		cats = append(cats, "GevTimestampControl", "GevIEEE1588Control")
+	if n, ok := profilePTP[p]; ok {
+		cats = append(cats, n.tsCat, n.ptpCat)
 	}
 	x.category("Root", cats...)
 	x.deviceControl()
@@ -136,46 +133,60 @@ func (x *xmlWriter) transportLayer() {
 	x.intReg("GevSCDA", regSCP0DestAddr, 4, "RW", false, true)
 }
 
+// ptpNames are a profile's names of its timestamp and PTP features.
+type ptpNames struct {
+	tsCat        string
+	tsOrder      []string // the category's features, in its order
+	latch, reset string
+	value        string
+	ptpCat       string
+	enable       string
+	status       string
+	dsLatch      string
+	offset       string
+	clockID      string
+	parentID     string
+	gmID         string // "" where the profile has none
+}
+
+var profilePTP = map[Profile]ptpNames{
+	ProfileSFNC: {tsCat: "TimestampControl", tsOrder: []string{"TimestampLatch", "TimestampLatchValue", "TimestampReset"},
+		latch: "TimestampLatch", reset: "TimestampReset", value: "TimestampLatchValue",
+		ptpCat: "PtpControl", enable: "PtpEnable", status: "PtpStatus", dsLatch: "PtpDataSetLatch",
+		offset: "PtpOffsetFromMaster", clockID: "PtpClockID", parentID: "PtpParentClockID", gmID: "PtpGrandmasterClockID"},
+	ProfileGEV: {tsCat: "GevTimestampControl", tsOrder: []string{"GevTimestampControlLatch", "GevTimestampControlReset", "GevTimestampValue"},
+		latch: "GevTimestampControlLatch", reset: "GevTimestampControlReset", value: "GevTimestampValue",
+		ptpCat: "GevIEEE1588Control", enable: "GevIEEE1588", status: "GevIEEE1588Status", dsLatch: "GevIEEE1588DataSetLatch",
+		offset: "GevIEEE1588OffsetFromMaster", clockID: "GevIEEE1588ClockId", parentID: "GevIEEE1588ParentClockId"},
+}
+
 // timestampAndPTP: the timestamp latch and PTP features under the
 // profile's names (SFNC or GigE Vision), none for noptp.
 func (x *xmlWriter) timestampAndPTP(p Profile) {
-	tsControl := func() {
-		x.intReg("TimestampControlReg", regTimestampControl, 4, "WO", false, true)
+	n, ok := profilePTP[p]
+	if !ok {
+		return
 	}
-	switch p {
-	case ProfileSFNC:
-		x.category("TimestampControl", "TimestampLatch", "TimestampLatchValue", "TimestampReset")
-		x.commandReg("TimestampLatch", "TimestampControlReg", tsLatch)
-		x.commandReg("TimestampReset", "TimestampControlReg", tsReset)
-		tsControl()
-		x.intReg("TimestampLatchValue", regTimestampHigh, 8, "RO", false, true)
+	x.category(n.tsCat, n.tsOrder...)
+	x.commandReg(n.latch, "TimestampControlReg", tsLatch)
+	x.commandReg(n.reset, "TimestampControlReg", tsReset)
+	x.intReg("TimestampControlReg", regTimestampControl, 4, "WO", false, true)
+	x.intReg(n.value, regTimestampHigh, 8, "RO", false, true)
 
-		x.category("PtpControl", "PtpEnable", "PtpStatus", "PtpDataSetLatch", "PtpOffsetFromMaster", "PtpClockID",
-			"PtpParentClockID", "PtpGrandmasterClockID")
-		x.boolean("PtpEnable", "PtpEnableReg")
-		x.intReg("PtpEnableReg", regPtpEnable, 4, "RW", false, true)
-		x.ptpStatusEnum("PtpStatus")
-		x.command("PtpDataSetLatch", regPtpDataSetLatch, 1)
-		x.intReg("PtpOffsetFromMaster", regPtpOffset, 8, "RO", true, true)
-		x.intReg("PtpClockID", regPtpClockID, 8, "RO", false, false)
-		x.intReg("PtpParentClockID", regPtpGMClockID, 8, "RO", false, true)
-		x.intReg("PtpGrandmasterClockID", regPtpGMClockID, 8, "RO", false, true)
-	case ProfileGEV:
-		x.category("GevTimestampControl", "GevTimestampControlLatch", "GevTimestampControlReset", "GevTimestampValue")
-		x.commandReg("GevTimestampControlLatch", "TimestampControlReg", tsLatch)
-		x.commandReg("GevTimestampControlReset", "TimestampControlReg", tsReset)
-		tsControl()
-		x.intReg("GevTimestampValue", regTimestampHigh, 8, "RO", false, true)
-
-		x.category("GevIEEE1588Control", "GevIEEE1588", "GevIEEE1588Status", "GevIEEE1588DataSetLatch",
-			"GevIEEE1588OffsetFromMaster", "GevIEEE1588ClockId", "GevIEEE1588ParentClockId")
-		x.boolean("GevIEEE1588", "GevIEEE1588Reg")
-		x.intReg("GevIEEE1588Reg", regPtpEnable, 4, "RW", false, true)
-		x.ptpStatusEnum("GevIEEE1588Status")
-		x.command("GevIEEE1588DataSetLatch", regPtpDataSetLatch, 1)
-		x.intReg("GevIEEE1588OffsetFromMaster", regPtpOffset, 8, "RO", true, true)
-		x.intReg("GevIEEE1588ClockId", regPtpClockID, 8, "RO", false, false)
-		x.intReg("GevIEEE1588ParentClockId", regPtpGMClockID, 8, "RO", false, true)
+	ptp := []string{n.enable, n.status, n.dsLatch, n.offset, n.clockID, n.parentID}
+	if n.gmID != "" {
+		ptp = append(ptp, n.gmID)
+	}
+	x.category(n.ptpCat, ptp...)
+	x.boolean(n.enable, n.enable+"Reg")
+	x.intReg(n.enable+"Reg", regPtpEnable, 4, "RW", false, true)
+	x.ptpStatusEnum(n.status)
+	x.command(n.dsLatch, regPtpDataSetLatch, 1)
+	x.intReg(n.offset, regPtpOffset, 8, "RO", true, true)
+	x.intReg(n.clockID, regPtpClockID, 8, "RO", false, false)
+	x.intReg(n.parentID, regPtpGMClockID, 8, "RO", false, true)
+	if n.gmID != "" {
+		x.intReg(n.gmID, regPtpGMClockID, 8, "RO", false, true)
 	}
 }
 
