@@ -32,20 +32,12 @@ func BenchmarkNativeVsPmc(b *testing.B) {
 	testenv.RequireTool(b, "ptp4l", "pmc")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ns, err := rig.NewNetns(ctx, rig.UniqueName("ptpcam-pmcb-"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ns.Close() })
+	ns := testenv.Netns(b, "ptpcam-pmcb-")
 	// ptp4l needs a multicast-capable link: a veth pair inside the namespace.
 	if err := rig.VethPair(ctx, ns, "veth0", "10.77.1.1/24", ns, "veth1", ""); err != nil {
 		b.Fatal(err)
 	}
-	gm, err := rig.StartPTP4L(ctx, ns, rig.PTP4LConfig{Interface: "veth0", Dir: b.TempDir(), Priority1: 100})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(gm.Stop)
+	gm := testenv.PTP4L(b, ns, rig.PTP4LConfig{Interface: "veth0", Priority1: 100})
 	if err := gm.WaitLog(ctx, "assuming the grand master role"); err != nil {
 		b.Fatal(err)
 	}

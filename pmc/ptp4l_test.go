@@ -35,28 +35,10 @@ func startPair(t *testing.T, ctx context.Context, domain uint8) *pair {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "ptp4l", "pmc")
-	p := &pair{domain: domain}
-	var err error
-	if p.gmNS, err = rig.NewNetns(ctx, rig.UniqueName("ptpcam-pmc-")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.gmNS.Close() })
-	if p.slNS, err = rig.NewNetns(ctx, rig.UniqueName("ptpcam-pmc-")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.slNS.Close() })
-	if err := rig.VethPair(ctx, p.gmNS, "veth0", "10.77.0.1/24", p.slNS, "veth0", "10.77.0.2/24"); err != nil {
-		t.Fatal(err)
-	}
-	p.gmDir = t.TempDir()
-	if p.gm, err = rig.StartPTP4L(ctx, p.gmNS, rig.PTP4LConfig{Interface: "veth0", Dir: p.gmDir, Domain: domain, Priority1: 100}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.gm.Stop() })
-	if p.sl, err = rig.StartPTP4L(ctx, p.slNS, rig.PTP4LConfig{Interface: "veth0", Dir: t.TempDir(), Domain: domain, SlaveOnly: true}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.sl.Stop() })
+	p := &pair{domain: domain, gmDir: t.TempDir()}
+	p.gmNS, p.slNS = testenv.NetnsPair(t, "ptpcam-pmc-")
+	p.gm = testenv.PTP4L(t, p.gmNS, rig.PTP4LConfig{Interface: "veth0", Dir: p.gmDir, Domain: domain, Priority1: 100})
+	p.sl = testenv.PTP4L(t, p.slNS, rig.PTP4LConfig{Interface: "veth0", Domain: domain, SlaveOnly: true})
 	if err := p.gm.WaitLog(ctx, "assuming the grand master role"); err != nil {
 		t.Fatal(err)
 	}
@@ -302,6 +284,15 @@ func crossCheck(t *testing.T, ctx context.Context, c *Client, ns *rig.Netns, soc
 	t.Errorf("%s differs from pmc:\n  %s", id, strings.Join(last, "\n  "))
 }
 
+// fieldsOf reads a dataset with get and prints it as pmc would, for
+// crossCheck.
+func fieldsOf[T any](ctx context.Context, get func(context.Context) (T, error), show func(T) map[string]string) func() (map[string]string, error) {
+	return func() (map[string]string, error) {
+		d, err := get(ctx)
+		return show(d), err
+	}
+}
+
 func TestPTP4L(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -328,33 +319,19 @@ func TestPTP4L(t *testing.T) {
 		}{{"grandmaster", gmc, p.gmNS, p.gm.Socket}, {"slave", slc, p.slNS, p.sl.Socket}} {
 			t.Run(side.name, func(t *testing.T) {
 				c, ns, sock := side.c, side.ns, side.socket
-				check := func(id ManagementID, read func() (map[string]string, error)) {
-					crossCheck(t, ctx, c, ns, sock, domain, id, read)
+				for _, d := range []struct {
+					id   ManagementID
+					read func() (map[string]string, error)
+				}{
+					{IDDefaultDataSet, fieldsOf(ctx, c.DefaultDataSet, pmcDefault)},
+					{IDCurrentDataSet, fieldsOf(ctx, c.CurrentDataSet, pmcCurrent)},
+					{IDParentDataSet, fieldsOf(ctx, c.ParentDataSet, pmcParent)},
+					{IDTimePropertiesDataSet, fieldsOf(ctx, c.TimePropertiesDataSet, pmcTimeProperties)},
+					{IDTimeStatusNP, fieldsOf(ctx, c.TimeStatusNP, pmcTimeStatus)},
+					{IDGrandmasterSettingsNP, fieldsOf(ctx, c.GrandmasterSettingsNP, pmcGMSettings)},
+				} {
+					crossCheck(t, ctx, c, ns, sock, domain, d.id, d.read)
 				}
-				check(IDDefaultDataSet, func() (map[string]string, error) {
-					d, err := c.DefaultDataSet(ctx)
-					return pmcDefault(d), err
-				})
-				check(IDCurrentDataSet, func() (map[string]string, error) {
-					d, err := c.CurrentDataSet(ctx)
-					return pmcCurrent(d), err
-				})
-				check(IDParentDataSet, func() (map[string]string, error) {
-					d, err := c.ParentDataSet(ctx)
-					return pmcParent(d), err
-				})
-				check(IDTimePropertiesDataSet, func() (map[string]string, error) {
-					d, err := c.TimePropertiesDataSet(ctx)
-					return pmcTimeProperties(d), err
-				})
-				check(IDTimeStatusNP, func() (map[string]string, error) {
-					d, err := c.TimeStatusNP(ctx)
-					return pmcTimeStatus(d), err
-				})
-				check(IDGrandmasterSettingsNP, func() (map[string]string, error) {
-					d, err := c.GrandmasterSettingsNP(ctx)
-					return pmcGMSettings(d), err
-				})
 
 				// Port datasets: one wildcard GET, one answer per port.
 				pds, err := c.PortDataSets(ctx, 0)

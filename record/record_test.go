@@ -32,7 +32,9 @@ func testConfig(t *testing.T) Config {
 		Align: true, QueueFrames: 8}
 }
 
-func record(t *testing.T, cfg Config, cams ...Camera) (*Recorder, *Result) {
+// prepared is a Recorder with its encoders planned for n cameras, and the
+// 30 s context of its take, cancelled when the test ends.
+func prepared(t *testing.T, cfg Config, n int) (*Recorder, context.Context) {
 	t.Helper()
 	testenv.RequireTool(t, "ffmpeg", "ffprobe")
 	r, err := New(cfg, nil)
@@ -40,10 +42,16 @@ func record(t *testing.T, cfg Config, cams ...Camera) (*Recorder, *Result) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := r.Prepare(ctx, len(cams)); err != nil {
+	t.Cleanup(cancel)
+	if _, err := r.Prepare(ctx, n); err != nil {
 		t.Fatal(err)
 	}
+	return r, ctx
+}
+
+func record(t *testing.T, cfg Config, cams ...Camera) (*Recorder, *Result) {
+	t.Helper()
+	r, ctx := prepared(t, cfg, len(cams))
 	res, err := r.Run(ctx, nil, cams, &check.SyncResult{Verdict: check.Verdict{Converged: true, Masters: []string{"host"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -278,16 +286,7 @@ func TestSlowEncoderDrops(t *testing.T) {
 	cfg.Width, cfg.Height = 640, 480 // 300 KB frames: the 1 MiB pipe holds 3
 	cfg.QueueFrames = 4
 	cfg.Duration = 1500 * time.Millisecond
-	r, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.RequireTool(t, "ffmpeg", "ffprobe")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := r.Prepare(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	r, ctx := prepared(t, cfg, 1)
 	ran := make(chan struct{})
 	go func() {
 		// Once 20 frames are written, freeze ffmpeg until the queue
@@ -339,16 +338,7 @@ func TestStopEarly(t *testing.T) {
 	cfg.Duration = 0
 	cfg.Encoder = EncoderLibx264
 	cfg.Container = "mp4"
-	r, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.RequireTool(t, "ffmpeg", "ffprobe")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := r.Prepare(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	r, ctx := prepared(t, cfg, 2)
 	stop, cancelStop := context.WithCancel(ctx)
 	var seen atomic.Uint64
 	go func() {
@@ -460,16 +450,7 @@ func TestCameraFails(t *testing.T) {
 func TestFFmpegKilled(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Encoder = EncoderLibx264
-	r, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.RequireTool(t, "ffmpeg", "ffprobe")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := r.Prepare(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	r, ctx := prepared(t, cfg, 2)
 	var seen atomic.Uint64
 	go func() {
 		// Kill K2's ffmpeg once 60 of its frames are written.

@@ -21,30 +21,10 @@ func TestPTP4LPair(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	gmNS, err := rig.NewNetns(ctx, rig.UniqueName("ptpcam-t-"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gmNS.Close() })
-	slNS, err := rig.NewNetns(ctx, rig.UniqueName("ptpcam-t-"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { slNS.Close() })
-	if err := rig.VethPair(ctx, gmNS, "veth0", "10.77.0.1/24", slNS, "veth0", "10.77.0.2/24"); err != nil {
-		t.Fatal(err)
-	}
-	gmDir, slDir := t.TempDir(), t.TempDir()
-	gm, err := rig.StartPTP4L(ctx, gmNS, rig.PTP4LConfig{Interface: "veth0", Dir: gmDir, Priority1: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(gm.Stop)
-	sl, err := rig.StartPTP4L(ctx, slNS, rig.PTP4LConfig{Interface: "veth0", Dir: slDir, SlaveOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sl.Stop)
+	gmNS, slNS := testenv.NetnsPair(t, "ptpcam-t-")
+	slDir := t.TempDir()
+	gm := testenv.PTP4L(t, gmNS, rig.PTP4LConfig{Interface: "veth0", Priority1: 100})
+	sl := testenv.PTP4L(t, slNS, rig.PTP4LConfig{Interface: "veth0", Dir: slDir, SlaveOnly: true})
 
 	if err := gm.WaitLog(ctx, "assuming the grand master role"); err != nil {
 		t.Fatal(err)
@@ -74,11 +54,7 @@ func TestNetnsSockets(t *testing.T) {
 	testenv.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ns, err := rig.NewNetns(ctx, rig.UniqueName("ptpcam-t-"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Close() })
+	ns := testenv.Netns(t, "ptpcam-t-")
 	l, err := ns.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

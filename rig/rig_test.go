@@ -31,11 +31,7 @@ func TestRigARPAnswersFromHostVeth(t *testing.T) {
 		}
 		return f[2]
 	}
-	cam, err := rig.NewNetns(ctx, rig.UniqueName("ptpcam-a-"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cam.Close() })
+	cam := testenv.Netns(t, "ptpcam-a-")
 	host := r.Host()
 	if err := rig.VethPair(ctx, cam, "eth0", strings.TrimSuffix(r.HostAddress, "1")+"99/24", host, "vtest", ""); err != nil {
 		t.Fatal(err)

@@ -42,6 +42,24 @@ func (r rigCLI) run(t *testing.T, args ...string) (string, string, int) {
 	return o.String(), e.String(), code
 }
 
+// waitPTPStatus polls a camera's PtpStatus (arv-tool's "PtpStatus = X"
+// line, read by get) until it is want, for at most 30 s.
+func waitPTPStatus(t *testing.T, serial, want string, get func() string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := get()
+		if strings.Contains(got, "PtpStatus = "+want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("camera %s: %q, want PtpStatus = %s", serial, got, want)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // netnsNames lists the machine's network namespaces.
 func netnsNames(t *testing.T) map[string]bool {
 	out, err := exec.Command("ip", "netns", "list").Output()
@@ -99,18 +117,7 @@ func TestRigCommand(t *testing.T) {
 		arv(s, "PtpEnable=true")
 	}
 	for serial, want := range map[string]string{"05520125": "Slave", "05520129": "Master"} {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			got := arv(serial, "PtpStatus")
-			if strings.Contains(got, "PtpStatus = "+want) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("camera %s: %q, want PtpStatus = %s", serial, got, want)
-				break
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+		waitPTPStatus(t, serial, want, func() string { return arv(serial, "PtpStatus") })
 	}
 
 	// rig ctl sets a fault and prints the state.
@@ -266,18 +273,10 @@ func TestRigUnprivileged(t *testing.T) {
 	// Master in another.
 	for serial, want := range map[string]string{"05520125": "Slave", "05520126": "Master"} {
 		run("exec", "--", "arv-tool-0.8", "-n", "ptpcam-camsim-"+serial, "control", "PtpEnable=true")
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		waitPTPStatus(t, serial, want, func() string {
 			out, _ := run("exec", "--", "arv-tool-0.8", "-n", "ptpcam-camsim-"+serial, "control", "PtpStatus")
-			if strings.Contains(out, "PtpStatus = "+want) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("camera %s: %q, want PtpStatus = %s", serial, out, want)
-				break
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+			return out
+		})
 	}
 	if out, code := run("down"); code != 0 {
 		t.Fatalf("rig down: exit %d: %s", code, out)
