@@ -46,6 +46,19 @@ const (
 	cameraSel = `job=~"$job", instance=~"$instance", serial=~"$camera"`
 )
 
+// rigTargets are the targets of the rig dashboard: exporters, and camrecord,
+// which serves the ptpcam_camera_* series of the cameras it holds during a
+// take (the exporter reports them held, without a delta).
+const rigTargets = `{__name__=~"ptpcam_exporter_build_info|camrecord_build_info"}`
+
+// judged is a camera metric as the alerts judge it (alerts/ptpcam.rules.yml):
+// once per camera, from camrecord's series where camrecord serves the
+// camera, else from the exporter's.
+func judged(metric string) string {
+	return `(` + metric + `{` + cameraSel + `} and on(job, instance) camrecord_build_info{` + hostSel + `}) or on(serial) ` +
+		metric + `{` + cameraSel + `}`
+}
+
 // hostRoles are the values of ptpcam_ptp_role's role label (pmc.AllRoles,
 // lower-cased) with the colour each gets on the timeline; the index + 1 is
 // the code the timeline query maps the state set to.
@@ -108,8 +121,16 @@ func withVariables(b *dashboard.DashboardBuilder, ds common.DataSourceRef, metri
 		Type("prometheus")).
 		WithVariable(q("job", "label_values("+metric+", job)").
 			Description("Prometheus job of the scrape targets")).
-		WithVariable(q("instance", "label_values("+metric+`{job=~"$job"}, instance)`).
+		WithVariable(q("instance", "label_values("+withMatcher(metric, `job=~"$job"`)+", instance)").
 			Description("Scrape target (host:port)"))
+}
+
+// withMatcher adds a label matcher to a metric name or a {...} selector.
+func withMatcher(sel, matcher string) string {
+	if strings.HasSuffix(sel, "}") {
+		return sel[:len(sel)-1] + ", " + matcher + "}"
+	}
+	return sel + "{" + matcher + "}"
 }
 
 // newDashboard is what both dashboards share: read-only, the last hour,
@@ -152,7 +173,7 @@ func PTPCam() (dashboard.Dashboard, error) {
 
 	b := newDashboard("ptpcam: PTP camera rig", UID, "30s", []string{"ptpcam", "ptp", "cameras"},
 		"PTP timing of a GigE Vision camera rig, from ptpcam_exporter: the host's ptp4l, each camera's clock against the host, and the exporter's health.")
-	b = withVariables(b, ds, "ptpcam_exporter_build_info").
+	b = withVariables(b, ds, rigTargets).
 		WithVariable(cameraVariable(ds, "ptpcam_camera_up")).
 		Annotation(dashboard.NewAnnotationQueryBuilder().
 			Name("ptpcam alerts").
@@ -171,17 +192,20 @@ func PTPCam() (dashboard.Dashboard, error) {
 	for _, pb := range p.host() {
 		b.WithPanel(pb)
 	}
-	b.WithRow(dashboard.NewRowBuilder("Cameras").Id(p.id()))
-	for _, pb := range p.cameras() {
-		b.WithPanel(pb)
-	}
-	b.WithRow(dashboard.NewRowBuilder("Exporter").Id(p.id()))
-	for _, pb := range p.exporter() {
-		b.WithPanel(pb)
-	}
-	b.WithRow(dashboard.NewRowBuilder("Host: port statistics and reference").Id(p.id()))
-	for _, pb := range p.hostCounters() {
-		b.WithPanel(pb)
+	// Ids in the order panels were added to the dashboard over time (they
+	// stay stable), panels in the order they are shown.
+	camRow, cams := dashboard.NewRowBuilder("Cameras").Id(p.id()), p.cameras()
+	expRow, exp := dashboard.NewRowBuilder("Exporter").Id(p.id()), p.exporter()
+	hcRow, hc := dashboard.NewRowBuilder("Host: port statistics and reference").Id(p.id()), p.hostCounters()
+	cams = append(cams, p.cameraControl())
+	for _, row := range []struct {
+		row    *dashboard.RowBuilder
+		panels []cog.Builder[dashboard.Panel]
+	}{{camRow, cams}, {expRow, exp}, {hcRow, hc}} {
+		b.WithRow(row.row)
+		for _, pb := range row.panels {
+			b.WithPanel(pb)
+		}
 	}
 	d, err := b.Build()
 	if err != nil {
@@ -304,7 +328,7 @@ func (p *panels) cameras() []cog.Builder[dashboard.Panel] {
 	return []cog.Builder[dashboard.Panel]{
 		p.seconds("Camera clock delta",
 			"Camera time minus the midpoint of the host's bracket around the timestamp latch (TAI/UTC corrected). The green band is ±1 ms, the PtpcamCameraClockDesync threshold; the alert only fires while the host clock is a valid reference.",
-			`ptpcam_camera_clock_delta_seconds{`+cameraSel+`}`, "{{serial}}").
+			judged("ptpcam_camera_clock_delta_seconds"), "{{serial}}").
 			Span(16).Height(9).
 			Thresholds(steps("red", level{-DesyncThreshold, "green"}, level{DesyncThreshold, "red"})).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashedAndArea)).
@@ -316,7 +340,7 @@ func (p *panels) cameras() []cog.Builder[dashboard.Panel] {
 			Description("Largest |camera clock delta| of the selected cameras within the dashboard's time range.").
 			Datasource(p.ds).Height(9).Span(4).
 			Unit("s").
-			WithTarget(p.instant(`max(max_over_time(abs(ptpcam_camera_clock_delta_seconds{`+cameraSel+`})[$__range:]))`, "worst")).
+			WithTarget(p.instant(`max(max_over_time(abs(`+judged("ptpcam_camera_clock_delta_seconds")+`)[$__range:]))`, "worst")).
 			Thresholds(steps("green", level{DesyncThreshold, "red"})).
 			ColorMode(common.BigValueColorModeBackground).
 			GraphMode(common.BigValueGraphModeNone),
@@ -340,23 +364,23 @@ func (p *panels) cameras() []cog.Builder[dashboard.Panel] {
 			ShowValue(common.VisibilityModeAuto),
 		p.timeline().
 			Title("Camera up").
-			Description("Whether the camera answered the exporter (ptpcam_camera_up).").
+			Description("Whether the camera answered (ptpcam_camera_up): the exporter's samples, or camrecord's while it holds the camera for a take. A camera another application controls answers the exporter's reads and is up.").
 			Datasource(p.ds).Height(8).Span(12).
 			Unit("none").
-			WithTarget(p.query(`ptpcam_camera_up{`+cameraSel+`}`, "{{serial}}")).
+			WithTarget(p.query(judged("ptpcam_camera_up"), "{{serial}}")).
 			Mappings(upMappings("up", "down")).
 			ShowValue(common.VisibilityModeNever),
 
 		p.seconds("Delta uncertainty",
 			"Half the host bracket around each latch: the delta is known to ± this. Above the red line (PtpcamLatchUncertaintyHigh) a 1 ms threshold cannot be judged.",
-			`ptpcam_camera_clock_delta_uncertainty_seconds{`+cameraSel+`}`, "{{serial}}").
+			judged("ptpcam_camera_clock_delta_uncertainty_seconds"), "{{serial}}").
 			Span(8).
 			Min(0).
 			Thresholds(steps("green", level{UncertaintyThreshold, "red"})).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)),
 		p.seconds("Delta sample age",
 			"Age of the last good latch sample of each camera: it grows while a camera does not answer latches.",
-			`ptpcam_camera_clock_delta_sample_age_seconds{`+cameraSel+`}`, "{{serial}}").
+			judged("ptpcam_camera_clock_delta_sample_age_seconds"), "{{serial}}").
 			Span(8).
 			Min(0),
 		p.seconds("Camera offset from master",
@@ -375,6 +399,18 @@ func (p *panels) cameras() []cog.Builder[dashboard.Panel] {
 			WithTransformation(organize([]string{"Time", "Value #A", "Value #B", "__name__", "job"},
 				map[string]string{"grandmaster_identity": "grandmaster"})),
 	}
+}
+
+// cameraControl is the table of cameras held by another application.
+func (p *panels) cameraControl() cog.Builder[dashboard.Panel] {
+	return table.NewPanelBuilder().Id(p.id()).
+		Title("Camera control").
+		Description("Cameras another application controls (GigE Vision allows one controller; the exporter takes control only for its samples). The exporter then reads what monitor access allows and sends no latch; during a take the holder is camrecord (this host), which serves the cameras' deltas. Another holder leaves the clock unjudged (PtpcamCameraClockUnmeasured).").
+		Datasource(p.ds).Height(5).Span(24).
+		Unit("none").
+		WithTarget(p.table(`ptpcam_camera_controller_info{` + cameraSel + `}`)).
+		WithTransformation(organize([]string{"Time", "Value", "__name__", "job"},
+			map[string]string{"address": "controller", "this_host": "this host"}))
 }
 
 // hostCounters are ptp4l's port statistics and the host reference check;

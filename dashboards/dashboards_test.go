@@ -179,10 +179,11 @@ func TestPanels(t *testing.T) {
 }
 
 // knownMetrics is the exporter's contract, collector/testdata/metrics.txt,
-// plus the series Prometheus itself writes.
+// plus the series Prometheus itself writes and camrecord's build info (which
+// tells camrecord's targets, serving the cameras of a take, from exporters).
 func knownMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	known := map[string]bool{"up": true, "ALERTS": true}
+	known := map[string]bool{"up": true, "ALERTS": true, "camrecord_build_info": true}
 	for m := range testenv.KnownMetrics(t) {
 		known[m] = true
 	}
