@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -361,13 +362,21 @@ func TestIdentities(t *testing.T) {
 	}
 }
 
+// names joins the values' String()s with spaces.
+func names[T fmt.Stringer](vs []T) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(v.String())
+	}
+	return b.String()
+}
+
 func TestEnumNames(t *testing.T) {
 	t.Parallel()
-	var names []string
-	for _, s := range AllPortStates() {
-		names = append(names, s.String())
-	}
-	if got := strings.Join(names, " "); got != "INITIALIZING FAULTY DISABLED LISTENING PRE_MASTER MASTER PASSIVE UNCALIBRATED SLAVE" {
+	if got := names(AllPortStates()); got != "INITIALIZING FAULTY DISABLED LISTENING PRE_MASTER MASTER PASSIVE UNCALIBRATED SLAVE" {
 		t.Errorf("port states: %s", got)
 	}
 	if s := PortState(0).String(); s != "PortState(0)" {

@@ -157,17 +157,20 @@ func pmcParent(d ParentDataSet) map[string]string {
 	}
 }
 
+// pmcTimeFlags prints the time property flags and source as pmc does in
+// both TIME_PROPERTIES_DATA_SET and GRANDMASTER_SETTINGS_NP, with the UTC
+// offset, into m.
+func pmcTimeFlags(m map[string]string, utcOffset int16, f TimeFlags, source uint8) map[string]string {
+	m["currentUtcOffset"] = fmt.Sprint(utcOffset)
+	m["leap61"], m["leap59"] = b01(f.Leap61), b01(f.Leap59)
+	m["currentUtcOffsetValid"], m["ptpTimescale"] = b01(f.CurrentUTCOffsetValid), b01(f.PTPTimescale)
+	m["timeTraceable"], m["frequencyTraceable"] = b01(f.TimeTraceable), b01(f.FrequencyTraceable)
+	m["timeSource"] = fmt.Sprintf("0x%02x", source)
+	return m
+}
+
 func pmcTimeProperties(d TimePropertiesDataSet) map[string]string {
-	return map[string]string{
-		"currentUtcOffset":      fmt.Sprint(d.CurrentUTCOffset),
-		"leap61":                b01(d.Leap61),
-		"leap59":                b01(d.Leap59),
-		"currentUtcOffsetValid": b01(d.CurrentUTCOffsetValid),
-		"ptpTimescale":          b01(d.PTPTimescale),
-		"timeTraceable":         b01(d.TimeTraceable),
-		"frequencyTraceable":    b01(d.FrequencyTraceable),
-		"timeSource":            fmt.Sprintf("0x%02x", d.TimeSource),
-	}
+	return pmcTimeFlags(map[string]string{}, d.CurrentUTCOffset, d.TimeFlags, d.TimeSource)
 }
 
 func pmcTimeStatus(d TimeStatusNP) map[string]string {
@@ -188,19 +191,11 @@ func pmcTimeStatus(d TimeStatusNP) map[string]string {
 }
 
 func pmcGMSettings(d GrandmasterSettingsNP) map[string]string {
-	return map[string]string{
+	return pmcTimeFlags(map[string]string{
 		"clockClass":              fmt.Sprint(d.ClockQuality.ClockClass),
 		"clockAccuracy":           fmt.Sprintf("0x%02x", d.ClockQuality.ClockAccuracy),
 		"offsetScaledLogVariance": fmt.Sprintf("0x%04x", d.ClockQuality.OffsetScaledLogVariance),
-		"currentUtcOffset":        fmt.Sprint(d.UTCOffset),
-		"leap61":                  b01(d.Leap61),
-		"leap59":                  b01(d.Leap59),
-		"currentUtcOffsetValid":   b01(d.CurrentUTCOffsetValid),
-		"ptpTimescale":            b01(d.PTPTimescale),
-		"timeTraceable":           b01(d.TimeTraceable),
-		"frequencyTraceable":      b01(d.FrequencyTraceable),
-		"timeSource":              fmt.Sprintf("0x%02x", d.TimeSource),
-	}
+	}, d.UTCOffset, d.TimeFlags, d.TimeSource)
 }
 
 func pmcPort(d PortDataSet) map[string]string {

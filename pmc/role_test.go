@@ -1,7 +1,6 @@
 package pmc
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -81,11 +80,7 @@ func TestInferRole(t *testing.T) {
 
 func TestRoleNames(t *testing.T) {
 	t.Parallel()
-	var names []string
-	for _, r := range AllRoles() {
-		names = append(names, r.String())
-	}
-	if got := strings.Join(names, " "); got != "Unknown Grandmaster Slave Uncalibrated Listening Faulty Disabled Master Passive" {
+	if got := names(AllRoles()); got != "Unknown Grandmaster Slave Uncalibrated Listening Faulty Disabled Master Passive" {
 		t.Errorf("roles: %s", got)
 	}
 	if s := Role(42).String(); s != "Role(42)" {

@@ -108,20 +108,6 @@ func decodeCounters(t *testing.T, file string, frameSize int) []uint64 {
 	return ks
 }
 
-func ffprobeFrames(t *testing.T, file string) int {
-	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-		"-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", file).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", file, err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatalf("ffprobe %s: %q: %v", file, out, err)
-	}
-	return n
-}
-
 func readSidecar(t *testing.T, path string) []map[string]string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -169,7 +155,7 @@ func TestAlignedTake(t *testing.T) {
 		if c.Err != "" {
 			t.Fatalf("camera %s: %s", c.Serial, c.Err)
 		}
-		if n := ffprobeFrames(t, c.File); n != 100 {
+		if n := testenv.VideoFrames(t, c.File); n != 100 {
 			t.Errorf("camera %s: ffprobe counts %d frames, want 100", c.Serial, n)
 		}
 		ks := decodeCounters(t, c.File, tw*th)
@@ -268,7 +254,7 @@ func TestUnaligned(t *testing.T) {
 	cfg.Duration = 500 * time.Millisecond
 	_, res := record(t, cfg, &fakeCamera{serial: "U1", skip: map[int64]bool{3: true}})
 	c := res.Cameras[0]
-	if n := ffprobeFrames(t, c.File); n != 49 {
+	if n := testenv.VideoFrames(t, c.File); n != 49 {
 		t.Errorf("ffprobe counts %d frames, want 49", n)
 	}
 	rows := readSidecar(t, c.Sidecar)
@@ -359,7 +345,7 @@ func TestStopEarly(t *testing.T) {
 		if c.Err != "" {
 			t.Errorf("camera %s: %s", c.Serial, c.Err)
 		}
-		if n := ffprobeFrames(t, c.File); int64(n) != res.Frames {
+		if n := testenv.VideoFrames(t, c.File); int64(n) != res.Frames {
 			t.Errorf("camera %s: %d frames, want %d", c.Serial, n, res.Frames)
 		}
 		if rows := readSidecar(t, c.Sidecar); int64(len(rows)) != res.Frames {
@@ -436,7 +422,7 @@ func TestCameraFails(t *testing.T) {
 	if !strings.Contains(c.Err, "no frame for") {
 		t.Errorf("F2 error %q, want a stall report", c.Err)
 	}
-	if n := ffprobeFrames(t, c.File); n != 31 {
+	if n := testenv.VideoFrames(t, c.File); n != 31 {
 		t.Errorf("F2: %d frames playable, want 31", n)
 	}
 	if res.Failed() != 1 {
@@ -488,7 +474,7 @@ func TestFFmpegKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := res.Cameras[0]; c.Err != "" || len(c.Segments) != 1 || ffprobeFrames(t, c.File) != 100 {
+	if c := res.Cameras[0]; c.Err != "" || len(c.Segments) != 1 || testenv.VideoFrames(t, c.File) != 100 {
 		t.Errorf("K1: %+v", c)
 	}
 	// K2's ffmpeg was killed ~60 frames in: the take goes on in a second
@@ -507,7 +493,7 @@ func TestFFmpegKilled(t *testing.T) {
 	if s2.FirstGrid != s1.Frames || uint64(s1.Frames) < seen.Load() || s1.Frames >= 100 {
 		t.Errorf("K2: segment 2 starts at trigger %d, segment 1 took %d frames; want equal, at least the %d written before the kill", s2.FirstGrid, s1.Frames, seen.Load())
 	}
-	n1, n2 := ffprobeFrames(t, s1.File), ffprobeFrames(t, s2.File)
+	n1, n2 := testenv.VideoFrames(t, s1.File), testenv.VideoFrames(t, s2.File)
 	if int64(n2) != 100-s2.FirstGrid || s2.Frames != int64(n2) {
 		t.Errorf("K2: segment 2 holds %d frames (%d written), want triggers %d..99", n2, s2.Frames, s2.FirstGrid)
 	}
@@ -601,10 +587,10 @@ fi
 		!strings.Contains(s2.Encoder.Reason, "out of memory (10)") {
 		t.Errorf("N1 segment 2 encoder: %+v", s2.Encoder)
 	}
-	if n := ffprobeFrames(t, s1.File); n != 30 || s1.EncodedFrames != 30 || s1.StoredFrames == nil || *s1.StoredFrames != 30 {
+	if n := testenv.VideoFrames(t, s1.File); n != 30 || s1.EncodedFrames != 30 || s1.StoredFrames == nil || *s1.StoredFrames != 30 {
 		t.Errorf("N1 segment 1: %d frames in the file, %d reported encoded, %v stored per the session; want 30", n, s1.EncodedFrames, s1.StoredFrames)
 	}
-	if n := ffprobeFrames(t, s2.File); int64(n) != 100-s2.FirstGrid || s2.FirstGrid < 30 {
+	if n := testenv.VideoFrames(t, s2.File); int64(n) != 100-s2.FirstGrid || s2.FirstGrid < 30 {
 		t.Errorf("N1 segment 2: %d frames from trigger %d, want the rest of 100", n, s2.FirstGrid)
 	}
 	t.Logf("N1: NVENC stopped after 30 frames; %d written to it; CPU segment from trigger %d", s1.Frames, s2.FirstGrid)
