@@ -44,16 +44,15 @@ const (
 	recordAddr      = "127.0.0.1:19879" // camrecord's metrics in the rig's host namespace
 )
 
-// e2eCameras returns the rig's cameras, the ones the exporter watches and
-// the sfnc cameras camrecord records (which the exporter does not watch).
+// e2eCameras returns the rig's cameras, the ones the exporter watches (all)
+// and the sfnc cameras camrecord records.
 func e2eCameras(t *testing.T) (cams []rig.Camera, watched []e2eCamera, recorded []string) {
 	t.Helper()
 	dir := testenv.VendorXMLDir(t)
 	for i, d := range rig.DefaultCameras(4, 0) {
 		cams = append(cams, d)
-		if i%2 == 0 { // 05520125, 05520128
-			watched = append(watched, e2eCamera{d.Serial, "camsim profile sfnc", "PtpEnable:bool"})
-		} else {
+		watched = append(watched, e2eCamera{d.Serial, "camsim profile sfnc", "PtpEnable:bool"})
+		if i%2 == 1 { // 05520126, 05520129
 			recorded = append(recorded, d.Serial)
 		}
 	}
@@ -156,15 +155,16 @@ func checkCameras(t *testing.T, p *promAPI, cams []e2eCamera) {
 	}
 }
 
-// recordTake runs camrecord on serials (cameras the exporter does not
-// watch) until every query of the recorder dashboard returned data through
-// Prometheus' camrecord job, then stops it with SIGINT: a clean take.
-func recordTake(t *testing.T, r *rig.Rig, p *promAPI, serials []string) {
+// recordTake runs camrecord on serials (cameras the exporter watches too)
+// until every query of the recorder dashboard returned data through
+// Prometheus' camrecord job and during (if not nil) returned, then stops it
+// with SIGINT: a clean take.
+func recordTake(t *testing.T, r *rig.Rig, p *promAPI, serials []string, during func()) {
 	t.Helper()
 	bin := filepath.Join(testenv.Build(t, "camrecord"), "camrecord")
 	args := []string{"--output-dir", t.TempDir(), "--ptp.socket", r.Socket, "--web.listen-address", recordAddr,
 		"--lead-time", "3s", "--progress.interval", "2s", "--width", "320", "--height", "240", "--fps", "25",
-		"--duration", "0s", "--encoder", "libx264"}
+		"--duration", "0s", "--encoder", "libx264", "--camera.sample-interval", "1s"}
 	for _, s := range serials {
 		args = append(args, "--serial", s)
 	}
@@ -190,6 +190,9 @@ func recordTake(t *testing.T, r *rig.Rig, p *promAPI, serials []string) {
 	p.waitValue(t, `ptpcam_record_state{job="camrecord", state="recording"}`, 1, 120*time.Second)
 	p.waitValue(t, `count(rate(ptpcam_record_frames_written_total{job="camrecord"}[15s]) > 0)`, float64(len(serials)), 60*time.Second)
 	dashboardQueriesReturnData(t, p, "recorder.json", nil, nil)
+	if during != nil {
+		during()
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ type amWebhook struct {
 }
 
 type received struct {
-	alertname, serial, status string
+	alertname, serial, status, instance string
 }
 
 // webhook collects Alertmanager's notifications, one entry per alert.
@@ -43,7 +44,7 @@ func (w *webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err := json.NewDecoder(r.Body).Decode(&p); err == nil {
 		w.mu.Lock()
 		for _, a := range p.Alerts {
-			w.got = append(w.got, received{a.Labels["alertname"], a.Labels["serial"], a.Status})
+			w.got = append(w.got, received{a.Labels["alertname"], a.Labels["serial"], a.Status, a.Labels["instance"]})
 		}
 		w.mu.Unlock()
 	}
@@ -102,20 +103,6 @@ func TestEndToEndAlerts(t *testing.T) {
 	// a clock delta with its uncertainty.
 	p.waitValue(t, `ptpcam_ptp_role{role="grandmaster"}`, 1, 60*time.Second)
 	checkCameras(t, p, watched)
-	// A take on the cameras the exporter does not watch: every query of the
-	// recorder dashboard returns data while it runs.
-	recordTake(t, r, p, recorded)
-
-	// The alerts annotation (ALERTS) has data once an alert fires, below.
-	notAlerts := func(q dashboards.Query) bool { return !strings.Contains(q.Expr, "ALERTS") }
-	var conditional []string
-	for name, cond := range testenv.KnownMetrics(t) {
-		if cond {
-			conditional = append(conditional, name)
-		}
-	}
-	dashboardQueriesReturnData(t, p, "ptpcam.json", notAlerts, conditional)
-
 	ctl := func(serial, key, value string) {
 		t.Helper()
 		c, err := r.Camera(serial)
@@ -127,6 +114,22 @@ func TestEndToEndAlerts(t *testing.T) {
 		}
 	}
 
+	// A take on two of the watched cameras: every query of the recorder
+	// dashboard returns data while it runs, the exporter shows the two held
+	// by camrecord, and a +5 ms step on one of them fires the desync alert
+	// once, for that camera, from camrecord's series.
+	recordTake(t, r, p, recorded, func() { takeDesync(t, p, hook, ctl, recorded[0]) })
+
+	// The alerts annotation (ALERTS) has data once an alert fires, below.
+	notAlerts := func(q dashboards.Query) bool { return !strings.Contains(q.Expr, "ALERTS") }
+	var conditional []string
+	for name, cond := range testenv.KnownMetrics(t) {
+		if cond {
+			conditional = append(conditional, name)
+		}
+	}
+	dashboardQueriesReturnData(t, p, "ptpcam.json", notAlerts, conditional)
+
 	// +5 ms on one impersonated camera: the desync alert fires for that
 	// serial only, reaches the webhook, and resolves when the offset is
 	// removed.
@@ -136,7 +139,7 @@ func TestEndToEndAlerts(t *testing.T) {
 	ctl(e2eDesyncSerial, "offset", "0s")
 	hook.wait(t, 60*time.Second, "PtpcamCameraClockDesync", e2eDesyncSerial, "resolved")
 	for _, got := range hook.all() {
-		if got.alertname == "PtpcamCameraClockDesync" && got.serial != e2eDesyncSerial {
+		if got.alertname == "PtpcamCameraClockDesync" && got.serial != e2eDesyncSerial && got.serial != recorded[0] {
 			t.Errorf("desync alert for healthy camera %s", got.serial)
 		}
 	}
@@ -145,6 +148,35 @@ func TestEndToEndAlerts(t *testing.T) {
 	ctl(e2eDomainSerial, "ptp-domain", "1")
 	hook.wait(t, 60*time.Second, "PtpcamSeveralMasters", "", "firing")
 	hook.wait(t, 60*time.Second, "PtpcamCameraNotSynchronized", e2eDomainSerial, "firing")
+}
+
+// takeDesync, during a take of serial (among others): the exporter shows
+// the camera up and held by camrecord; +5 ms on its clock fires
+// PtpcamCameraClockDesync for it alone, from one series, camrecord's
+// (instance recordAddr), and resolves when the offset is removed.
+func takeDesync(t *testing.T, p *promAPI, hook *webhook, ctl func(serial, key, value string), serial string) {
+	t.Helper()
+	p.waitValue(t, fmt.Sprintf(`count(ptpcam_camera_controller_info{job="ptpcam", serial=%q, this_host="true"})`, serial), 1, 30*time.Second)
+	p.waitValue(t, fmt.Sprintf(`ptpcam_camera_up{job="ptpcam", serial=%q}`, serial), 1, 10*time.Second)
+	p.waitValue(t, fmt.Sprintf(`count(ptpcam_camera_clock_delta_seconds{serial=%q})`, serial), 1, 30*time.Second)
+	ctl(serial, "offset", "5ms")
+	hook.wait(t, 60*time.Second, "PtpcamCameraClockDesync", serial, "firing")
+	ctl(serial, "offset", "0s")
+	hook.wait(t, 60*time.Second, "PtpcamCameraClockDesync", serial, "resolved")
+	instances := map[string]bool{}
+	for _, got := range hook.all() {
+		if got.alertname != "PtpcamCameraClockDesync" || got.status != "firing" {
+			continue
+		}
+		if got.serial != serial {
+			t.Errorf("desync alert during the take for camera %s, whose clock was not moved", got.serial)
+		}
+		instances[got.instance] = true
+	}
+	if len(instances) != 1 || !instances[recordAddr] {
+		t.Errorf("desync of %s during the take fired from %v, want once, from camrecord's %s", serial, instances, recordAddr)
+	}
+	t.Logf("take: +5 ms on %s fired PtpcamCameraClockDesync from %v only", serial, slices.Collect(maps.Keys(instances)))
 }
 
 // startMonitoring runs Alertmanager (posting to the webhook at hookAddr)
