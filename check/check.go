@@ -1,7 +1,3 @@
-// Package check holds the rig checks operators run before and during a
-// shoot, shared by ptpcamcheck and camrecord's preflight: is every camera
-// synchronized to one master (Sync), and how far is each camera's clock from
-// the host's (Timestamps).
 package check
 
 import (

@@ -1,21 +1,3 @@
-// Package pmc reads linuxptp's (ptp4l's) state over its management socket,
-// the way `pmc -u` does, without running pmc.
-//
-// It speaks IEEE 1588 management messages plus linuxptp's _NP TLVs over the
-// Unix datagram socket ptp4l listens on (uds_address, default
-// /var/run/ptp4l). The client can only send GET: there is no way to change
-// ptp4l's configuration through this package, so an exporter built on it is
-// read-only by construction.
-//
-// Facts about ptp4l the client relies on (checked against ptp4l 3.1.1):
-//   - ptp4l answers to the address the request came from, which must be a
-//     filesystem path: replies to abstract sockets get lost across network
-//     namespaces. Dial binds one in a private 0700 directory.
-//   - ptp4l silently drops requests whose domainNumber differs from its own,
-//     so a wrong Config.Domain shows up as a timeout, not as an error reply.
-//   - boundaryHops 0 keeps ptp4l from forwarding the GET out of its ports.
-//   - A GET to the wildcard port gets one answer per port; DEFAULT_DATA_SET's
-//     numberPorts says how many to wait for, so nothing waits a fixed time.
 package pmc
 
 import (

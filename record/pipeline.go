@@ -139,3 +139,25 @@ func (c *camRec) error() error {
 	defer c.mu.Unlock()
 	return c.err
 }
+
+// endOfTake is where every camera's file ends: the take's frame count, the
+// same for all. The recorder sets it once, after every acquirer is done;
+// the writers wait for it before padding to it.
+type endOfTake struct {
+	ready  chan struct{}
+	frames int64 // written before ready closes, read only after
+}
+
+func newEndOfTake() *endOfTake { return &endOfTake{ready: make(chan struct{})} }
+
+// set publishes the end; call it once.
+func (e *endOfTake) set(frames int64) {
+	e.frames = frames
+	close(e.ready)
+}
+
+// wait blocks until the end is set and returns it.
+func (e *endOfTake) wait() int64 {
+	<-e.ready
+	return e.frames
+}

@@ -1,53 +1,3 @@
-// Package record records several PTP-synchronized GigE Vision cameras, each
-// into its own ffmpeg, starting on one common device-time instant.
-//
-// # Pipeline
-//
-// Per camera, two goroutines and a bounded queue of the stream's own buffers:
-//
-//	Aravis stream --Next--> acquire --queue--> write: vmsplice whole frames into ffmpeg's stdin --> Release
-//
-// The acquirer queues the Aravis buffer itself; the writer splices its pages
-// into the pipe and gives the buffer back once ffmpeg has read them. The
-// stream keeps enough buffers for the queue, the pipe and two frame
-// retentions, so a slow encoder costs dropped frames (at a frame boundary,
-// counted with their reason) and never starves acquisition. Repeats and
-// black frames are copied. The writer only ever writes whole frames, with no
-// deadline: a cut write would misalign ffmpeg for the rest of the file.
-//
-// # Alignment
-//
-// Frames are placed on the trigger grid start + k/fps by their device
-// timestamp (frame ids wrap at 16 bits on GigE Vision 1.x and only cross-
-// check). With alignment on, every grid point k gets output frame k: a
-// missing, dropped or incomplete frame is replaced by the previous frame
-// written again (black before the first) and marked in the sidecar, so frame
-// k of every camera's file is trigger k.
-//
-// # Stopping
-//
-// A take ends after Config.Duration worth of triggers, or when the context
-// passed to Run ends (SIGINT/SIGTERM in camrecord): acquisition stops, the
-// queues drain, every file is padded (aligned) to the same frame count,
-// stdin is closed and ffmpeg finalizes. The force channel kills ffmpeg
-// instead of waiting. A camera that fails is reported in its CameraResult;
-// the other cameras go on.
-//
-// # Segments
-//
-// A camera's take is one file, or several segment files (cam..._2.mkv, _3,
-// ...), and the sidecar's segment column maps every trigger to its file:
-//   - With Config.SegmentDuration, every camera starts a new file at the same
-//     triggers, every SegmentDuration of the grid: the new ffmpeg starts
-//     before the old one is told to finish, so no frame waits for either
-//     (NVENC, whose sessions GPUs cap, finishes first; the queue waits).
-//   - An ffmpeg that dies mid-take (NVENC sessions exhausted, a crash, a
-//     kill) does not end the camera's recording: the writer starts a new
-//     ffmpeg into the next segment file from the frame the dead one did not
-//     take, on a CPU encoder if the dead one was NVENC. The frames the dead
-//     ffmpeg had not yet stored are lost with it; after the take ffprobe
-//     counts what its file holds, and the session file says so per segment.
-//     After maxRestarts the camera is reported failed.
 package record
 
 import (
@@ -400,8 +350,7 @@ func (r *Recorder) record(t *take) {
 	// back at once, until the streams close.
 	drainCtx, stopDrain := context.WithCancel(context.Background())
 	defer stopDrain()
-	endReady := make(chan struct{})
-	var end int64
+	end := newEndOfTake()
 	for _, cr := range t.recs {
 		actx, cancel := context.WithCancel(t.ctx)
 		cr.cancel = cancel
@@ -422,7 +371,7 @@ func (r *Recorder) record(t *take) {
 			<-acquired
 			cr.drain(drainCtx)
 		})
-		wrWG.Go(func() { cr.writeLoop(t.start, int64(interval), endReady, &end, t.force) })
+		wrWG.Go(func() { cr.writeLoop(t.start, int64(interval), end, t.force) })
 		go cr.watchdog(actx, t.hostStart, interval, total)
 	}
 	monitorDone := make(chan struct{})
@@ -431,9 +380,8 @@ func (r *Recorder) record(t *take) {
 
 	acqWG.Wait()
 	r.state.Store(int32(StateStopping))
-	end = r.takeEnd(t)
-	t.res.Frames = end
-	close(endReady)
+	t.res.Frames = r.takeEnd(t)
+	end.set(t.res.Frames)
 	// The writers give every buffer back before the streams (and their
 	// buffers) go; the schedulers stopped with acquisition.
 	wrWG.Wait()

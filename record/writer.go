@@ -37,16 +37,16 @@ type writer struct {
 // writeLoop writes queued frames to ffmpeg in grid order, filling gaps when
 // aligning, until the acquirer closes the queue; then it pads to the common
 // end and lets ffmpeg finalize.
-func (c *camRec) writeLoop(start, interval int64, endReady <-chan struct{}, end *int64, force <-chan struct{}) {
+func (c *camRec) writeLoop(start, interval int64, end *endOfTake, force <-chan struct{}) {
 	defer c.killOnForce(force)()
 	w := &writer{c: c, force: force, align: c.r.cfg.Align, start: start, interval: interval, seg: 1,
 		segFrames: c.r.cfg.SegmentFrames()}
 	for it := range c.queue {
 		w.take(it)
 	}
-	<-endReady
+	frames := end.wait()
 	if w.align && !c.failed.Load() {
-		for ; w.next < *end; w.next++ {
+		for ; w.next < frames; w.next++ {
 			w.emit(w.fill(), nil, row{grid: w.next, gridNs: start + w.next*interval, status: StatusFilled, filled: true})
 		}
 	}

@@ -1,9 +1,3 @@
-// Package rig builds a simulated capture rig out of real parts: Linux network
-// namespaces joined by veth pairs and a bridge, linuxptp's ptp4l as the host's
-// grandmaster with software timestamping, and one camsim per camera.
-//
-// Everything that broadcasts or multicasts (ptp4l, camsim, Aravis discovery)
-// runs inside namespaces the rig created, never in the machine's own.
 package rig
 
 import (

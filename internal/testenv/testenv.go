@@ -1,9 +1,3 @@
-// Package testenv holds the preconditions of ptpcam's tests that run real
-// parts (ptp4l, Aravis, ffmpeg, Prometheus) in network namespaces.
-//
-// Outside CI a missing tool or privilege skips the test with the reason. With
-// CI=true it fails instead: a green CI run that skipped the real parts would be
-// a lie.
 package testenv
 
 import (
