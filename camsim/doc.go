@@ -65,6 +65,13 @@
 // and ActionGroupMask 0x9804 (one action group, ActionSelector 0).
 // Feature registers from 0x10000 (see regs.go); the XML at 0x100000.
 //
+// One register table (regtable.go) says, per word address, how it reads,
+// how it takes a write (stored, validated, read-only, a self-clearing
+// command) and what the write sets off: bootRegs for the bootstrap
+// registers camsim runs for every camera, own and impersonated, ownRegs
+// for the feature registers of the own profiles. The camera holds the
+// state the table reads and writes.
+//
 // # GenICam features
 //
 // All profiles: DeviceVendorName, DeviceModelName, DeviceVersion,
@@ -77,7 +84,8 @@
 // ActionGroupMask, ActionSchedulerTime (device ns), ActionSchedulerInterval
 // (µs), ActionSchedulerCommit, ActionSchedulerCancel, ActionSchedulerStatus,
 // GevTimestampTickFrequency, GevHeartbeatTimeout, GevSCPSPacketSize, GevSCPD,
-// GevSCDA, GevSCPHostPort, ExposureTime (µs) and Gain (dB) as plain memory,
+// GevSCDA, GevSCPHostPort, GevPrimaryApplicationSocket and
+// GevPrimaryApplicationIPAddress (0x0A04/0x0A14), ExposureTime (µs) and Gain (dB) as plain memory,
 // ChunkModeActive, ChunkSelector (Timestamp, FrameID, Width, Height,
 // OffsetX, OffsetY), ChunkEnable and the Chunk* values, each behind a chunk
 // Port (ChunkID 0x11…0x16). Aravis adds its own Arv* transport nodes.

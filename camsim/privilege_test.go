@@ -138,29 +138,44 @@ func arvRegisters(t *testing.T, ns *rig.Netns, addr string) (port, ip uint32, ou
 	return got["04"], got["14"], out
 }
 
-// TestPrimaryApplicationAravis: on a rig, while one client (in the rig's
-// host namespace) holds the control privilege, Aravis' arv-tool-0.8 reads
-// the camera by monitor access — a feature and the primary application
-// registers, which name the holder — and another client's write is
-// refused; once the holder's heartbeat stops, control is freed, the
-// registers read 0, and arv-tool can take control and write.
+// TestPrimaryApplicationAravis: on a rig of a camsim camera and one
+// impersonating Baumer's TXG08c (whose XML maps GevPrimaryApplicationSocket
+// and GevPrimaryApplicationIPAddress onto 0x0A04/0x0A14), while one client
+// in the rig's host namespace holds the control privilege, Aravis'
+// arv-tool-0.8 reads the camera by monitor access — a feature, the primary
+// application registers and features, which name the holder — and another
+// client's write is refused; once the holder's heartbeat stops, control is
+// freed, the registers read 0, and arv-tool can take control and write.
 func TestPrimaryApplicationAravis(t *testing.T) {
 	testenv.RequireTool(t, "arv-tool-0.8")
-	r := testenv.UpRig(t, rig.Config{Cameras: rig.DefaultCameras(1, 0), NoPTP4L: true})
-	host := r.Host()
-	cam := r.Cameras[0]
-	holder, other := newNetnsGVCPClient(t, host, cam.Address), newNetnsGVCPClient(t, host, cam.Address)
+	baumer := filepath.Join(testenv.VendorXMLDir(t), "Baumer_TXG08c.xml")
+	cams := rig.DefaultCameras(1, 0)
+	cams = append(cams, rig.Camera{Serial: "BAUMER01", Profile: "sfnc", GenICam: baumer, Args: []string{"--genicam=" + baumer}})
+	r := testenv.UpRig(t, rig.Config{Cameras: cams, NoPTP4L: true})
+	for _, cam := range r.Cameras {
+		t.Run(cam.Serial, func(t *testing.T) { checkMonitorAccess(t, r.Host(), cam) })
+	}
+}
 
+func checkMonitorAccess(t *testing.T, host *rig.Netns, cam rig.Camera) {
+	holder, other := newNetnsGVCPClient(t, host, cam.Address), newNetnsGVCPClient(t, host, cam.Address)
 	holder.mustWrite(regCCP, 2)
 	holder.mustWrite(regHeartbeat, 30000) // long enough for arv-tool runs on a slow machine
 	hp := holder.localAddr()
 
-	if f := features(t, host, cam.Address, "DeviceModelName"); f["DeviceModelName"] == "" || f["DeviceModelName"] == "<not found>" {
+	f := features(t, host, cam.Address, "DeviceModelName", "GevPrimaryApplicationSocket", "GevPrimaryApplicationIPAddress")
+	if f["DeviceModelName"] == "" || f["DeviceModelName"] == "<not found>" {
 		t.Errorf("arv-tool-0.8 reading DeviceModelName under another's control: %v", f)
 	}
-	port, ip, out := arvRegisters(t, host, cam.Address)
-	if port != uint32(hp.Port()) || ip != ip4(hp.Addr()) {
-		t.Errorf("arv-tool-0.8 reads primary port %d ip %08x, want the holder's %v:\n%s", port, ip, hp, out)
+	sock, err1 := strconv.ParseUint(f["GevPrimaryApplicationSocket"], 0, 32)
+	ip, err2 := strconv.ParseUint(f["GevPrimaryApplicationIPAddress"], 0, 32)
+	if err1 != nil || err2 != nil || sock != uint64(hp.Port()) || uint32(ip) != ip4(hp.Addr()) {
+		t.Errorf("arv-tool-0.8 reads GevPrimaryApplicationSocket %q GevPrimaryApplicationIPAddress %q, want the holder's %v (%d, %d)",
+			f["GevPrimaryApplicationSocket"], f["GevPrimaryApplicationIPAddress"], hp, hp.Port(), ip4(hp.Addr()))
+	}
+	port, rip, out := arvRegisters(t, host, cam.Address)
+	if port != uint32(hp.Port()) || rip != ip4(hp.Addr()) {
+		t.Errorf("arv-tool-0.8 reads primary port %d ip %08x, want the holder's %v:\n%s", port, rip, hp, out)
 	}
 	if st := other.writeReg(0x10000, 320); st != camsim.StatusAccessDenied {
 		t.Errorf("another client's write under control: %v, want ACCESS_DENIED", st)
@@ -172,7 +187,7 @@ func TestPrimaryApplicationAravis(t *testing.T) {
 	holder.mustWrite(regHeartbeat, 500) // then silence: the privilege expires
 	waitFreed(t, other, 15*time.Second)
 	features(t, host, cam.Address, "Width=320")
-	if w := other.mustRead(0x10000); w != 320 {
-		t.Errorf("Width after arv-tool took the freed camera and wrote 320: %d", w)
+	if w := features(t, host, cam.Address, "Width")["Width"]; w != "320" {
+		t.Errorf("Width after arv-tool took the freed camera and wrote 320: %q", w)
 	}
 }

@@ -114,7 +114,8 @@ func (x *xmlWriter) actions() {
 }
 
 func (x *xmlWriter) transportLayer() {
-	x.category("TransportLayerControl", "GevTimestampTickFrequency", "GevHeartbeatTimeout", "GevSCPSPacketSize", "GevSCPD", "GevSCDA", "GevSCPHostPort")
+	x.category("TransportLayerControl", "GevTimestampTickFrequency", "GevHeartbeatTimeout", "GevSCPSPacketSize", "GevSCPD", "GevSCDA", "GevSCPHostPort",
+		"GevPrimaryApplicationSocket", "GevPrimaryApplicationIPAddress")
 	x.intReg("GevTimestampTickFrequency", regTickFreqHigh, 8, "RO", false, false)
 	x.intReg("GevHeartbeatTimeout", regHeartbeatTimeout, 4, "RW", false, false)
 	x.f(`  <Integer Name="GevSCPSPacketSize" NameSpace="Standard">
@@ -131,6 +132,9 @@ func (x *xmlWriter) transportLayer() {
 `, regSCP0PacketSize, regSCP0Port)
 	x.intReg("GevSCPD", regSCP0Delay, 4, "RW", false, false)
 	x.intReg("GevSCDA", regSCP0DestAddr, 4, "RW", false, true)
+	// The controlling application, for monitors (0 while free).
+	x.intReg("GevPrimaryApplicationSocket", regPrimaryPort, 4, "RO", false, true)
+	x.intReg("GevPrimaryApplicationIPAddress", regPrimaryIP, 4, "RO", false, true)
 }
 
 // ptpNames are a profile's names of its timestamp and PTP features.
