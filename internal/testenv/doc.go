@@ -13,7 +13,10 @@
 //     command with extra go build flags (build.go).
 //   - namespaces and ptp4l with cleanup: Netns, NetnsPair, PTP4L (netns.go);
 //     a whole simulated rig: UpRig (rig.go).
-//   - a child's output read while it runs: LockedBuffer (buffer.go).
+//   - a child's output read while it runs: LockedBuffer (buffer.go); the
+//     address a child bound itself with --web.listen-address 127.0.0.1:0:
+//     ListenAddress, instead of a port picked, closed and hoped to be
+//     free still (listen.go).
 //   - what a video file holds: VideoFrames (media.go).
 //   - the tree's data: ModuleRoot, KnownMetrics (metrics.go), AlertRules
 //     (rules.go); the vendor XMLs in ../shared: VendorXMLDir, VendorXMLs,
