@@ -224,4 +224,76 @@ func TestExporterCameras(t *testing.T) {
 		v, ok := lookup(m, "ptpcam_camera_up", serial("05520125"))
 		return ok && v == 1
 	})
+
+	heldByThirdParty(t, r, e, "05520128", "05520129")
+}
+
+// heldByThirdParty: another application (Aravis' arv-camera-test-0.8,
+// streaming) takes a camera between the exporter's samples and keeps it.
+// The exporter does not fight for it: the camera stays up, with PTP enable
+// read, the holder's address in controller_info and no delta; no latch is
+// sent meanwhile (over two sample rounds, seen on freeSerial). When the holder stops, the exporter latches it again.
+func heldByThirdParty(t *testing.T, r *rig.Rig, e *rigExporter, s, freeSerial string) {
+	t.Helper()
+	testenv.RequireTool(t, "arv-camera-test-0.8")
+	c, err := r.Camera(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	holder := r.Host().Command(ctx, "arv-camera-test-0.8", "-n", c.Address, "-w", "64", "-h", "64", "-f", "5")
+	holderOut := &lockedWriter{}
+	holder.Stdout, holder.Stderr = holderOut, holderOut
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		cancel()
+		if !stopped {
+			_ = holder.Wait()
+		}
+		if t.Failed() {
+			t.Logf("arv-camera-test-0.8:\n%s", tail(holderOut.String(), 2000))
+		}
+	})
+	sel := map[string]string{"serial": s}
+	held := func(m map[string]*dto.MetricFamily) bool {
+		_, delta := lookup(m, "ptpcam_camera_clock_delta_seconds", sel)
+		_, info := lookup(m, "ptpcam_camera_controller_info", map[string]string{"serial": s, "this_host": "true"})
+		return info && !delta
+	}
+	mfs := e.waitFor(t, s+" held by arv-camera-test", 30*time.Second, held)
+	latches := value(t, mfs, "ptpcam_camera_latches_total", sel)
+	// Two more sample rounds while held (seen as latches of a free camera,
+	// free): no latch of the held one, still up.
+	free := map[string]string{"serial": freeSerial}
+	for range 2 {
+		n := value(t, mfs, "ptpcam_camera_latches_total", free)
+		mfs = e.waitFor(t, s+" held through a later sample", 10*time.Second, func(m map[string]*dto.MetricFamily) bool {
+			v, _ := lookup(m, "ptpcam_camera_latches_total", free)
+			return v > n && held(m)
+		})
+	}
+	for _, m := range mfs["ptpcam_camera_controller_info"].Metric {
+		t.Logf("%s held: controller_info %s this_host=%s", s, labelOf(m, "address"), labelOf(m, "this_host"))
+	}
+	if v := value(t, mfs, "ptpcam_camera_up", sel); v != 1 {
+		t.Errorf("%s held by another application: up %v, want 1", s, v)
+	}
+	if v := value(t, mfs, "ptpcam_camera_ptp_enabled", sel); v != 1 {
+		t.Errorf("%s held: ptp_enabled %v, want 1 (read with monitor access)", s, v)
+	}
+	if n := value(t, mfs, "ptpcam_camera_latches_total", sel); n != latches {
+		t.Errorf("%s held: %v latches sent while another application controls it", s, n-latches)
+	}
+	_ = holder.Process.Signal(os.Interrupt)
+	_ = holder.Wait()
+	stopped = true
+	e.waitFor(t, s+" latched again after the holder left", 30*time.Second, func(m map[string]*dto.MetricFamily) bool {
+		_, delta := lookup(m, "ptpcam_camera_clock_delta_seconds", sel)
+		_, info := lookup(m, "ptpcam_camera_controller_info", sel)
+		n, _ := lookup(m, "ptpcam_camera_latches_total", sel)
+		return delta && !info && n > latches
+	})
 }

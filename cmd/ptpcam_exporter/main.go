@@ -69,7 +69,7 @@ func newApp() (*kingpin.Application, *options) {
 	o.serials = app.Flag("camera.serial", "Serial of a camera to watch; repeat for several. None: every discovered camera, up to --camera.max.").Strings()
 	o.camMax = app.Flag("camera.max", "Most cameras watched when none is named.").Default("8").Int()
 	o.camIface = app.Flag("camera.interface", "Discover cameras on this host interface only (default: all).").String()
-	o.camInterval = app.Flag("camera.interval", "Interval of camera samples (PTP status and a timestamp latch). Scrapes report the last sample and never touch the cameras.").Default("5s").Duration()
+	o.camInterval = app.Flag("camera.interval", "Interval of camera samples (PTP status and a timestamp latch). Each sample takes the camera's GigE Vision control and leaves it after, so camrecord can take the camera between samples; a camera another application controls is reported held (ptpcam_camera_controller_info), not latched. Scrapes report the last sample and never touch the cameras.").Default("5s").Duration()
 	o.camTimeout = app.Flag("camera.timeout", "Timeout of one camera's sample; at most --camera.interval.").Default("2s").Duration()
 	o.enablePTP = app.Flag("camera.enable-ptp", "Enable PTP in every camera that has it (this changes the cameras).").Bool()
 	o.desync = app.Flag("camera.desync-threshold", "Camera clock deltas beyond ± this are out of sync (as PtpcamCameraClockDesync); with hardware timestamping, a PHC and CLOCK_REALTIME further apart than this make the host an invalid reference.").Default("1ms").Duration()
