@@ -1,16 +1,13 @@
 package camsim_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,36 +16,15 @@ import (
 	"github.com/ptpcam/ptpcam/rig"
 )
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
-// camsimBinary builds cmd/camsim once per test run.
+// camsimBinary is cmd/camsim, built once per test run (testenv.Build).
 func camsimBinary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "camsim-test-")
-		if buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, "camsim"), "../cmd/camsim").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/camsim: %w: %s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(buildDir, "camsim")
+	return filepath.Join(testenv.Build(t, "camsim"), "camsim")
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testenv.CleanupBuild()
 	os.Exit(code)
 }
 
@@ -56,13 +32,8 @@ func TestMain(m *testing.M) {
 // (for ptp4l and camsim on 127.0.0.x).
 func newNetns(t *testing.T) *rig.Netns {
 	t.Helper()
-	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "arv-tool-0.8")
-	ns, err := rig.NewNetns(t.Context(), rig.UniqueName("camsim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Close() })
+	ns := testenv.Netns(t, "camsim")
 	if err := ns.IP(t.Context(), "link", "set", "lo", "multicast", "on"); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +46,7 @@ type simCamera struct {
 	Serial  string
 	Control *camsim.ControlClient
 	cmd     *exec.Cmd
-	out     *bytes.Buffer
+	out     *testenv.LockedBuffer
 	done    chan struct{}
 }
 
@@ -89,9 +60,9 @@ func startCamsim(t *testing.T, ns *rig.Netns, addr, serial string, args ...strin
 		all = append(all, "--address", addr)
 	}
 	all = append(all, args...)
-	c := &simCamera{Addr: addr, Serial: serial, Control: camsim.DialControl("unix:" + sock), out: &bytes.Buffer{}, done: make(chan struct{})}
+	c := &simCamera{Addr: addr, Serial: serial, Control: camsim.DialControl("unix:" + sock), out: &testenv.LockedBuffer{}, done: make(chan struct{})}
 	c.cmd = ns.Command(context.Background(), camsimBinary(t), all...)
-	c.cmd.Stdout, c.cmd.Stderr = &syncWriter{w: c.out}, &syncWriter{w: c.out}
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -121,17 +92,6 @@ func startCamsim(t *testing.T, ns *rig.Netns, addr, serial string, args ...strin
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // arv runs arv-tool-0.8 in ns and returns its output.

@@ -8,6 +8,7 @@ import (
 // A slaved camera runs on its grandmaster's timescale: TAI when the Announce
 // sets ptpTimescale, the grandmaster's own (here: the host's) time for ARB.
 func TestClockFollowsAnnounceTimescale(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	c := newClock(true, 0, 0, 0)
 	host := time.Unix(1_800_000_000, 0)
 	c.now = func() time.Time { return host }

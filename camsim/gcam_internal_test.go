@@ -34,6 +34,7 @@ func impersonate(t testing.TB, xmlText []byte) *camera {
 // simulates that it declares, and the PTP enable written in the camera's
 // form reaches the PTP port.
 func TestGenICamVendorXMLs(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	for _, path := range testenv.VendorXMLs(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			b, err := os.ReadFile(path)
@@ -115,6 +116,7 @@ func tisExcerptXML(t *testing.T) []byte {
 // over the bootstrap latch registers makes the tick 1 MHz, and the value
 // read through the formula is the device clock in ns.
 func TestGenICamTISLatchFormula(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	c := impersonate(t, tisExcerptXML(t))
 	if c.tickHz != 1_000_000 {
 		t.Fatalf("tick %d Hz, want 1 MHz from the formula", c.tickHz)
@@ -190,6 +192,7 @@ func TestGenICamActionQueue(t *testing.T) {
 // TestGenICamUnresolvedListed: a feature whose path breaks is logged at
 // start-up with the reason, never dropped silently.
 func TestGenICamUnresolvedListed(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	xml := `<RegisterDescription VendorName="V" ModelName="M">
  <Boolean Name="PtpEnable"><pValue>Missing</pValue></Boolean>
  <Integer Name="Width"><pValue>WidthReg</pValue></Integer>
@@ -221,6 +224,7 @@ func TestGenICamUnresolvedListed(t *testing.T) {
 // PtpStatus, FLIR's GevIEEE1588StatusLatched) keeps its value until the
 // data-set latch; a live one (FLIR's GevIEEE1588Status) follows at once.
 func TestGenICamLatchedStatus(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	for _, tc := range []struct {
 		file, latch string
 		frozen      []string
@@ -285,6 +289,7 @@ func TestGenICamLatchedStatus(t *testing.T) {
 // FLIR, Action1 on Basler and Hikrobot) set under TriggerSelector FrameStart
 // arms the action trigger.
 func TestGenICamTriggerEntries(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	for file, entry := range map[string]string{
 		"FLIR_BFS-PGE-50S4C.xml": "Action0", "Basler_acA2040-35gm.xml": "Action1",
 		"Basler_a2A2600-20gmBAS.xml": "Action1", "Hikrobot_HIKCamera-GEV.xml": "Action1",
@@ -320,6 +325,7 @@ func TestGenICamTriggerEntries(t *testing.T) {
 // ActionDeviceKey register 0x090C: that keeps the key, and the scheduler
 // uses camsim's value.
 func TestGenICamActionQueueSize(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	for _, c := range []struct {
 		file       string
 		read, used int64

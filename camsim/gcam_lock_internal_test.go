@@ -13,6 +13,7 @@ import (
 // is On (the device sets TriggerSource_Lck) and accepted once it is Off;
 // the lock bit reads as the XML's pIsLocked.
 func TestGenICamLockNodes(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), "FLIR_BFS-PGE-50S4C.xml"))
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ func FuzzParseCommand(f *testing.F) {
 }
 
 func TestParseCommandRejects(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	for _, tc := range []struct {
 		name string
 		b    []byte

@@ -22,6 +22,7 @@ func (m wordMem) writeMem(a uint64, b []byte) {
 }
 
 func TestFormula(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	vars := map[string]int64{"HIGH": 2, "LOW": 5, "SELECTOR": 3, "X": -7}
 	for src, want := range map[string]int64{
 		"1000 * ((HIGH<< 32) | LOW)":        1000 * (2<<32 | 5),
@@ -85,6 +86,7 @@ const testXML = `<?xml version="1.0"?>
 // TestNodeGraph: bit order of big- and little-endian fields, StructEntry,
 // pIndex and inline address formulas, converters, and write inversion.
 func TestNodeGraph(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
 	doc, err := parseGenICam([]byte(testXML))
 	if err != nil {
 		t.Fatal(err)
