@@ -2,6 +2,7 @@ package rig_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -63,5 +64,30 @@ func TestRigARPAnswersFromHostVeth(t *testing.T) {
 	want, bridge := mac(r.HostNetns, r.HostInterface), mac(r.HostNetns, "br0")
 	if !strings.Contains(string(out), want) {
 		t.Fatalf("camera's neighbour entry for %s: %q; want the host veth's %s (br0 is %s)", r.HostAddress, out, want, bridge)
+	}
+}
+
+// Bad configurations fail with an error naming the input before anything is
+// created: no state directory, no namespace.
+func TestUpBadConfig(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cfg  rig.Config
+		want string
+	}{
+		{rig.Config{Name: "a name with spaces"}, `rig name "a name with spaces": at most 20 characters`},
+		{rig.Config{Name: "abcdefghijklmnopqrstu"}, `rig name "abcdefghijklmnopqrstu": at most 20 characters`},
+		{rig.Config{Name: "bad", Cameras: rig.DefaultCameras(65, 0)}, "rig bad: 65 cameras, at most 64"},
+		{rig.Config{Name: "bad", Cameras: []rig.Camera{{Serial: "05520125"}, {Profile: "gev"}}}, "rig bad: camera 1 has no serial"},
+	} {
+		state := t.TempDir()
+		tc.cfg.StateDir, tc.cfg.Camsim = state, "/nonexistent/camsim"
+		r, err := rig.Up(context.Background(), tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || r != nil {
+			t.Errorf("Up(%+v): rig %v, error %v; want no rig and %q", tc.cfg.Name, r, err, tc.want)
+		}
+		if ents, _ := os.ReadDir(state); len(ents) != 0 {
+			t.Errorf("Up(%q) failed but left %v in the state directory", tc.cfg.Name, ents)
+		}
 	}
 }
