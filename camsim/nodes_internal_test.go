@@ -186,3 +186,35 @@ func TestChunkLayout(t *testing.T) {
 		t.Errorf("chunks found: %v", got)
 	}
 }
+
+// TestNodeGraphLoopLeavesDepth: a reference loop is cut with an error, and
+// cutting it leaves the graph's depth as it was, so that other features
+// still evaluate after many cut loops (each cut used to leak one level, and
+// after 64 every read failed).
+func TestNodeGraphLoopLeavesDepth(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
+	doc, err := parseGenICam([]byte(`<RegisterDescription VendorName="V" ModelName="M">
+ <Integer Name="A"><pValue>B</pValue></Integer>
+ <Integer Name="B"><pValue>A</pValue></Integer>
+ <Integer Name="W"><pValue>WReg</pValue></Integer>
+ <IntReg Name="WReg"><Address>0x2000</Address><Length>4</Length><AccessMode>RW</AccessMode><pPort>Device</pPort><Endianess>BigEndian</Endianess></IntReg>
+</RegisterDescription>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGraph(doc, wordMem{0x2003: 7})
+	for i := range 100 {
+		if _, err := g.Int("A"); err == nil || !strings.Contains(err.Error(), "reference loop") {
+			t.Fatalf("read %d of a loop: %v, want a reference loop error", i, err)
+		}
+		if err := g.SetInt("B", 1); err == nil {
+			t.Fatalf("write %d of a loop succeeded", i)
+		}
+	}
+	if v, err := g.Int("W"); err != nil || v != 7 {
+		t.Errorf("W after 100 cut loops: %d, %v; want 7", v, err)
+	}
+	if g.depth != 0 {
+		t.Errorf("depth %d after the reads, want 0", g.depth)
+	}
+}
