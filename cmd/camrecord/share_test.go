@@ -145,48 +145,8 @@ func TestRecordRig(t *testing.T) {
 	if second := rec.waitMetric(t, r, framesWritten, "", first+1, 30*time.Second); second <= first {
 		t.Errorf("frames_written_total did not increase during the take: %v then %v", first, second)
 	}
-	// camrecord: a delta with its uncertainty per camera, inside ±1 ms.
-	body := waitScrape(t, r, metricsAddr, "camrecord serves every camera's delta", 30*time.Second, rec.done, func(b string) bool {
-		for _, s := range serials {
-			_, d := one(b, "ptpcam_camera_clock_delta_seconds", s)
-			_, u := one(b, "ptpcam_camera_clock_delta_uncertainty_seconds", s)
-			if !d || !u {
-				return false
-			}
-		}
-		return true
-	})
-	for _, s := range serials {
-		d, _ := one(body, "ptpcam_camera_clock_delta_seconds", s)
-		u, _ := one(body, "ptpcam_camera_clock_delta_uncertainty_seconds", s)
-		if up, _ := one(body, "ptpcam_camera_up", s); up != 1 || d > 1e-3 || d < -1e-3 || u <= 0 || u > 1e-3 {
-			t.Errorf("camrecord, camera %s during the take: up %v, delta %v ± %v; want up, within ±1 ms", s, up, d, u)
-		}
-		t.Logf("camrecord, camera %s: delta %v ± %v", s, time.Duration(d*1e9), time.Duration(u*1e9))
-	}
-	// The exporter: held by camrecord (this host), up, no delta.
-	holder := regexp.MustCompile(`address="` + regexp.QuoteMeta(r.HostAddress) + `:\d+".*this_host="true"`)
-	heldAll := func(b string) bool {
-		for _, s := range serials {
-			ok := false
-			for labels := range series(b, "ptpcam_camera_controller_info", s) {
-				ok = ok || holder.MatchString(labels)
-			}
-			if _, delta := one(b, "ptpcam_camera_clock_delta_seconds", s); !ok || delta {
-				return false
-			}
-		}
-		return true
-	}
-	body = waitScrape(t, r, exporterAddr, "exporter reports every camera held by camrecord, no delta", 30*time.Second, rec.done, heldAll)
-	during := map[string]float64{}
-	for _, s := range serials {
-		if up, _ := one(body, "ptpcam_camera_up", s); up != 1 {
-			t.Errorf("exporter, camera %s held by camrecord: up %v, want 1", s, up)
-		}
-		during[s], _ = one(body, "ptpcam_camera_latches_total", s)
-		t.Logf("exporter, camera %s: %v", s, series(body, "ptpcam_camera_controller_info", s))
-	}
+	checkCamrecordDeltas(t, r, rec, serials)
+	during := checkExporterHeld(t, r, rec, serials)
 
 	if code := rec.wait(t, 90*time.Second); code != 0 {
 		t.Errorf("camrecord exit code %d, want 0", code)
@@ -211,4 +171,60 @@ func TestRecordRig(t *testing.T) {
 		}
 		return latched(b)
 	})
+}
+
+// checkCamrecordDeltas: during the take camrecord serves every camera's
+// delta with its uncertainty, within ±1 ms.
+func checkCamrecordDeltas(t *testing.T, r *rig.Rig, rec *recording, serials []string) {
+	t.Helper()
+	body := waitScrape(t, r, metricsAddr, "camrecord serves every camera's delta", 30*time.Second, rec.done, func(b string) bool {
+		for _, s := range serials {
+			_, d := one(b, "ptpcam_camera_clock_delta_seconds", s)
+			_, u := one(b, "ptpcam_camera_clock_delta_uncertainty_seconds", s)
+			if !d || !u {
+				return false
+			}
+		}
+		return true
+	})
+	for _, s := range serials {
+		d, _ := one(body, "ptpcam_camera_clock_delta_seconds", s)
+		u, _ := one(body, "ptpcam_camera_clock_delta_uncertainty_seconds", s)
+		if up, _ := one(body, "ptpcam_camera_up", s); up != 1 || d > 1e-3 || d < -1e-3 || u <= 0 || u > 1e-3 {
+			t.Errorf("camrecord, camera %s during the take: up %v, delta %v ± %v; want up, within ±1 ms", s, up, d, u)
+		}
+		t.Logf("camrecord, camera %s: delta %v ± %v", s, time.Duration(d*1e9), time.Duration(u*1e9))
+	}
+}
+
+// checkExporterHeld: during the take the exporter reports every camera up
+// and held by camrecord (this host's address), without a delta; it returns
+// each camera's latches_total then.
+func checkExporterHeld(t *testing.T, r *rig.Rig, rec *recording, serials []string) map[string]float64 {
+	t.Helper()
+	// The exporter: held by camrecord (this host), up, no delta.
+	holder := regexp.MustCompile(`address="` + regexp.QuoteMeta(r.HostAddress) + `:\d+".*this_host="true"`)
+	heldAll := func(b string) bool {
+		for _, s := range serials {
+			ok := false
+			for labels := range series(b, "ptpcam_camera_controller_info", s) {
+				ok = ok || holder.MatchString(labels)
+			}
+			if _, delta := one(b, "ptpcam_camera_clock_delta_seconds", s); !ok || delta {
+				return false
+			}
+		}
+		return true
+	}
+	body := waitScrape(t, r, exporterAddr, "exporter reports every camera held by camrecord, no delta", 30*time.Second, rec.done, heldAll)
+	during := map[string]float64{}
+	for _, s := range serials {
+		if up, _ := one(body, "ptpcam_camera_up", s); up != 1 {
+			t.Errorf("exporter, camera %s held by camrecord: up %v, want 1", s, up)
+		}
+		during[s], _ = one(body, "ptpcam_camera_latches_total", s)
+		t.Logf("exporter, camera %s: %v", s, series(body, "ptpcam_camera_controller_info", s))
+	}
+
+	return during
 }
