@@ -321,7 +321,7 @@ func TestCamsimScheduler(t *testing.T) {
 	if err := cam.CancelScheduler(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if mode, err := cam.Enum(ctx, "TriggerMode"); err != nil || mode != "Off" {
+	if mode, err := cam.getEnum(ctx, "TriggerMode"); err != nil || mode != "Off" {
 		t.Errorf("TriggerMode after cancel = %q, %v", mode, err)
 	}
 }
@@ -343,7 +343,7 @@ func TestCamsimActionCommand(t *testing.T) {
 		if err := cam.SetActionKeys(ctx, 0xabcd, 0x2, 0x1); err != nil {
 			t.Fatal(err)
 		}
-		if err := cam.SetTrigger(ctx, "Action0"); err != nil {
+		if err := cam.setTrigger(ctx, "Action0"); err != nil {
 			t.Fatal(err)
 		}
 		// The one frame each camera sends must arrive whole: give its

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ptpcam/ptpcam/internal/testenv"
 	"github.com/ptpcam/ptpcam/rig"
 )
 
@@ -79,41 +80,41 @@ func TestFakeFeatures(t *testing.T) {
 	if err := cam.setInteger(ctx, "Width", 320); err != nil {
 		t.Fatal(err)
 	}
-	if w, err := cam.Integer(ctx, "Width"); err != nil || w != 320 {
+	if w, err := cam.getInteger(ctx, "Width"); err != nil || w != 320 {
 		t.Errorf("Width = %d, %v; want 320", w, err)
 	}
 	if err := cam.setFloat(ctx, "AcquisitionFrameRate", 12.5); err != nil {
 		t.Fatal(err)
 	}
-	if f, err := cam.Float(ctx, "AcquisitionFrameRate"); err != nil || f < 12.4 || f > 12.6 {
+	if f, err := cam.getFloat(ctx, "AcquisitionFrameRate"); err != nil || f < 12.4 || f > 12.6 {
 		t.Errorf("AcquisitionFrameRate = %v, %v; want 12.5", f, err)
 	}
 	if err := cam.setEnum(ctx, "PixelFormat", "Mono16"); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := cam.Enum(ctx, "PixelFormat"); err != nil || s != "Mono16" {
+	if s, err := cam.getEnum(ctx, "PixelFormat"); err != nil || s != "Mono16" {
 		t.Errorf("PixelFormat = %q, %v; want Mono16", s, err)
 	}
 	for _, v := range []bool{true, false} {
 		if err := cam.setBool(ctx, "TestBoolean", v); err != nil {
 			t.Fatal(err)
 		}
-		if b, err := cam.Bool(ctx, "TestBoolean"); err != nil || b != v {
+		if b, err := cam.getBool(ctx, "TestBoolean"); err != nil || b != v {
 			t.Errorf("TestBoolean = %v, %v; want %v", b, err, v)
 		}
 	}
-	if s, err := cam.String(ctx, "DeviceVendorName"); err != nil || s == "" {
+	if s, err := cam.getString(ctx, "DeviceVendorName"); err != nil || s == "" {
 		t.Errorf("DeviceVendorName = %q, %v", s, err)
 	}
-	if err := cam.Execute(ctx, "TriggerSoftware"); err != nil {
+	if err := cam.execute(ctx, "TriggerSoftware"); err != nil {
 		t.Errorf("TriggerSoftware: %v", err)
 	}
-	if !cam.IsAvailable("Width") || cam.IsAvailable("PtpEnable") {
-		t.Errorf("IsAvailable(Width)=%v IsAvailable(PtpEnable)=%v, want true false", cam.IsAvailable("Width"), cam.IsAvailable("PtpEnable"))
+	if !cam.isAvailable("Width") || cam.isAvailable("PtpEnable") {
+		t.Errorf("IsAvailable(Width)=%v IsAvailable(PtpEnable)=%v, want true false", cam.isAvailable("Width"), cam.isAvailable("PtpEnable"))
 	}
 
 	// A missing feature names camera and feature and carries Aravis' text.
-	_, err := cam.Integer(ctx, "PtpEnable")
+	_, err := cam.getInteger(ctx, "PtpEnable")
 	var ae *AravisError
 	if !errors.As(err, &ae) || !errors.Is(err, ErrNotAvailable) ||
 		!strings.Contains(err.Error(), "camera FAKE03: feature PtpEnable: [PtpEnable] Not found") {
@@ -127,7 +128,7 @@ func TestFakeFeatures(t *testing.T) {
 	}
 	t.Logf("bad enum: %v (domain %s code %d)", err, ae.Domain, ae.Code)
 	// A type mismatch too.
-	if _, err := cam.Float(ctx, "PixelFormat"); err == nil || !strings.Contains(err.Error(), "PixelFormat") {
+	if _, err := cam.getFloat(ctx, "PixelFormat"); err == nil || !strings.Contains(err.Error(), "PixelFormat") {
 		t.Errorf("Float(PixelFormat) error %v", err)
 	}
 
@@ -148,7 +149,7 @@ func TestFakeFeatures(t *testing.T) {
 	if err := cam.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cam.Integer(ctx, "Width"); !errors.Is(err, ErrClosed) {
+	if _, err := cam.getInteger(ctx, "Width"); !errors.Is(err, ErrClosed) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
@@ -243,7 +244,7 @@ func TestFakeStream(t *testing.T) {
 // every 50th time) and checks the resident set stays flat.
 func TestFakeOpenCloseLeak(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short")
+		testenv.Skip(t, "-short: 1000 opens take tens of seconds")
 	}
 	r, ok := inRig(t, fakeSpec("FAKE05"))
 	if !ok {
@@ -328,7 +329,7 @@ func TestFakeConcurrentAccess(t *testing.T) {
 		cam := cams[g%2]
 		wg.Go(func() {
 			for i := 0; i < 50; i++ {
-				if _, err := cam.Integer(ctx, "Width"); err != nil {
+				if _, err := cam.getInteger(ctx, "Width"); err != nil {
 					errc <- err
 					return
 				}

@@ -146,9 +146,9 @@ func checkActionAck(t *testing.T, ctx context.Context, cam *Camera, key uint32, 
 	}
 	var back []string
 	for _, n := range []string{"ActionSelector", "ActionDeviceKey", "ActionGroupKey", "ActionGroupMask"} {
-		v, err := cam.Integer(ctx, n)
+		v, err := cam.getInteger(ctx, n)
 		if err != nil {
-			s, serr := cam.String(ctx, n)
+			s, serr := cam.getString(ctx, n)
 			back = append(back, fmt.Sprintf("%s=%q (%v)", n, s, serr))
 			continue
 		}
@@ -193,7 +193,7 @@ func checkRigLatch(t *testing.T, ctx context.Context, cam *Camera, ptp bool, cor
 		return
 	}
 	d := s.Offset() - corr
-	t.Logf("latch: delta %v ± %v (tick %d Hz)", d, s.HalfBracket(), cam.TickFrequency())
+	t.Logf("latch: delta %v ± %v (tick %d Hz)", d, s.HalfBracket(), cam.tickFrequency())
 	if d.Abs() > s.HalfBracket()+100*time.Microsecond {
 		t.Errorf("latch delta %v, want within its bracket %v + 100µs", d, s.HalfBracket())
 	}

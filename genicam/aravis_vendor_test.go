@@ -106,7 +106,7 @@ func checkVendorCase(t *testing.T, cam *Camera, vc vendorCase) {
 	if vc.form == "PtpMode:enum" && (cp.PTPEnableEntry != "Slave" || cp.PTPDisableEntry != "Off") {
 		t.Errorf("PtpMode entries %q/%q, want Slave/Off", cp.PTPEnableEntry, cp.PTPDisableEntry)
 	}
-	if err := cam.CapabilitiesError(); err != nil {
+	if err := cam.capabilitiesError(); err != nil {
 		t.Errorf("capabilities error: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

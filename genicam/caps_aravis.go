@@ -3,70 +3,8 @@
 package genicam
 
 // #cgo pkg-config: aravis-0.8
-// #include <arv.h>
 // #include <stdlib.h>
-//
-// static ArvGvDevice *gp_caps_gv(ArvDevice *dev) {
-// 	return ARV_IS_GV_DEVICE(dev) ? ARV_GV_DEVICE(dev) : NULL;
-// }
-//
-// static ArvGcFeatureNode *gp_feature(ArvDevice *dev, const char *name) {
-// 	ArvGcNode *n = arv_device_get_feature(dev, name);
-// 	return (n != NULL && ARV_IS_GC_FEATURE_NODE(n)) ? ARV_GC_FEATURE_NODE(n) : NULL;
-// }
-//
-// // gp_access is the node's actual access mode (ARV_GC_ACCESS_MODE_*),
-// // -1 when the node is missing. Aravis' default access-check policy lets
-// // a read-only node be written, so ptpcam checks this itself.
-// static int gp_access(ArvDevice *dev, const char *name) {
-// 	ArvGcFeatureNode *f = gp_feature(dev, name);
-// 	return f == NULL ? -1 : (int) arv_gc_feature_node_get_actual_access_mode(f);
-// }
-//
-// static const char *gp_description(ArvDevice *dev, const char *name) {
-// 	ArvGcFeatureNode *f = gp_feature(dev, name);
-// 	return f == NULL ? NULL : arv_gc_feature_node_get_description(f);
-// }
-//
-// static const char *gp_int_unit(ArvDevice *dev, const char *name) {
-// 	ArvGcNode *n = arv_device_get_feature(dev, name);
-// 	return (n != NULL && ARV_IS_GC_INTEGER(n)) ? arv_gc_integer_get_unit(ARV_GC_INTEGER(n)) : NULL;
-// }
-//
-// static int gp_int_range(ArvDevice *dev, const char *name, gint64 *lo, gint64 *hi, GError **err) {
-// 	ArvGcNode *n = arv_device_get_feature(dev, name);
-// 	if (n == NULL || !ARV_IS_GC_INTEGER(n)) return 0;
-// 	*lo = arv_gc_integer_get_min(ARV_GC_INTEGER(n), err);
-// 	if (*err != NULL) return 0;
-// 	*hi = arv_gc_integer_get_max(ARV_GC_INTEGER(n), err);
-// 	return *err == NULL;
-// }
-//
-// // gp_enum_entry_name returns the i-th entry of an enumeration (only
-// // implemented ones when only_impl), or NULL past the last.
-// static const char *gp_enum_entry_name(ArvDevice *dev, const char *name, int i, int only_impl) {
-// 	ArvGcNode *n = arv_device_get_feature(dev, name);
-// 	if (n == NULL || !ARV_IS_GC_ENUMERATION(n)) return NULL;
-// 	const GSList *l = arv_gc_enumeration_get_entries(ARV_GC_ENUMERATION(n));
-// 	for (; l != NULL; l = l->next) {
-// 		GError *e = NULL;
-// 		gboolean impl = arv_gc_feature_node_is_implemented(ARV_GC_FEATURE_NODE(l->data), &e);
-// 		if (e != NULL) { g_error_free(e); impl = TRUE; }
-// 		if (only_impl && !impl) continue;
-// 		if (i-- == 0) return arv_gc_feature_node_get_name(ARV_GC_FEATURE_NODE(l->data));
-// 	}
-// 	return NULL;
-// }
-//
-// // gp_enum_read reads an enumeration as its entry name, and its integer
-// // value when no entry matches (Aravis then returns NULL without error).
-// static const char *gp_enum_read(ArvDevice *dev, const char *name, gint64 *raw, GError **err) {
-// 	ArvGcNode *n = arv_device_get_feature(dev, name);
-// 	if (n == NULL || !ARV_IS_GC_ENUMERATION(n)) return arv_device_get_string_feature_value(dev, name, err);
-// 	const char *s = arv_gc_enumeration_get_string_value(ARV_GC_ENUMERATION(n), err);
-// 	if (s == NULL && *err == NULL) *raw = arv_gc_enumeration_get_int_value(ARV_GC_ENUMERATION(n), err);
-// 	return s;
-// }
+// #include "arvglue.h"
 import "C"
 
 import (
@@ -166,7 +104,7 @@ func (c *Camera) statusLocked(name string) (st PTPStatus, err error) {
 			return
 		}
 		var ok bool
-		if st, ok = ParsePTPStatus(C.GoString(s)); !ok {
+		if st, ok = parsePTPStatus(C.GoString(s)); !ok {
 			err = fmt.Errorf("unknown PTP status entry %q", C.GoString(s))
 		}
 	})
@@ -268,9 +206,9 @@ func (c *Camera) findActionCapsLocked(cp *Capabilities) {
 // Capabilities returns what the camera offers, as found at open.
 func (c *Camera) Capabilities() Capabilities { return c.caps }
 
-// CapabilitiesError is what went wrong deciding the capabilities at open
+// capabilitiesError is what went wrong deciding the capabilities at open
 // (e.g. a PTP mode enumeration without an enable entry), or nil.
-func (c *Camera) CapabilitiesError() error { return c.capsErr }
+func (c *Camera) capabilitiesError() error { return c.capsErr }
 
 // setIntegerCopiesLocked writes an integer feature and every node its
 // pValueCopy names (Aravis 0.8 writes only pValue).
@@ -298,7 +236,7 @@ func (c *Camera) refreshTickLocked() {
 		}
 		return
 	}
-	if gv := C.gp_caps_gv(c.dev); gv != nil {
+	if gv := C.gp_gv_device(c.dev); gv != nil {
 		var gerr *C.GError
 		if v := uint64(C.arv_gv_device_get_timestamp_tick_frequency(gv, &gerr)); takeError(&gerr) == nil && v > 0 {
 			c.tick = v

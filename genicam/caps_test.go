@@ -110,7 +110,7 @@ func TestParsePTPStatusVendorEntries(t *testing.T) {
 			t.Errorf("%s %s: only entries %v", c.file, c.node, names)
 		}
 		for i, n := range names {
-			st, ok := ParsePTPStatus(n)
+			st, ok := parsePTPStatus(n)
 			if !ok || st == PTPUnknown {
 				t.Errorf("%s %s: entry %q → %v, %v", c.file, c.node, n, st, ok)
 			}
@@ -118,7 +118,7 @@ func TestParsePTPStatusVendorEntries(t *testing.T) {
 				t.Errorf("%s %s: entry %q → %v, want %v", c.file, c.node, n, st, w)
 			}
 			if i < len(display) && display[i] != "" {
-				if ds, ok := ParsePTPStatus(display[i]); !ok || ds != st {
+				if ds, ok := parsePTPStatus(display[i]); !ok || ds != st {
 					t.Errorf("%s %s: display name %q → %v, %v; entry %q gives %v", c.file, c.node, display[i], ds, ok, n, st)
 				}
 			}
@@ -141,12 +141,12 @@ func TestPTPStatusValue(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"Pre Master", "Pre_Master", "PRE-MASTER", "premaster"} {
-		if st, ok := ParsePTPStatus(in); !ok || st != PTPPreMaster {
-			t.Errorf("ParsePTPStatus(%q) = %v, %v", in, st, ok)
+		if st, ok := parsePTPStatus(in); !ok || st != PTPPreMaster {
+			t.Errorf("parsePTPStatus(%q) = %v, %v", in, st, ok)
 		}
 	}
-	if st, ok := ParsePTPStatus("Bogus"); ok || st != PTPUnknown {
-		t.Errorf("ParsePTPStatus(Bogus) = %v, %v", st, ok)
+	if st, ok := parsePTPStatus("Bogus"); ok || st != PTPUnknown {
+		t.Errorf("parsePTPStatus(Bogus) = %v, %v", st, ok)
 	}
 }
 

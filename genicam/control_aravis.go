@@ -3,11 +3,7 @@
 package genicam
 
 // #cgo pkg-config: aravis-0.8
-// #include <arv.h>
-//
-// static ArvGvDevice *gp_ctl_gv(ArvDevice *dev) {
-// 	return ARV_IS_GV_DEVICE(dev) ? ARV_GV_DEVICE(dev) : NULL;
-// }
+// #include "arvglue.h"
 import "C"
 
 import (
@@ -48,7 +44,7 @@ func (c *Camera) TakeControl(ctx context.Context) error {
 }
 
 func (c *Camera) takeControlLocked() error {
-	gv := C.gp_ctl_gv(c.dev)
+	gv := C.gp_gv_device(c.dev)
 	if gv == nil {
 		c.control = true // no control channel: nothing to take
 		return nil
@@ -94,7 +90,7 @@ func (c *Camera) LeaveControl(ctx context.Context) error {
 }
 
 func (c *Camera) leaveControlLocked() error {
-	gv := C.gp_ctl_gv(c.dev)
+	gv := C.gp_gv_device(c.dev)
 	if gv == nil {
 		c.control = false
 		return nil
@@ -122,7 +118,7 @@ func (c *Camera) IsController() bool {
 		return false
 	}
 	defer c.mu.Unlock()
-	gv := C.gp_ctl_gv(c.dev)
+	gv := C.gp_gv_device(c.dev)
 	if gv == nil {
 		return c.control
 	}
@@ -148,7 +144,7 @@ func (c *Camera) Controller(ctx context.Context) (Controller, bool, error) {
 // controllerLocked reads the registers; the caller fills in the host part
 // (describeHolder) outside the lock, since it scans /proc.
 func (c *Camera) controllerLocked() (Controller, bool, error) {
-	if C.gp_ctl_gv(c.dev) == nil {
+	if C.gp_gv_device(c.dev) == nil {
 		return Controller{}, false, fmt.Errorf("camera %s: controller: not a GigE Vision camera: %w", c.info.Serial, ErrNotAvailable)
 	}
 	ccp, err := c.readRegisterLocked(regCCP)
@@ -161,7 +157,7 @@ func (c *Camera) controllerLocked() (Controller, bool, error) {
 		return Controller{}, false, nil
 	}
 	ctl := Controller{Addr: addr}
-	mine := c.control && C.arv_gv_device_is_controller(C.gp_ctl_gv(c.dev)) != 0
+	mine := c.control && C.arv_gv_device_is_controller(C.gp_gv_device(c.dev)) != 0
 	ctl.Self = mine && (!addr.IsValid() || !c.ownAddr.IsValid() || addr == c.ownAddr)
 	if ctl.Self {
 		ctl.ThisHost = true

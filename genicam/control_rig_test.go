@@ -93,7 +93,7 @@ func TestControl(t *testing.T) {
 	if st, err := m.PTPStatus(ctx); err != nil || st == PTPUnknown {
 		t.Errorf("monitor read of PTP status: %v %v", st, err)
 	}
-	if _, err := m.Integer(ctx, "Width"); err != nil {
+	if _, err := m.getInteger(ctx, "Width"); err != nil {
 		t.Errorf("monitor read of Width: %v", err)
 	}
 	wantHeld(t, "monitor write", m.setInteger(ctx, "Width", 320), serial, a)
@@ -104,8 +104,15 @@ func TestControl(t *testing.T) {
 		t.Error("monitor says it is the controller after a refused take")
 	}
 
-	// A leaves: the camera is free, A still reads, M takes it over and A is
-	// refused naming M.
+	takeOver(t, r, a, m)
+}
+
+// takeOver: a leaves, the camera is free, a still reads, m takes it over
+// and a is refused naming m; m leaves, twice without harm.
+func takeOver(t *testing.T, r *testRig, a, m *Camera) {
+	t.Helper()
+	ctx := context.Background()
+	serial := r.Cameras[0].Serial
 	if err := a.LeaveControl(ctx); err != nil {
 		t.Fatalf("A leave: %v", err)
 	}
@@ -115,7 +122,7 @@ func TestControl(t *testing.T) {
 	if _, held, err := m.Controller(ctx); err != nil || held {
 		t.Errorf("free camera: held %v, %v", held, err)
 	}
-	if _, err := a.Integer(ctx, "Width"); err != nil {
+	if _, err := a.getInteger(ctx, "Width"); err != nil {
 		t.Errorf("A read after leave: %v", err)
 	}
 	if err := m.TakeControl(ctx); err != nil {

@@ -3,13 +3,42 @@
 // sender that needs no cgo.
 //
 // What it offers: discovery (Discover), one camera selection for every
-// command and the exporter (Selection, Find, OpenSelection; OpenAddress and
-// OpenDevice open one camera without a broadcast), typed feature access whose errors carry Aravis' own GError
-// message, vendor feature-name families resolved once per camera (SFNC Ptp*
-// and TimestampLatch* versus legacy GevIEEE1588* and GevTimestamp*), PTP
-// enable/status/dataset, a timestamp latch bracketed by host clock reads
-// (BestLatch keeps the narrowest of a few), concurrent latching of many cameras (LatchAll), action scheduler and trigger
-// programming, and streams with a preallocated buffer pool.
+// command and the exporter (Selection, Find, OpenSelection; OpenDevice opens
+// one discovered camera without a broadcast), the GigE Vision control
+// privilege (TakeControl, LeaveControl, Controller; a camera another
+// application controls gives a HeldError naming it), vendor feature-name
+// families resolved once per camera (SFNC Ptp* and TimestampLatch* versus
+// legacy GevIEEE1588* and GevTimestamp*) with the camera's Capabilities,
+// PTP enable/status/dataset, a timestamp latch bracketed by host clock reads
+// (BestLatch keeps the narrowest of a few), concurrent latching of many
+// cameras (LatchAll), action keys and scheduler programming, a plain-UDP
+// ACTION_CMD sender (SendActionCommand), and streams with a preallocated
+// buffer pool. Errors of Aravis carry its own GError message (AravisError).
+//
+// # Where things are
+//
+//   - genicam.go: the types every build shares (DeviceInfo, Frame,
+//     LatchSample, PTPStatus, feature families, BestLatch);
+//     select.go: Selection, Find, OpenDevice, OpenSelection;
+//     control.go, procnet.go: Controller, HeldError, open options, the
+//     /proc lookup of a controller on this host; caps.go: Capabilities
+//     decided from a camera's nodes; action.go: ACTION_CMD over UDP;
+//     pmqos.go: the CPU latency request latches hold.
+//   - With Aravis (cgo, files *_aravis.go, C helpers in arvglue.c/.h):
+//     discover_aravis.go (discovery, opening), camera_aravis.go (the Camera
+//     object, its lock and lifetime), control_aravis.go (control privilege),
+//     features_aravis.go (typed feature access), caps_aravis.go (node
+//     metadata), ptp_aravis.go (PTP enable/status/data set),
+//     latch_aravis.go (Latch, LatchAll), scheduler_aravis.go (action keys,
+//     scheduler, trigger), stream_aravis.go (Configure, Stream).
+//   - Without Aravis: noaravis.go, the same API failing with ErrNoAravis.
+//
+// A latch travels: collector or record calls Camera.Latch (latch_aravis.go)
+// → the camera lock → gp_execute_timed in arvglue.c between two
+// CLOCK_REALTIME reads → the latch value register, converted from ticks →
+// LatchSample, whose Offset is the camera's delta to the host clock. A frame
+// travels: Stream.Next pops an Aravis buffer (stream_aravis.go) → Frame.Data
+// points into it → the caller writes it out → Stream.Release pushes it back.
 //
 // # Threading model
 //
@@ -309,11 +338,11 @@ var ptpStatusAliases = map[string]PTPStatus{
 	"syncing": PTPUncalibrated, "slaveonly": PTPSlave, "premaster": PTPPreMaster,
 }
 
-// ParsePTPStatus maps a camera's status entry name (or display name) to a
+// parsePTPStatus maps a camera's status entry name (or display name) to a
 // PTPStatus, ignoring case and the separators vendors add ("Pre_Master",
 // "Pre Master", "PRE-MASTER"). An unrecognised string gives PTPUnknown and
 // false.
-func ParsePTPStatus(s string) (PTPStatus, bool) {
+func parsePTPStatus(s string) (PTPStatus, bool) {
 	norm := strings.ToLower(strings.Map(func(r rune) rune {
 		switch r {
 		case '_', '-', ' ':

@@ -27,9 +27,9 @@ func TestParsePTPStatus(t *testing.T) {
 		{"Initializing", PTPInitializing, true}, {"Faulty", PTPFaulty, true}, {"Disabled", PTPDisabled, true},
 		{"Unknown", PTPUnknown, false}, {"", PTPUnknown, false}, {"Slavish", PTPUnknown, false},
 	} {
-		got, ok := ParsePTPStatus(tc.in)
+		got, ok := parsePTPStatus(tc.in)
 		if got != tc.want || ok != tc.ok {
-			t.Errorf("ParsePTPStatus(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+			t.Errorf("parsePTPStatus(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
 	if PTPSlave.String() != "Slave" || PTPStatus(42).String() != "PTPStatus(42)" {
@@ -193,7 +193,7 @@ func TestSendActionCommandLoopback(t *testing.T) {
 // with the noaravis tag.
 func TestBuildWithoutAravis(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short")
+		testenv.Skip(t, "-short: builds and vets the package twice")
 	}
 	testenv.RequireTool(t, "go")
 	for _, c := range []struct {

@@ -33,27 +33,27 @@ func TestVendorTriggerLock(t *testing.T) {
 	}
 	want := func(mode, source string) {
 		t.Helper()
-		m, err1 := cam.String(ctx, "TriggerMode")
-		s, err2 := cam.String(ctx, "TriggerSource")
+		m, err1 := cam.getString(ctx, "TriggerMode")
+		s, err2 := cam.getString(ctx, "TriggerSource")
 		if err1 != nil || err2 != nil || m != mode || s != source {
 			t.Errorf("TriggerMode %q (%v) TriggerSource %q (%v); want %s %s", m, err1, s, err2, mode, source)
 		}
 	}
 	for _, src := range []string{"Line0", trig, "Software"} {
-		if err := cam.SetTrigger(ctx, src); err != nil {
+		if err := cam.setTrigger(ctx, src); err != nil {
 			t.Fatalf("SetTrigger(%s) with triggering on: %v", src, err)
 		}
 		want("On", src)
 	}
-	err := cam.SetString(ctx, "TriggerSource", "Line0")
+	err := cam.setString(ctx, "TriggerSource", "Line0")
 	if err == nil || !strings.Contains(err.Error(), "access-denied") {
 		t.Errorf("TriggerSource=Line0 with TriggerMode On: %v; want the camera's access-denied", err)
 	}
 	want("On", "Software")
-	if err := cam.SetTrigger(ctx, ""); err != nil {
+	if err := cam.setTrigger(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := cam.SetString(ctx, "TriggerSource", "Line0"); err != nil {
+	if err := cam.setString(ctx, "TriggerSource", "Line0"); err != nil {
 		t.Errorf("TriggerSource=Line0 with TriggerMode Off: %v", err)
 	}
 	want("Off", "Line0")

@@ -29,38 +29,11 @@ func (c *Camera) Serial() string { return "" }
 // Info returns a zero DeviceInfo.
 func (c *Camera) Info() DeviceInfo { return DeviceInfo{} }
 
-// TickFrequency returns 0.
-func (c *Camera) TickFrequency() uint64 { return 0 }
-
 // Feature reports no feature.
 func (c *Camera) Feature(logical string) (string, bool) { return "", false }
 
 // PTPAvailable returns false.
 func (c *Camera) PTPAvailable() bool { return false }
-
-// IsAvailable returns false.
-func (c *Camera) IsAvailable(name string) bool { return false }
-
-// String fails with ErrNoAravis.
-func (c *Camera) String(ctx context.Context, name string) (string, error) { return "", ErrNoAravis }
-
-// SetString fails with ErrNoAravis.
-func (c *Camera) SetString(ctx context.Context, name, value string) error { return ErrNoAravis }
-
-// Enum fails with ErrNoAravis.
-func (c *Camera) Enum(ctx context.Context, name string) (string, error) { return "", ErrNoAravis }
-
-// Integer fails with ErrNoAravis.
-func (c *Camera) Integer(ctx context.Context, name string) (int64, error) { return 0, ErrNoAravis }
-
-// Float fails with ErrNoAravis.
-func (c *Camera) Float(ctx context.Context, name string) (float64, error) { return 0, ErrNoAravis }
-
-// Bool fails with ErrNoAravis.
-func (c *Camera) Bool(ctx context.Context, name string) (bool, error) { return false, ErrNoAravis }
-
-// Execute fails with ErrNoAravis.
-func (c *Camera) Execute(ctx context.Context, name string) error { return ErrNoAravis }
 
 // EnablePTP fails with ErrNoAravis.
 func (c *Camera) EnablePTP(ctx context.Context, on bool) error { return ErrNoAravis }
@@ -103,9 +76,6 @@ func (c *Camera) ProgramScheduler(ctx context.Context, start int64, interval tim
 	return ErrNoAravis
 }
 
-// SetTrigger fails with ErrNoAravis.
-func (c *Camera) SetTrigger(ctx context.Context, source string) error { return ErrNoAravis }
-
 // CancelScheduler fails with ErrNoAravis.
 func (c *Camera) CancelScheduler(ctx context.Context) error { return ErrNoAravis }
 
@@ -145,6 +115,3 @@ func (c *Camera) IsController() bool { return false }
 func (c *Camera) Controller(ctx context.Context) (Controller, bool, error) {
 	return Controller{}, false, ErrNoAravis
 }
-
-// CapabilitiesError returns ErrNoAravis.
-func (c *Camera) CapabilitiesError() error { return ErrNoAravis }

@@ -30,9 +30,14 @@ func readCPULatency(t *testing.T) int32 {
 // held; nested requests keep the lowest.
 func TestHoldCPULatency(t *testing.T) {
 	testenv.RequireRoot(t)
+	// Another process's request (a latch of a test running beside this
+	// one) hides ours while it is lower: wait for it to end.
 	before := readCPULatency(t)
+	for deadline := time.Now().Add(10 * time.Second); before <= 100 && time.Now().Before(deadline); before = readCPULatency(t) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if before <= 100 {
-		t.Skipf("%s already holds %d µs; nothing to see", cpuLatencyDevice, before)
+		testenv.Skip(t, "%s held at %d µs by another process for 10 s; a request of 100 µs cannot be seen", cpuLatencyDevice, before)
 	}
 	outer, err := HoldCPULatency(100 * time.Microsecond)
 	if err != nil {
