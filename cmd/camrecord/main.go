@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -132,7 +133,7 @@ func newApp() (*kingpin.Application, *options) {
 	o.domain = app.Flag("ptp.domain", "PTP domainNumber of ptp4l.").Default("0").Uint8()
 	o.sampleInterval = app.Flag("camera.sample-interval", "Interval of the cameras' clock samples (a bracketed timestamp latch, as ptpcam_exporter's --camera.interval; served as ptpcam_camera_* on the metrics endpoint while camrecord holds the cameras). 0: none.").Default("5s").Duration()
 	o.sampleTimeout = app.Flag("camera.sample-timeout", "Timeout of one camera's clock sample; at most --camera.sample-interval.").Default("2s").Duration()
-	o.timescale = app.Flag("camera.timescale", "Timescale of the camera clocks: auto (the domain's: TAI when ptpTimescale is set), tai or utc, as ptpcam_exporter's.").Default("auto").Enum("auto", "tai", "utc")
+	o.timescale = app.Flag("camera.timescale", "Timescale of the camera clocks: auto (the domain's: TAI when ptpTimescale is set), tai or utc, as ptpcam_exporter's.").Default("auto").String()
 	o.metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	o.progressInt = app.Flag("progress.interval", "Interval of the progress log lines when stderr is not a terminal.").Default("10s").Duration()
 	o.webConfig = kingpinflag.AddFlags(app, defaultAddress)
@@ -209,6 +210,9 @@ func parse(args []string) (*options, genicam.Selection, error) {
 	}
 	if *o.sampleInterval < 0 {
 		return nil, genicam.Selection{}, fmt.Errorf("--camera.sample-interval %v: want >= 0 (0: no camera clock samples)", *o.sampleInterval)
+	}
+	if !slices.Contains([]string{"auto", "tai", "utc"}, *o.timescale) {
+		return nil, genicam.Selection{}, fmt.Errorf("--camera.timescale %q: want auto, tai or utc", *o.timescale)
 	}
 	sel, err := o.selection()
 	return o, sel, err

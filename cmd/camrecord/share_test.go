@@ -228,3 +228,28 @@ func checkExporterHeld(t *testing.T, r *rig.Rig, rec *recording, serials []strin
 
 	return during
 }
+
+// The camera-sample flags: defaults as the exporter's, a negative interval
+// and an unknown timescale refused by parse, naming the flag and the values
+// allowed, before any camera is touched.
+func TestCameraSampleFlags(t *testing.T) {
+	t.Parallel()
+	o, _, err := parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *o.sampleInterval != 5*time.Second || *o.sampleTimeout != 2*time.Second || *o.timescale != "auto" {
+		t.Errorf("defaults: interval %v, timeout %v, timescale %q; want 5s, 2s, auto", *o.sampleInterval, *o.sampleTimeout, *o.timescale)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--camera.sample-interval=-1s"}, "--camera.sample-interval -1s: want >= 0"},
+		{[]string{"--camera.timescale", "gps"}, `--camera.timescale "gps": want auto, tai or utc`},
+	} {
+		if _, _, err := parse(tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}
