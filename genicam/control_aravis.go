@@ -108,6 +108,9 @@ func (c *Camera) leaveControlLocked() error {
 	if err == nil {
 		err = errors.New("Aravis refused leaving control")
 	}
+	if c.heldLocked("leave control", err) != nil {
+		return nil // another application holds it: this Camera has nothing to leave
+	}
 	return fmt.Errorf("camera %s: leave control: %w", c.info.Serial, err)
 }
 
@@ -206,6 +209,9 @@ func (c *Camera) heldLocked(op string, err error) *HeldError {
 	if cerr != nil || !held || ctl.Self {
 		return nil
 	}
+	// The camera dropped this Camera (its heartbeat went unanswered) and
+	// another application took it; Aravis may not have noticed.
+	c.control = false
 	return &HeldError{Serial: c.info.Serial, Holder: describeHolder(ctl), Op: op, Err: err}
 }
 

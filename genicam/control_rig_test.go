@@ -197,3 +197,62 @@ func TestControlWaitBriefHold(t *testing.T) {
 	}
 	t.Logf("camsim refused %d commands during the hold", camsimController(t, r).AccessDenied-denied0)
 }
+
+// TestControlLost: a Camera whose control the camera dropped (its heartbeat
+// went unanswered while the camera was unplugged) and another application
+// then took is not broken: once refused it knows it is not the controller,
+// reads go on, leaving is harmless, and it takes control back once the other
+// application leaves.
+func TestControlLost(t *testing.T) {
+	r, ok := inRig(t, camsimSpec(true, "sfnc"))
+	if !ok {
+		return
+	}
+	ctx := context.Background()
+	serial, control := r.Cameras[0].Serial, r.Cameras[0].Control
+	a, err := openInfo(t, r)
+	if err != nil {
+		t.Fatalf("open for control: %v", err)
+	}
+	m, err := openInfo(t, r, Monitor())
+	if err != nil {
+		t.Fatalf("open for monitoring: %v", err)
+	}
+	camsimSet(t, control, "unplugged", "true")
+	deadline := time.Now().Add(30 * time.Second)
+	for camsimController(t, r).Controller != "" {
+		if time.Now().After(deadline) {
+			t.Fatal("camsim kept A's control while unplugged")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	camsimSet(t, control, "unplugged", "false")
+	if err := m.TakeControl(ctx); err != nil {
+		t.Fatalf("M take after A's control expired: %v", err)
+	}
+	if ctl, held, err := a.Controller(ctx); err != nil || !held || ctl.Self || ctl.Addr != m.ownAddr {
+		t.Errorf("A.Controller after losing control: %+v %v %v, want M at %v", ctl, held, err, m.ownAddr)
+	}
+	wantHeld(t, "A write after losing control", a.setInteger(ctx, "Width", 320), serial, m)
+	if a.IsController() {
+		t.Error("A still says it is the controller after a refused write")
+	}
+	if err := a.LeaveControl(ctx); err != nil {
+		t.Errorf("A leave of a control it lost: %v", err)
+	}
+	if _, err := a.getInteger(ctx, "Width"); err != nil {
+		t.Errorf("A read after losing control: %v", err)
+	}
+	if c := camsimController(t, r).Controller; c != m.ownAddr.String() {
+		t.Errorf("camsim controller %q, want M at %v", c, m.ownAddr)
+	}
+	if err := m.LeaveControl(ctx); err != nil {
+		t.Fatalf("M leave: %v", err)
+	}
+	if err := a.TakeControl(ctx); err != nil || !a.IsController() {
+		t.Fatalf("A take back: %v (controller %v)", err, a.IsController())
+	}
+	if _, err := a.Latch(ctx); err != nil {
+		t.Errorf("A latch after taking control back: %v", err)
+	}
+}
