@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -194,6 +195,20 @@ func checkCamrecordDeltas(t *testing.T, r *rig.Rig, rec *recording, serials []st
 			t.Errorf("camrecord, camera %s during the take: up %v, delta %v ± %v; want up, within ±1 ms", s, up, d, u)
 		}
 		t.Logf("camrecord, camera %s: delta %v ± %v", s, time.Duration(d*1e9), time.Duration(u*1e9))
+	}
+	// The camera series camrecord adds pass Prometheus' lint as the
+	// exporter's do.
+	var camera []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(strings.TrimPrefix(strings.TrimPrefix(l, "# HELP "), "# TYPE "), "ptpcam_camera_") {
+			camera = append(camera, l)
+		}
+	}
+	testenv.RequireTool(t, "promtool")
+	lint := exec.Command("promtool", "check", "metrics")
+	lint.Stdin = strings.NewReader(strings.Join(camera, "\n") + "\n")
+	if out, err := lint.CombinedOutput(); err != nil || len(camera) == 0 {
+		t.Errorf("promtool check metrics of camrecord's %d ptpcam_camera_ lines: %v\n%s", len(camera), err, out)
 	}
 }
 
