@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,87 +133,106 @@ func (c *camera) state() State {
 	return s
 }
 
-// applyControl performs one fault-injection setting.
-func (c *camera) applyControl(key, value string, exit func()) error {
-	dur := func() (time.Duration, error) {
-		d, err := time.ParseDuration(value)
-		if err != nil {
-			return 0, fmt.Errorf("%s=%q: %w", key, value, err)
-		}
-		return d, nil
-	}
-	switch key {
-	case "offset":
-		d, err := dur()
-		if err != nil {
-			return err
-		}
-		c.clock.SetOffset(d)
-	case "step":
-		d, err := dur()
-		if err != nil {
-			return err
-		}
-		c.clock.Step(d)
-	case "drift-ppm":
-		f, err := strconv.ParseFloat(value, 64)
-		if err != nil || f < -1e5 || f > 1e5 {
-			return fmt.Errorf("drift-ppm=%q: not a number of ppm in ±100000", value)
-		}
-		c.clock.SetDrift(f)
-	case "jitter":
-		d, err := dur()
-		if err != nil {
-			return err
-		}
-		c.clock.SetJitter(d)
-	case "ptp-status":
-		if strings.EqualFold(value, "auto") {
-			c.ptp.force(0)
-			break
-		}
-		s, err := ParsePTPStatus(value)
-		if err != nil {
-			return fmt.Errorf("ptp-status=%q: %w", value, err)
-		}
-		c.ptp.force(s)
-	case "ptp-enable":
-		b, err := strconv.ParseBool(value)
-		if err != nil {
-			return fmt.Errorf("ptp-enable=%q: %w", value, err)
-		}
-		c.ptp.setEnabled(b)
-	case "ptp-domain":
-		n, err := strconv.ParseUint(value, 10, 8)
-		if err != nil {
-			return fmt.Errorf("ptp-domain=%q: %w", value, err)
-		}
-		c.ptp.setDomain(uint8(n))
-	case "drop-percent":
-		f, err := strconv.ParseFloat(value, 64)
-		if err != nil || f < 0 || f > 100 {
-			return fmt.Errorf("drop-percent=%q: not a percentage", value)
-		}
-		c.str.setDropPercent(f)
-	case "unplugged":
-		b, err := strconv.ParseBool(value)
-		if err != nil {
-			return fmt.Errorf("unplugged=%q: %w", value, err)
-		}
-		c.unplugged.Store(b)
-		c.ptp.setDeaf(b)
-	case "exit":
-		exit()
-	default:
-		return fmt.Errorf("unknown control %q", key)
-	}
-	c.log.Info("control", key, value)
-	return nil
+// control is one fault-injection key: apply parses value and sets it.
+type control struct {
+	key   string
+	apply func(c *camera, key, value string, exit func()) error
 }
 
-// controlOrder applies settings in a fixed order, exit last, whatever the
-// order of the form.
-var controlOrder = []string{"ptp-domain", "ptp-enable", "offset", "step", "drift-ppm", "jitter", "ptp-status", "drop-percent", "unplugged", "exit"}
+// controls are the keys, in the order a request applies them whatever the
+// order of its form (exit last).
+var controls = []control{
+	{"ptp-domain", func(c *camera, key, v string, _ func()) error {
+		n, err := strconv.ParseUint(v, 10, 8)
+		if err != nil {
+			return fmt.Errorf("%s=%q: %w", key, v, err)
+		}
+		c.ptp.setDomain(uint8(n))
+		return nil
+	}},
+	{"ptp-enable", boolControl(func(c *camera, b bool) { c.ptp.setEnabled(b) })},
+	{"offset", durationControl(func(c *camera, d time.Duration) { c.clock.SetOffset(d) })},
+	{"step", durationControl(func(c *camera, d time.Duration) { c.clock.Step(d) })},
+	{"drift-ppm", func(c *camera, key, v string, _ func()) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < -1e5 || f > 1e5 {
+			return fmt.Errorf("%s=%q: not a number of ppm in ±100000", key, v)
+		}
+		c.clock.SetDrift(f)
+		return nil
+	}},
+	{"jitter", durationControl(func(c *camera, d time.Duration) { c.clock.SetJitter(d) })},
+	{"ptp-status", func(c *camera, key, v string, _ func()) error {
+		if strings.EqualFold(v, "auto") {
+			c.ptp.force(0)
+			return nil
+		}
+		s, err := ParsePTPStatus(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: %w", key, v, err)
+		}
+		c.ptp.force(s)
+		return nil
+	}},
+	{"drop-percent", func(c *camera, key, v string, _ func()) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 100 {
+			return fmt.Errorf("%s=%q: not a percentage", key, v)
+		}
+		c.str.setDropPercent(f)
+		return nil
+	}},
+	{"unplugged", boolControl(func(c *camera, b bool) {
+		c.unplugged.Store(b)
+		c.ptp.setDeaf(b)
+	})},
+	{"exit", func(_ *camera, _, _ string, exit func()) error { exit(); return nil }},
+}
+
+func durationControl(set func(*camera, time.Duration)) func(*camera, string, string, func()) error {
+	return func(c *camera, key, v string, _ func()) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: %w", key, v, err)
+		}
+		set(c, d)
+		return nil
+	}
+}
+
+func boolControl(set func(*camera, bool)) func(*camera, string, string, func()) error {
+	return func(c *camera, key, v string, _ func()) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: %w", key, v, err)
+		}
+		set(c, b)
+		return nil
+	}
+}
+
+// applyControl performs one fault-injection setting.
+func (c *camera) applyControl(key, value string, exit func()) error {
+	for _, ctl := range controls {
+		if ctl.key == key {
+			if err := ctl.apply(c, key, value, exit); err != nil {
+				return err
+			}
+			c.log.Info("control", key, value)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown control %q", key)
+}
+
+// controlKeys are the keys of controls, in their order.
+func controlKeys() []string {
+	keys := make([]string, len(controls))
+	for i, ctl := range controls {
+		keys[i] = ctl.key
+	}
+	return keys
+}
 
 func (c *camera) controlHandler(exit func()) http.Handler {
 	mux := http.NewServeMux()
@@ -225,17 +245,14 @@ func (c *camera) controlHandler(exit func()) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		known := map[string]bool{}
-		for _, k := range controlOrder {
-			known[k] = true
-		}
+		keys := controlKeys()
 		for k := range r.PostForm {
-			if !known[k] {
-				http.Error(w, fmt.Sprintf("unknown control %q (known: %s)", k, strings.Join(controlOrder, ", ")), http.StatusBadRequest)
+			if !slices.Contains(keys, k) {
+				http.Error(w, fmt.Sprintf("unknown control %q (known: %s)", k, strings.Join(keys, ", ")), http.StatusBadRequest)
 				return
 			}
 		}
-		for _, k := range controlOrder {
+		for _, k := range keys {
 			if vs, ok := r.PostForm[k]; ok {
 				if err := c.applyControl(k, vs[len(vs)-1], exit); err != nil {
 					http.Error(w, err.Error(), http.StatusBadRequest)
