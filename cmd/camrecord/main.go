@@ -92,6 +92,7 @@ type options struct {
 	sampleInterval *time.Duration
 	sampleTimeout  *time.Duration
 	timescale      *string
+	controlWait    *time.Duration
 	segment        *time.Duration
 	webConfig      *web.FlagConfig
 	log            *promslog.Config
@@ -134,6 +135,7 @@ func newApp() (*kingpin.Application, *options) {
 	o.sampleInterval = app.Flag("camera.sample-interval", "Interval of the cameras' clock samples (a bracketed timestamp latch, as ptpcam_exporter's --camera.interval; served as ptpcam_camera_* on the metrics endpoint while camrecord holds the cameras). 0: none.").Default("5s").Duration()
 	o.sampleTimeout = app.Flag("camera.sample-timeout", "Timeout of one camera's clock sample; at most --camera.sample-interval.").Default("2s").Duration()
 	o.timescale = app.Flag("camera.timescale", "Timescale of the camera clocks: auto (the domain's: TAI when ptpTimescale is set), tai or utc, as ptpcam_exporter's.").Default("auto").String()
+	o.controlWait = app.Flag("camera.control-wait", "How long to keep trying to take control of a camera another application controls (a ptpcam_exporter sampling it holds it for a few round trips) before failing with its address.").Default(genicam.DefaultControlWait.String()).Duration()
 	o.metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	o.progressInt = app.Flag("progress.interval", "Interval of the progress log lines when stderr is not a terminal.").Default("10s").Duration()
 	o.webConfig = kingpinflag.AddFlags(app, defaultAddress)
@@ -173,7 +175,7 @@ func run(args []string) int {
 	}
 	defer stopHTTP()
 
-	cams, err := openTake(ctx, rec, sel)
+	cams, err := openTake(ctx, rec, sel, *o.controlWait)
 	if err != nil {
 		logger.Error("Cameras", "err", err)
 		return exitNothing
@@ -210,6 +212,9 @@ func parse(args []string) (*options, genicam.Selection, error) {
 	}
 	if *o.sampleInterval < 0 {
 		return nil, genicam.Selection{}, fmt.Errorf("--camera.sample-interval %v: want >= 0 (0: no camera clock samples)", *o.sampleInterval)
+	}
+	if *o.controlWait < 0 {
+		return nil, genicam.Selection{}, fmt.Errorf("--camera.control-wait %v: want >= 0", *o.controlWait)
 	}
 	if !slices.Contains([]string{"auto", "tai", "utc"}, *o.timescale) {
 		return nil, genicam.Selection{}, fmt.Errorf("--camera.timescale %q: want auto, tai or utc", *o.timescale)
@@ -248,7 +253,7 @@ func handleSignals(logger *slog.Logger) (ctx context.Context, forceCh chan struc
 
 // openTake finds the selected cameras, checks the encoders before any
 // camera is touched (an unusable one fails here), then opens the cameras.
-func openTake(ctx context.Context, rec *record.Recorder, sel genicam.Selection) ([]*genicam.Camera, error) {
+func openTake(ctx context.Context, rec *record.Recorder, sel genicam.Selection, controlWait time.Duration) ([]*genicam.Camera, error) {
 	infos, err := genicam.Find(ctx, sel)
 	if err != nil {
 		return nil, err
@@ -256,7 +261,7 @@ func openTake(ctx context.Context, rec *record.Recorder, sel genicam.Selection) 
 	if _, err := rec.Prepare(ctx, len(infos)); err != nil {
 		return nil, fmt.Errorf("encoder: %w", err)
 	}
-	return openCameras(ctx, infos)
+	return openCameras(ctx, infos, genicam.ControlWait(controlWait))
 }
 
 // preflight waits for the host and cameras to be PTP-synchronized; false:
@@ -394,10 +399,10 @@ func (o *options) selection() (genicam.Selection, error) {
 
 // openCameras opens the found cameras by address (genicam.OpenDevice checks
 // each is the one discovered); on an error none stays open.
-func openCameras(ctx context.Context, infos []genicam.DeviceInfo) ([]*genicam.Camera, error) {
+func openCameras(ctx context.Context, infos []genicam.DeviceInfo, opts ...genicam.OpenOption) ([]*genicam.Camera, error) {
 	var cams []*genicam.Camera
 	for _, d := range infos {
-		c, err := genicam.OpenDevice(ctx, d)
+		c, err := genicam.OpenDevice(ctx, d, opts...)
 		if err != nil {
 			for _, c := range cams {
 				_ = c.Close()

@@ -262,6 +262,7 @@ func TestCameraSampleFlags(t *testing.T) {
 	}{
 		{[]string{"--camera.sample-interval=-1s"}, "--camera.sample-interval -1s: want >= 0"},
 		{[]string{"--camera.timescale", "gps"}, `--camera.timescale "gps": want auto, tai or utc`},
+		{[]string{"--camera.control-wait=-1s"}, "--camera.control-wait -1s: want >= 0"},
 	} {
 		if _, _, err := parse(tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one containing %q", tc.args, err, tc.want)
