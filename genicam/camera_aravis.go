@@ -94,6 +94,8 @@ type Camera struct {
 	// last take (see control_aravis.go).
 	control bool
 	ownAddr netip.AddrPort
+	// owners remembers the process found holding the camera (control.go).
+	owners ownerCache
 }
 
 func openName(ctx context.Context, name string) (*Camera, error) {

@@ -146,13 +146,13 @@ func ControlWait(d time.Duration) OpenOption {
 }
 
 // describeHolder fills in ThisHost and Process of a controller that is not
-// this Camera.
-func describeHolder(c Controller) Controller {
+// this Camera; oc remembers the owner between calls.
+func describeHolder(c Controller, oc *ownerCache) Controller {
 	if !c.Addr.IsValid() || c.Self {
 		return c
 	}
 	c.ThisHost = isLocalAddr(c.Addr.Addr())
-	if pid, name, ok := udpOwner(c.Addr); ok {
+	if pid, name, ok := oc.lookup(c.Addr); ok {
 		c.ThisHost = true
 		c.PID = pid
 		c.Process = fmt.Sprintf("%s (pid %d)", name, pid)

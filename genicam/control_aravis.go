@@ -141,7 +141,7 @@ func (c *Camera) Controller(ctx context.Context) (Controller, bool, error) {
 	if err != nil {
 		return Controller{}, false, err
 	}
-	return describeHolder(ctl), held, nil
+	return describeHolder(ctl, &c.owners), held, nil
 }
 
 // controllerLocked reads the registers; the caller fills in the host part
@@ -212,7 +212,7 @@ func (c *Camera) heldLocked(op string, err error) *HeldError {
 	// The camera dropped this Camera (its heartbeat went unanswered) and
 	// another application took it; Aravis may not have noticed.
 	c.control = false
-	return &HeldError{Serial: c.info.Serial, Holder: describeHolder(ctl), Op: op, Err: err}
+	return &HeldError{Serial: c.info.Serial, Holder: describeHolder(ctl, &c.owners), Op: op, Err: err}
 }
 
 // openForControl makes a just opened camera the controller (Aravis tried

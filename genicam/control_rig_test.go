@@ -5,6 +5,7 @@ package genicam
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -255,4 +256,62 @@ func TestControlLost(t *testing.T) {
 	if _, err := a.Latch(ctx); err != nil {
 		t.Errorf("A latch after taking control back: %v", err)
 	}
+}
+
+// BenchmarkControl measures what control costs the exporter per sample:
+// a take and a leave (one CCP write each, plus the primary application
+// registers read after the take), against one feature read as the baseline
+// in the same run; and a take refused while another application holds the
+// camera (the refused write, the CCP and primary application reads and the
+// /proc lookup of the holder).
+func BenchmarkControl(b *testing.B) {
+	r, ok := inRig(b, camsimSpec(true, "sfnc"))
+	if !ok {
+		return
+	}
+	ctx := context.Background()
+	open := func(opts ...OpenOption) *Camera {
+		c := r.Cameras[0]
+		cam, err := OpenDevice(ctx, DeviceInfo{Serial: c.Serial, Address: c.Address}, opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = cam.Close() })
+		return cam
+	}
+	m := open(Monitor())
+	per := func(n int, f func() error) time.Duration {
+		start := time.Now()
+		for range n {
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start) / time.Duration(n)
+	}
+	read := per(200, func() error { _, err := m.getInteger(ctx, "Width"); return err })
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		if err := m.TakeControl(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.LeaveControl(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cycle := time.Since(start) / time.Duration(b.N)
+	b.StopTimer()
+	open() // another application (a Camera of this process) holds it now
+	held := per(100, func() error {
+		if err := m.TakeControl(ctx); !errors.Is(err, ErrHeld) {
+			return fmt.Errorf("take while held: %v, want a HeldError", err)
+		}
+		return nil
+	})
+	b.ReportMetric(float64(read.Microseconds()), "read_µs")
+	b.ReportMetric(float64(cycle.Microseconds()), "take+leave_µs")
+	b.ReportMetric(float64(held.Microseconds()), "held_take_µs")
+	b.ReportMetric(float64(cycle)/float64(read), "take+leave/read")
+	b.ReportMetric(float64(held)/float64(read), "held_take/read")
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseProcAddr(t *testing.T) {
@@ -56,14 +57,20 @@ func TestUDPOwner(t *testing.T) {
 		if !ok || pid != os.Getpid() || name != filepath.Base(exe) {
 			t.Errorf("bound %s (port %d): owner %d %q %v; want %d %q", bind, port, pid, name, ok, os.Getpid(), filepath.Base(exe))
 		}
-		ctl := describeHolder(Controller{Addr: netip.AddrPortFrom(ip, port)})
+		var oc ownerCache
+		ctl := describeHolder(Controller{Addr: netip.AddrPortFrom(ip, port)}, &oc)
 		want := fmt.Sprintf("%s (this host: %s pid %d)", netip.AddrPortFrom(ip, port), filepath.Base(exe), os.Getpid())
 		if !ctl.ThisHost || ctl.PID != os.Getpid() || ctl.String() != want {
 			t.Errorf("describeHolder: %+v %q; want %q", ctl, ctl.String(), want)
 		}
+		if pid, _, ok := oc.lookup(netip.AddrPortFrom(ip, port)); !ok || pid != os.Getpid() || !oc.valid {
+			t.Errorf("bound %s, asked again: owner %d %v (cached %v)", bind, pid, ok, oc.valid)
+		}
 		conn.Close()
-		if pid, _, ok := udpOwner(netip.AddrPortFrom(ip, port)); ok {
-			t.Errorf("closed %s: still owned by pid %d", bind, pid)
+		for _, lookup := range []func(netip.AddrPort) (int, string, bool){udpOwner, oc.lookup} {
+			if pid, _, ok := lookup(netip.AddrPortFrom(ip, port)); ok {
+				t.Errorf("closed %s: still owned by pid %d", bind, pid)
+			}
 		}
 	}
 }
@@ -106,4 +113,35 @@ func TestOpenOptions(t *testing.T) {
 	if c := newOpenConfig([]OpenOption{Monitor(), ControlWait(-1)}); !c.monitor || c.controlWait != 0 {
 		t.Errorf("Monitor, ControlWait(-1): %+v", c)
 	}
+}
+
+// BenchmarkUDPOwner is the /proc lookup of a holder on this host (a socket
+// of this process) asked again, as the exporter does each sample, against a
+// first lookup, which scans every process, as the baseline.
+func BenchmarkUDPOwner(b *testing.B) {
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(conn.LocalAddr().(*net.UDPAddr).Port))
+	start := time.Now()
+	const n = 20
+	for range n {
+		if pid, _, ok := udpOwner(addr); !ok || pid != os.Getpid() {
+			b.Fatalf("owner %d %v", pid, ok)
+		}
+	}
+	first := time.Since(start) / n
+	var oc ownerCache
+	b.ResetTimer()
+	for b.Loop() {
+		if pid, _, ok := oc.lookup(addr); !ok || pid != os.Getpid() {
+			b.Fatalf("owner %d %v", pid, ok)
+		}
+	}
+	b.ReportMetric(float64(first.Microseconds()), "first_µs")
+	b.ReportMetric(float64(first)*float64(b.N)/float64(b.Elapsed()), "first/again")
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	b.ReportMetric(float64(len(procs)), "processes")
 }
