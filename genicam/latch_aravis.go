@@ -105,22 +105,26 @@ func latchSequential(ctx context.Context, cams []*Camera) ([]LatchSample, []erro
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	before := time.Now()
-	for i, c := range cams {
-		if errs[i] != nil {
-			continue
-		}
-		if err := c.lock(ctx); err != nil {
-			errs[i] = err
-			continue
-		}
+	eachLocked(ctx, cams, errs, func(i int, c *Camera) error {
 		var gerr *C.GError
 		C.arv_device_execute_command(c.dev, c.cnames[FeatureTimestampLatch], &gerr)
 		if err := takeError(&gerr); err != nil {
-			errs[i] = c.wrap(c.feat[FeatureTimestampLatch], err)
+			return c.wrap(c.feat[FeatureTimestampLatch], err)
 		}
-		c.mu.Unlock()
-	}
+		return nil
+	})
 	after := time.Now()
+	eachLocked(ctx, cams, errs, func(i int, c *Camera) error {
+		v, err := c.readLatchLocked()
+		samples[i] = LatchSample{Serial: c.info.Serial, Device: v, HostBefore: before, HostAfter: after}
+		return err
+	})
+	return samples, errs
+}
+
+// eachLocked runs f, under the camera's lock, for every camera that has no
+// error yet, and records f's error.
+func eachLocked(ctx context.Context, cams []*Camera, errs []error, f func(i int, c *Camera) error) {
 	for i, c := range cams {
 		if errs[i] != nil {
 			continue
@@ -129,10 +133,7 @@ func latchSequential(ctx context.Context, cams []*Camera) ([]LatchSample, []erro
 			errs[i] = err
 			continue
 		}
-		v, err := c.readLatchLocked()
+		errs[i] = f(i, c)
 		c.mu.Unlock()
-		samples[i] = LatchSample{Serial: c.info.Serial, Device: v, HostBefore: before, HostAfter: after}
-		errs[i] = err
 	}
-	return samples, errs
 }

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,24 +16,6 @@ import (
 	"github.com/ptpcam/ptpcam/internal/testenv"
 	"github.com/ptpcam/ptpcam/rig"
 )
-
-// heldLog collects a holder's output for the failure message.
-type heldLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *heldLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *heldLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // heldState is camsim's view of a camera of the rig.
 func heldState(t *testing.T, r *rig.Rig, serial string) camsim.State {
@@ -61,7 +42,7 @@ func heldBy(t *testing.T, r *rig.Rig, serial string) (string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &heldLog{}
+	out := &testenv.LockedBuffer{}
 	cmd := r.Host().Command(context.Background(), "arv-camera-test-0.8", "-n", cam.Address, "-f", "2")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

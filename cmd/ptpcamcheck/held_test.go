@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,24 +20,7 @@ type holder struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	addr string // the controller's address as camsim shows it
-	out  *lockedBuf
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	out  *testenv.LockedBuffer
 }
 
 func camState(t *testing.T, r *rig.Rig, serial string) camsim.State {
@@ -64,7 +45,7 @@ func holdCamera(t *testing.T, r *rig.Rig, serial string) *holder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &holder{done: make(chan struct{}), out: &lockedBuf{}}
+	h := &holder{done: make(chan struct{}), out: &testenv.LockedBuffer{}}
 	h.cmd = r.Host().Command(context.Background(), "arv-camera-test-0.8", "-n", cam.Address, "-f", "2")
 	h.cmd.Stdout, h.cmd.Stderr = h.out, h.out
 	if err := h.cmd.Start(); err != nil {
