@@ -94,7 +94,7 @@ const (
 	perPacketMinSleep = 50 * time.Microsecond
 	// batchMinSleep: batches are paced one by one, so that a receiver
 	// with the default socket buffer (208 KiB, some 90 packets of 1500
-	// bytes) keeps up; fineSleepMax: shorter sleeps are nanosleep(2) on
+	// bytes) keeps up; fineSleepMax: shorter sleeps are clock_nanosleep(2) on
 	// the thread, since Go's timers sleep ≥ 1.1 ms on our machines however
 	// short the request.
 	batchMinSleep = 20 * time.Microsecond
@@ -163,19 +163,31 @@ func (pc *pacer) wait(sent int) {
 	}
 }
 
-// fineSleep sleeps d (well under fineSleepMax) in nanosleep(2) through
-// RawSyscall: the goroutine keeps its P and thread, and no other thread
-// wakes. A signal (the runtime's preemption request) ends one nanosleep
-// early; the rest is slept again.
+// fineSleep sleeps d (well under fineSleepMax) in clock_nanosleep(2)
+// through RawSyscall: the goroutine keeps its P and thread, and no other
+// thread wakes. A signal ends the sleep early (EINTR); the sleep goes on to
+// the same absolute deadline (TIMER_ABSTIME), so however many signals come,
+// it ends at d. It once slept the rest that nanosleep(2) reported, which
+// counts the timer slack (50 µs) on top of the time left: each signal moved
+// the end 50 µs later. The garbage collector, to scan the goroutine's stack,
+// asks it to stop every 5 µs or so until it does, and each request is a
+// signal, so the sleep ran on for as long as a collection waited on it: 0.2
+// to 40 s (TestFineSleepUnderSignals). camsim allocates the frames of its
+// ring (2 MB each at 1080p) in its first frames, so collections came then,
+// and Aravis lost the rest of the frame whose pacing sleep it was, asked for
+// it again, and saw a few frames more in 3 s.
 func fineSleep(d time.Duration) {
-	ts := unix.NsecToTimespec(d.Nanoseconds())
+	var ts unix.Timespec
+	if _, _, e := unix.RawSyscall(unix.SYS_CLOCK_GETTIME, unix.CLOCK_MONOTONIC, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+		return
+	}
+	ts = unix.NsecToTimespec(ts.Nano() + d.Nanoseconds())
 	for {
-		var rem unix.Timespec
-		_, _, e := unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&rem)), 0)
+		_, _, e := unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME,
+			uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
 		if e != unix.EINTR {
 			return
 		}
-		ts = rem
 	}
 }
 

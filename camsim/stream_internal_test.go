@@ -81,8 +81,14 @@ func (r *packetRx) loop() {
 // all come within a deadline.
 func (r *packetRx) take(t *testing.T, n int) []rxPacket {
 	t.Helper()
+	return r.takeWithin(t, n, 10*time.Second)
+}
+
+// takeWithin is take with deadline d.
+func (r *packetRx) takeWithin(t *testing.T, n int, d time.Duration) []rxPacket {
+	t.Helper()
 	out := make([]rxPacket, 0, n)
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(d)
 	for len(out) < n {
 		select {
 		case p, ok := <-r.c:
@@ -91,7 +97,7 @@ func (r *packetRx) take(t *testing.T, n int) []rxPacket {
 			}
 			out = append(out, p)
 		case <-deadline:
-			t.Fatalf("%d of %d packets within 10 s", len(out), n)
+			t.Fatalf("%d of %d packets within %v", len(out), n, d)
 		}
 	}
 	return out
