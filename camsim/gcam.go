@@ -69,6 +69,13 @@ var gcRoles = []struct {
 	{"groupKey", []string{"ActionGroupKey"}},
 	{"groupMask", []string{"ActionGroupMask"}},
 	{"deviceKey", []string{"ActionDeviceKey"}},
+	// The Imaging Source's action scheduler, where declared: time in
+	// device ns, interval in µs, commit and cancel commands, status.
+	{"schedTime", []string{"ActionSchedulerTime"}},
+	{"schedInterval", []string{"ActionSchedulerInterval"}},
+	{"schedCommit", []string{"ActionSchedulerCommit"}},
+	{"schedCancel", []string{"ActionSchedulerCancel"}},
+	{"schedStatus", []string{"ActionSchedulerStatus"}},
 	{"vendor", []string{"DeviceVendorName"}},
 	{"model", []string{"DeviceModelName"}},
 	{"serial", []string{"DeviceSerialNumber", "DeviceID"}},

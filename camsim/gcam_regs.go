@@ -2,6 +2,7 @@ package camsim
 
 import (
 	"strings"
+	"time"
 )
 
 // GVCP register access of an impersonated camera (addresses ≥ 0x1000 and
@@ -14,6 +15,9 @@ func (gc *gcCamera) readLocked(addr uint32) (uint32, Status) {
 	gc.refreshLocked(false)
 	if name := gc.f["payload"]; name != "" {
 		_ = gc.g.SetInt(name, int64(gc.c.payloadSizeLocked()))
+	}
+	if name := gc.f["schedStatus"]; name != "" {
+		_ = gc.g.SetInt(name, b2i(gc.c.sched.active()))
 	}
 	return gc.word(addr), StatusSuccess
 }
@@ -41,7 +45,7 @@ func (gc *gcCamera) commandsLocked(addr uint32) func() {
 	// Match first, then run: commands may share a register (TIS and Allied
 	// Vision start with 1 and stop with 0 in one register).
 	var hits []string
-	for _, role := range []string{"acqStart", "acqStop", "trigSoftware", "tsLatch", "tsReset", "dataSetLatch"} {
+	for _, role := range []string{"acqStart", "acqStop", "trigSoftware", "tsLatch", "tsReset", "dataSetLatch", "schedCommit", "schedCancel"} {
 		if name := gc.f[role]; name != "" && gc.isCommandWrite(name, addr) {
 			hits = append(hits, role)
 		}
@@ -65,12 +69,30 @@ func (gc *gcCamera) commandsLocked(addr uint32) func() {
 		case "dataSetLatch":
 			c.ptpLatches.Add(1)
 			gc.refreshLocked(true)
+		case "schedCommit":
+			after = gc.scheduleLocked()
+		case "schedCancel":
+			after = func() { c.sched.cancel() }
 		}
 		if n, err := gc.g.node(name); err == nil && n.has("pValue") {
 			_ = gc.g.SetInt(n.prop("pValue"), 0)
 		}
 	}
 	return after
+}
+
+// scheduleLocked is ActionSchedulerCommit: Action0 from ActionSchedulerTime
+// (device ns) every ActionSchedulerInterval (µs), committed once mu is
+// released.
+func (gc *gcCamera) scheduleLocked() func() {
+	t, err1 := gc.g.Int(gc.f["schedTime"])
+	iv, err2 := gc.g.Int(gc.f["schedInterval"])
+	if err1 != nil || err2 != nil || t < 0 || iv < 0 {
+		gc.c.log.Warn("ActionSchedulerCommit: time or interval unreadable", "time_err", err1, "interval_err", err2)
+		return nil
+	}
+	c := gc.c
+	return func() { c.sched.commit(uint64(t), time.Duration(iv)*time.Microsecond) }
 }
 
 func (gc *gcCamera) isCommandWrite(name string, addr uint32) bool {
