@@ -73,6 +73,15 @@ type Config struct {
 	// SegmentDuration starts a new file every so much of the trigger grid
 	// (0: one file per camera).
 	SegmentDuration time.Duration
+	// Sync is the start mode asked for (SyncAuto when empty): per camera,
+	// see sync.go.
+	Sync SyncMode
+	// Force allows SyncFree (frames aligned to the grid only afterwards).
+	Force bool
+	// StartAt is the take's first trigger on the PTP timeline (zero: the
+	// latest camera time plus LeadTime); it must be at least LeadTime
+	// ahead of every camera.
+	StartAt time.Time
 	// Now gives the host time (tests); time.Now when nil.
 	Now func() time.Time
 }
@@ -102,6 +111,9 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Sync == "" {
+		c.Sync = SyncAuto
+	}
 	if c.StallTimeout <= 0 && c.FPS > 0 {
 		c.StallTimeout = max(2*time.Second, time.Duration(20*float64(time.Second)/c.FPS))
 	}
@@ -127,6 +139,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeadTime <= 0 {
 		errs = append(errs, fmt.Errorf("lead time %v: must be > 0", c.LeadTime))
+	}
+	if _, err := ParseSyncMode(string(c.Sync)); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Encoder != "" && !slices.Contains(Encoders, c.Encoder) {
 		errs = append(errs, fmt.Errorf("encoder %q: one of %s", c.Encoder, strings.Join(Encoders, ", ")))

@@ -44,6 +44,8 @@ var (
 	descState          = desc("state", "Recorder state (one series per state, 1 for the current).", "state")
 	descStartTime      = desc("start_time_seconds", "Host time (Unix) of the common start.")
 	descElapsed        = desc("elapsed_seconds", "Time recorded since the common start.")
+	descStartMode      = desc("camera_start_mode_info", "How the camera's frames start (value 1): scheduler, action, line or free.", "serial", "mode")
+	descActionCmds     = desc("action_commands_total", "Action mode's scheduled ACTION_CMDs by answer: ok, late, overflow (queue full: a gap), no_ack, error, skipped (not sent in time: a gap).", "serial", "result")
 )
 
 // Describe implements prometheus.Collector.
@@ -52,7 +54,7 @@ func (r *Recorder) Describe(ch chan<- *prometheus.Desc) {
 		descFramesMissing, descQueueDepth, descQueueCapacity, descBytesWritten, descStreamMissPkt, descStreamResent,
 		descStreamUnder, descStreamMissFr, descEncoderFPS, descEncoderSpeed, descEncoderBitrate, descEncoderFrames,
 		descOutputBytes, descEncoderInfo, descFFmpegUp, descFFmpegExit, descFFmpegRestart, descCameraFailed, descFirstOffset,
-		descStartSkew, descState, descStartTime, descElapsed} {
+		descStartSkew, descState, descStartTime, descElapsed, descStartMode, descActionCmds} {
 		ch <- d
 	}
 }
@@ -113,6 +115,14 @@ func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 			gauge(descFFmpegExit, float64(code), s)
 		}
 		gauge(descCameraFailed, metric.Bool(err != nil), s)
+		if c.mode != "" {
+			gauge(descStartMode, 1, s, string(c.mode))
+		}
+		if c.mode == SyncAction {
+			for i, n := range actionResultNames {
+				counter(descActionCmds, c.actions[i].Load(), s, n)
+			}
+		}
 		if c.haveFirst.Load() {
 			gauge(descFirstOffset, float64(c.firstOffset.Load())/1e9, s)
 		}

@@ -75,6 +75,9 @@ type camRec struct {
 
 	cancel      context.CancelFunc // stops acquisition
 	hostStartNs int64              // host time of trigger 0; set before the goroutines start
+	mode        SyncMode           // how its frames start (sync.go)
+	actions     actionCounts       // action mode: ACTION_CMD answers
+	clockStep   atomic.Int64       // ns its clock stepped at arming (re-armed)
 
 	received, written, filled, missing, bytes atomic.Uint64
 	dropQueue, dropIncomplete, dropLate       atomic.Uint64

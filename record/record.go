@@ -71,6 +71,9 @@ type Recorder struct {
 	mu       sync.Mutex
 	cams     []*camRec
 	progress *progressDisplay
+	// sendAction sends action mode's commands (genicam.SendActionCommand
+	// when nil; tests replace it).
+	sendAction sendActionFunc
 }
 
 // New validates cfg.
@@ -177,6 +180,8 @@ type take struct {
 	stamp     time.Time // the files' names' time
 	res       *Result
 	sess      *Session
+	modes     []SyncMode            // each camera's start mode
+	samples   []genicam.LatchSample // the latches the start was found from
 }
 
 // Run records a take from cams (opened, PTP-checked; encoders from Prepare
@@ -210,6 +215,11 @@ func (r *Recorder) setUp(t *take) error {
 	ctx, cancel := context.WithCancel(t.ctx)
 	defer cancel()
 	r.state.Store(int32(StateArming))
+	modes, err := r.chooseModes(t.cams)
+	if err != nil {
+		return err
+	}
+	t.modes = modes
 	if err := r.configure(ctx, t.cams); err != nil {
 		return err
 	}
@@ -238,25 +248,51 @@ func (r *Recorder) configure(ctx context.Context, cams []Camera) error {
 // latched device time plus the lead time. Latches run concurrently so the
 // latest one is as recent as possible.
 func (r *Recorder) commonStart(ctx context.Context, t *take) error {
-	samples := make([]genicam.LatchSample, len(t.cams))
-	errs := make([]error, len(t.cams))
+	samples, err := latchAll(ctx, t.cams)
+	if err != nil {
+		return err
+	}
+	if err := r.startFrom(t, samples); err != nil {
+		return err
+	}
+	t.stamp = t.hostStart.Local()
+	return nil
+}
+
+// latchAll latches every camera at once, so that the latest is as recent
+// as possible.
+func latchAll(ctx context.Context, cams []Camera) ([]genicam.LatchSample, error) {
+	samples := make([]genicam.LatchSample, len(cams))
+	errs := make([]error, len(cams))
 	var wg sync.WaitGroup
-	for i, c := range t.cams {
+	for i, c := range cams {
 		wg.Go(func() { samples[i], errs[i] = c.Latch(ctx) })
 	}
 	wg.Wait()
-	var latest int64
-	for i, c := range t.cams {
+	for i, c := range cams {
 		if errs[i] != nil {
-			return fmt.Errorf("camera %s: latch: %w", c.Serial(), errs[i])
+			return nil, fmt.Errorf("camera %s: latch: %w", c.Serial(), errs[i])
 		}
-		latest = max(latest, samples[i].Device)
 	}
-	t.start = latest + int64(r.cfg.LeadTime)
+	return samples, nil
+}
+
+// startFrom sets the take's start from latches.
+func (r *Recorder) startFrom(t *take, samples []genicam.LatchSample) error {
+	li := 0
+	for i := range samples {
+		if samples[i].Device > samples[li].Device {
+			li = i
+		}
+	}
+	start, err := r.alignStart(samples[li].Device, t.cams[li].Serial(), t.modes)
+	if err != nil {
+		return err
+	}
+	t.samples, t.start = samples, start
 	// Host time of the start, through the first camera's offset (all share
 	// PTP time; the offset absorbs TAI/UTC).
 	t.hostStart = time.Unix(0, t.start-int64(samples[0].Offset()))
-	t.stamp = t.hostStart.Local()
 	t.res = &Result{Start: t.hostStart, StartDeviceNs: t.start, StartSkewNs: -1}
 	return nil
 }
@@ -277,6 +313,7 @@ func (r *Recorder) openFiles(t *take) error {
 			log: r.log.With("serial", serial), black: zero,
 			free: make(chan *heldFrame, pool), queue: make(chan item, 2*cfg.QueueFrames+64)}
 		cr.lastK.Store(-1)
+		cr.mode = t.modes[i]
 		for _, hf := range make([]heldFrame, pool) {
 			cr.free <- &hf
 		}
@@ -299,14 +336,17 @@ func (r *Recorder) openFiles(t *take) error {
 // that the start is still ahead of every camera.
 func (r *Recorder) arm(ctx context.Context, t *take) error {
 	for _, cr := range t.recs {
-		if err := cr.cam.ProgramScheduler(ctx, t.start, r.cfg.Interval()); err != nil {
-			return fmt.Errorf("camera %s: program scheduler: %w", cr.serial, err)
+		if err := r.armMode(ctx, cr, t.start); err != nil {
+			return err
 		}
 		st, err := cr.cam.StartStream(ctx, r.streamConfig())
 		if err != nil {
 			return fmt.Errorf("camera %s: start stream: %w", cr.serial, err)
 		}
 		cr.stream = st
+	}
+	if err := r.relatch(ctx, t); err != nil {
+		return err
 	}
 	if s, err := t.recs[len(t.recs)-1].cam.Latch(ctx); err == nil && s.Device >= t.start {
 		return fmt.Errorf("lead time %v too short: arming finished %v after the start", r.cfg.LeadTime, time.Duration(s.Device-t.start))
@@ -329,7 +369,7 @@ func (r *Recorder) announce(t *take, ptp *check.SyncResult) {
 	for _, cr := range t.recs {
 		t.sess.Serials = append(t.sess.Serials, cr.serial)
 		t.sess.Cameras = append(t.sess.Cameras, CameraResult{Serial: cr.serial, File: cr.file, Sidecar: cr.sideP, Encoder: cr.enc, FFmpegArgs: cr.args,
-			FFmpegExitCode: -2, Segments: cr.segmentsResult()})
+			FFmpegExitCode: -2, Segments: cr.segmentsResult(), StartMode: string(cr.mode)})
 	}
 	t.res.Session = filepath.Join(cfg.OutputDir, "session_"+strings.TrimSuffix(strings.TrimPrefix(FileName("", t.stamp, "json"), "cam_"), ".json")+".json")
 	if err := writeJSONAtomic(t.res.Session, t.sess); err != nil {
@@ -374,11 +414,21 @@ func (r *Recorder) record(t *take) {
 		wrWG.Go(func() { cr.writeLoop(t.start, int64(interval), end, t.force) })
 		go cr.watchdog(actx, t.hostStart, interval, total)
 	}
+	sender, err := r.newActionSender(t)
+	if err != nil {
+		r.log.Error("Action commands", "err", err)
+	}
+	sendCtx, stopSend := context.WithCancel(t.ctx)
+	defer stopSend()
+	if sender != nil {
+		go sender.run(sendCtx)
+	}
 	monitorDone := make(chan struct{})
 	var monWG sync.WaitGroup
 	monWG.Go(func() { r.monitor(monitorDone, t.hostStart, t.recs) })
 
 	acqWG.Wait()
+	stopSend()
 	r.state.Store(int32(StateStopping))
 	t.res.Frames = r.takeEnd(t)
 	end.set(t.res.Frames)
@@ -459,7 +509,7 @@ func (cr *camRec) result(force <-chan struct{}) CameraResult {
 		Received: cr.received.Load(), Written: cr.written.Load(), Filled: cr.filled.Load(), Missing: cr.missing.Load(),
 		Dropped: cr.dropQueue.Load() + cr.dropLate.Load(), Incomplete: cr.dropIncomplete.Load(),
 		FirstFrameOffsetNs: cr.firstOffset.Load(), Stream: cr.stats, FFmpegExitCode: segs[len(segs)-1].FFmpegExitCode,
-		Segments: segs}
+		Segments: segs, StartMode: string(cr.mode), Actions: cr.actionSummary(), ClockStepNs: cr.clockStep.Load()}
 	if cr.err != nil {
 		cres.Err = cr.err.Error()
 	}

@@ -115,6 +115,13 @@ type CameraResult struct {
 	FFmpegExitCode int       `json:"ffmpeg_exit_code"`
 	Segments       []Segment `json:"segments"`
 	Err            string    `json:"error,omitempty"`
+	// StartMode is how the camera's frames were started (record.SyncMode).
+	StartMode string `json:"start_mode,omitempty"`
+	// Actions counts action mode's ACTION_CMD answers by result.
+	Actions map[string]uint64 `json:"action_commands,omitempty"`
+	// ClockStepNs is the step of the camera's clock found at arming (the
+	// take was re-armed on the new timeline); 0 when none.
+	ClockStepNs int64 `json:"clock_step_at_arming_ns,omitempty"`
 }
 
 // Clean reports whether the camera recorded every trigger as it came, with

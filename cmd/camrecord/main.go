@@ -94,6 +94,8 @@ type options struct {
 	timescale      *string
 	controlWait    *time.Duration
 	segment        *time.Duration
+	syncMode       *string
+	startAt        *string
 	webConfig      *web.FlagConfig
 	log            *promslog.Config
 }
@@ -128,6 +130,8 @@ func newApp() (*kingpin.Application, *options) {
 	o.overwrite = app.Flag("overwrite", "Replace existing files of the same name.").Bool()
 	o.ffmpegBin = app.Flag("ffmpeg", "ffmpeg binary.").Default("ffmpeg").String()
 	o.force = app.Flag("force", "Record even when the PTP preflight finds the rig not synchronized (with a warning).").Bool()
+	o.syncMode = app.Flag("sync", "Start mode, per camera from its GenICam capabilities: auto (scheduler, else action, else line), scheduler (the camera's ActionScheduler), action (scheduled ACTION_CMDs sent ahead within ActionQueueSize), line (external trigger on a Line input from a pulse generator on the grid), free (free-run aligned by timestamp afterwards; needs --force).").Default("auto").Enum(record.SyncModes...)
+	o.startAt = app.Flag("start-at", "First trigger on the PTP timeline (RFC 3339, e.g. 2026-12-02T03:00:00Z), for takes of several hosts on one instant; must be at least --lead-time ahead of every camera.").PlaceHolder("TIME").String()
 	o.syncTimeout = app.Flag("sync-timeout", "Longest wait in the preflight for the host and cameras to be PTP-synchronized.").Default("30s").Duration()
 	o.noEnable = app.Flag("no-enable-ptp", "Do not enable PTP in the cameras in the preflight, only check.").Bool()
 	o.socket = app.Flag("ptp.socket", "ptp4l management (UDS) socket.").Default(pmc.DefaultSocket).String()
@@ -225,11 +229,20 @@ func parse(args []string) (*options, genicam.Selection, error) {
 
 // recorder is the recorder the flags configure.
 func (o *options) recorder(logger *slog.Logger) (*record.Recorder, error) {
+	var startAt time.Time
+	if *o.startAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, *o.startAt)
+		if err != nil {
+			return nil, fmt.Errorf("--start-at %q: want an RFC 3339 time such as 2026-12-02T03:00:00Z: %w", *o.startAt, err)
+		}
+		startAt = t
+	}
 	return record.New(record.Config{
 		Width: *o.width, Height: *o.height, PixelFormat: *o.pixFmt, FPS: *o.fps, Duration: *o.duration, LeadTime: *o.lead,
 		OutputDir: *o.outDir, Encoder: *o.encoder, Bitrate: *o.bitrate, Preset: *o.preset, Container: *o.container,
 		NVENCMaxSessions: *o.nvencMax, Align: *o.align, QueueFrames: *o.queue, StreamBuffers: *o.buffers, FFmpegNice: *o.nice,
 		FFmpeg: *o.ffmpegBin, Overwrite: *o.overwrite, SegmentDuration: *o.segment,
+		Sync: record.SyncMode(*o.syncMode), Force: *o.force, StartAt: startAt,
 	}, logger)
 }
 

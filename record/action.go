@@ -1,0 +1,168 @@
+// Action mode: the host sends each frame's scheduled ACTION_CMD ahead of its
+// time, to every camera of the take in that mode with one action_time.
+
+package record
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/ptpcam/ptpcam/genicam"
+)
+
+// ACTION_CMD acknowledge statuses (GigE Vision 2.0).
+const (
+	ackOverflow = 0x8015 // the camera's action queue is full
+	ackLate     = 0x8016 // the action time had passed
+)
+
+// Action command outcomes, per camera (the metric's result label).
+const (
+	actOK = iota
+	actLate
+	actOverflow
+	actNoAck
+	actError
+	actSkipped // the sender was too late to send it: not sent
+	actResults
+)
+
+var actionResultNames = [actResults]string{"ok", "late", "overflow", "no_ack", "error", "skipped"}
+
+// actionCounts are one camera's action command outcomes.
+type actionCounts [actResults]atomic.Uint64
+
+// sendActionFunc sends one ACTION_CMD (genicam.SendActionCommand; tests
+// replace it).
+type sendActionFunc func(ctx context.Context, targets []netip.Addr, cmd genicam.ActionCommand) ([]genicam.ActionAck, error)
+
+// actionSender sends frame k's command once frame k−queue has fired, so that
+// no camera ever holds more than its queue, and as far ahead as that allows.
+type actionSender struct {
+	send      sendActionFunc
+	cams      []*camRec
+	targets   []netip.Addr
+	byAddr    map[netip.Addr]*camRec
+	start     int64 // device ns of frame 0
+	hostStart time.Time
+	interval  time.Duration
+	total     int64
+	queue     int
+}
+
+// newActionSender is nil when no camera of the take is in action mode.
+func (r *Recorder) newActionSender(t *take) (*actionSender, error) {
+	s := &actionSender{send: r.sendAction, byAddr: map[netip.Addr]*camRec{}, start: t.start, hostStart: t.hostStart,
+		interval: r.cfg.Interval(), total: r.cfg.Frames(), queue: 1 << 30}
+	for _, cr := range t.recs {
+		if cr.mode != SyncAction {
+			continue
+		}
+		a, err := netip.ParseAddr(cr.cam.(actionCamera).Info().Address)
+		if err != nil {
+			return nil, fmt.Errorf("camera %s: action commands need its IPv4 address: %w", cr.serial, err)
+		}
+		s.cams = append(s.cams, cr)
+		s.targets = append(s.targets, a)
+		s.byAddr[a] = cr
+		s.queue = min(s.queue, queueSize(cr.cam))
+	}
+	if len(s.cams) == 0 {
+		return nil, nil
+	}
+	if s.send == nil {
+		s.send = genicam.SendActionCommand
+	}
+	return s, nil
+}
+
+// sendTime is when frame k's command goes: just after frame k−queue fired
+// (the first queue frames at once).
+func (s *actionSender) sendTime(k int64) time.Time {
+	if k < int64(s.queue) {
+		return time.Time{}
+	}
+	return s.hostStart.Add(time.Duration(k-int64(s.queue))*s.interval + s.interval/10)
+}
+
+// run sends every frame's command until the take's last or ctx ends. It
+// never waits on acquisition; a command it could not send in time is
+// skipped (a gap), never sent late.
+func (s *actionSender) run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for k := int64(0); s.total <= 0 || k < s.total; k++ {
+		if d := time.Until(s.sendTime(k)); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		due := s.hostStart.Add(time.Duration(k) * s.interval)
+		if time.Until(due) < time.Millisecond {
+			for _, cr := range s.cams {
+				cr.actions[actSkipped].Add(1)
+			}
+			continue
+		}
+		s.sendOne(ctx, k, due)
+	}
+}
+
+// sendOne sends frame k's command and counts each camera's answer; it waits
+// for acknowledges at most until half-way to the frame's time.
+func (s *actionSender) sendOne(ctx context.Context, k int64, due time.Time) {
+	at := uint64(s.start + k*int64(s.interval))
+	wait := min(time.Until(due)/2, s.interval/2)
+	actx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+	defer cancel()
+	acks, _ := s.send(actx, s.targets, genicam.ActionCommand{DeviceKey: actionDeviceKey, GroupKey: actionGroupKey,
+		GroupMask: actionGroupMask, Time: &at, Ack: true})
+	answered := map[*camRec]bool{}
+	for _, a := range acks {
+		cr := s.byAddr[a.From]
+		if cr == nil || answered[cr] {
+			continue
+		}
+		answered[cr] = true
+		switch a.Status {
+		case 0:
+			cr.actions[actOK].Add(1)
+		case ackLate:
+			cr.actions[actLate].Add(1)
+		case ackOverflow:
+			cr.actions[actOverflow].Add(1)
+		default:
+			cr.actions[actError].Add(1)
+		}
+		if a.Status != 0 {
+			cr.log.Debug("Action command refused", "grid_index", k, "status", fmt.Sprintf("0x%04x", a.Status))
+		}
+	}
+	for _, cr := range s.cams {
+		if !answered[cr] {
+			cr.actions[actNoAck].Add(1)
+		}
+	}
+}
+
+// actionSummary is one camera's counts by result name (session JSON, log).
+func (cr *camRec) actionSummary() map[string]uint64 {
+	if cr.mode != SyncAction {
+		return nil
+	}
+	m := map[string]uint64{}
+	for i, n := range actionResultNames {
+		m[n] = cr.actions[i].Load()
+	}
+	return m
+}

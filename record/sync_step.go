@@ -1,0 +1,74 @@
+// Clock steps at arming: a camera whose clock stepped between the latch the
+// start was found from and the start (PTP locking, a timescale change such
+// as −37 s to the grandmaster's TAI) would wait for a start that is no longer
+// on its timeline.
+
+package record
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ptpcam/ptpcam/genicam"
+)
+
+// Clock step handling.
+const (
+	// stepTolerance is the change of a camera's device−host offset taken
+	// as a step (beyond both latches' brackets): PTP's servo slews by
+	// far less between two latches.
+	stepTolerance = time.Millisecond
+	// rearmAttempts bounds re-arming for a clock that keeps stepping.
+	rearmAttempts = 3
+)
+
+// clockStep is the largest change of a camera's offset between two latch
+// sets beyond their brackets, and that camera's index (-1: none).
+func clockStep(before, after []genicam.LatchSample) (time.Duration, int) {
+	var worst time.Duration
+	idx := -1
+	for i := range before {
+		d := after[i].Offset() - before[i].Offset()
+		slack := stepTolerance + before[i].HalfBracket() + after[i].HalfBracket()
+		if d.Abs() > slack && d.Abs() > worst.Abs() {
+			worst, idx = d, i
+		}
+	}
+	return worst, idx
+}
+
+// relatch latches every camera again once all are armed, just before the
+// start: a camera whose clock stepped since the first latch has the take
+// re-armed on its new timeline (a new start from the new latches); one that
+// keeps stepping fails the take with the measured step.
+func (r *Recorder) relatch(ctx context.Context, t *take) error {
+	for attempt := 1; ; attempt++ {
+		samples, err := latchAll(ctx, t.cams)
+		if err != nil {
+			return err
+		}
+		step, i := clockStep(t.samples, samples)
+		if i < 0 {
+			return nil
+		}
+		serial := t.cams[i].Serial()
+		if attempt >= rearmAttempts {
+			return fmt.Errorf("camera %s: clock keeps stepping while arming (last step %v since its latch, %d re-arms); wait for its PTP to settle",
+				serial, step, attempt-1)
+		}
+		r.log.Warn("Camera clock stepped since it was latched: re-arming the take on the new timeline",
+			"serial", serial, "step", step, "attempt", attempt)
+		t.recs[i].clockStep.Add(int64(step))
+		if err := r.startFrom(t, samples); err != nil {
+			return err
+		}
+		for _, cr := range t.recs {
+			if cr.mode == SyncScheduler || cr.mode == "" {
+				if err := r.armMode(ctx, cr, t.start); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
