@@ -106,6 +106,12 @@ func TestControl(t *testing.T) {
 	}
 
 	takeOver(t, r, a, m)
+
+	// A monitor opened on a free camera (Aravis takes control while it
+	// opens) leaves it free.
+	if m2, err := openInfo(t, r, Monitor()); err != nil || m2.IsController() || camsimController(t, r).Controller != "" {
+		t.Errorf("monitor open of a free camera: %v; controller %v, camsim says %q", err, err == nil && m2.IsController(), camsimController(t, r).Controller)
+	}
 }
 
 // takeOver: a leaves, the camera is free, a still reads, m takes it over
