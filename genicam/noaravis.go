@@ -8,7 +8,7 @@ import (
 )
 
 // This file gives builds without Aravis (CGO_ENABLED=0 or -tags noaravis) the
-// same API as aravis.go; every camera function fails with ErrNoAravis.
+// same API as the *_aravis.go files; every camera function fails with ErrNoAravis.
 
 // Discover fails with ErrNoAravis.
 func Discover(ctx context.Context, iface string) ([]DeviceInfo, error) { return nil, ErrNoAravis }
