@@ -84,6 +84,11 @@ type Config struct {
 	StartAt time.Time
 	// Now gives the host time (tests); time.Now when nil.
 	Now func() time.Time
+	// TakeID is the take's id in the session file, shared by the hosts of
+	// one take (default: from the start time, TakeIDFor).
+	TakeID string
+	// Devices are the cameras as ApplySettings left them (SetDevices).
+	Devices []CameraDevice
 }
 
 func (c *Config) defaults() {
@@ -148,6 +153,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Container != "" && !slices.Contains(Containers, c.Container) {
 		errs = append(errs, fmt.Errorf("container %q: one of %s", c.Container, strings.Join(Containers, ", ")))
+	}
+	if c.TakeID != "" && !ValidTakeID(c.TakeID) {
+		errs = append(errs, fmt.Errorf("take id %q: want 1 to 64 of A-Z a-z 0-9 . _ : + -", c.TakeID))
 	}
 	if c.Encoder == EncoderRaw && c.Container == "mp4" {
 		errs = append(errs, errors.New("encoder raw: needs container mkv (MP4 does not carry Bayer rawvideo)"))

@@ -363,7 +363,7 @@ func (r *Recorder) announce(t *take, ptp *check.SyncResult) {
 	r.mu.Unlock()
 	r.started.Store(t.hostStart.UnixNano())
 	r.state.Store(int32(StateWaiting))
-	t.sess = &Session{Start: t.hostStart, StartDeviceNs: t.start, FPS: cfg.FPS, IntervalNs: int64(cfg.Interval()),
+	t.sess = &Session{TakeID: takeID(cfg.TakeID, t.hostStart), Devices: cfg.Devices, Start: t.hostStart, StartDeviceNs: t.start, FPS: cfg.FPS, IntervalNs: int64(cfg.Interval()),
 		Width: cfg.Width, Height: cfg.Height, PixelFormat: cfg.PixelFormat, Duration: cfg.Duration.String(),
 		Align: cfg.Align, PTP: ptp, FFmpegVersion: r.version}
 	for _, cr := range t.recs {

@@ -175,6 +175,9 @@ func (r *Result) Clean() bool {
 // Session is the session JSON written next to the files at the start and
 // rewritten with the results at the end.
 type Session struct {
+	// TakeID is the take's id, the same in every host's session file of a
+	// take across hosts (--take-id; default TakeIDFor the start).
+	TakeID        string            `json:"take_id"`
 	Start         time.Time         `json:"start"`
 	StartDeviceNs int64             `json:"start_device_ns"`
 	FPS           float64           `json:"fps"`
@@ -188,6 +191,23 @@ type Session struct {
 	PTP           *check.SyncResult `json:"ptp,omitempty"`
 	FFmpegVersion string            `json:"ffmpeg_version"`
 	Cameras       []CameraResult    `json:"cameras"`
-	Result        *Result           `json:"result,omitempty"`
-	Extra         map[string]string `json:"extra,omitempty"`
+	// Devices are the cameras (model, firmware, capabilities, name) and
+	// their settings read back after applying them.
+	Devices []CameraDevice    `json:"devices,omitempty"`
+	Result  *Result           `json:"result,omitempty"`
+	Extra   map[string]string `json:"extra,omitempty"`
+}
+
+// TakeIDFor is the default take id: the start in UTC to the millisecond,
+// as a file name would carry it (20261202T030405.678Z).
+func TakeIDFor(start time.Time) string {
+	return start.UTC().Format("20060102T150405.000Z")
+}
+
+// takeID is the configured id, else TakeIDFor the start.
+func takeID(id string, start time.Time) string {
+	if id != "" {
+		return id
+	}
+	return TakeIDFor(start)
 }

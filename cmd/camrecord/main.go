@@ -11,7 +11,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +20,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -98,17 +96,22 @@ type options struct {
 	startAt        *string
 	webConfig      *web.FlagConfig
 	log            *promslog.Config
+	features       *[]string // --camera.feature NAME=VALUE
+	takeID         *string
+	config         *rigConfig // --config's YAML rig file (nil: none or flat)
 }
 
 // newApp defines camrecord's flags.
 func newApp() (*kingpin.Application, *options) {
 	app := kingpin.New("camrecord", "Record PTP-synchronized GigE Vision cameras, all starting on one PTP instant, each into its own ffmpeg.\n\n"+
 		"Exit codes: 0 all cameras recorded every trigger; 1 nothing recorded; 2 a camera failed; 3 completed with missing/dropped frames or with an ffmpeg that died and was replaced (a new segment file).\n\n"+
-		"--config FILE reads flags from a file: one `name = value` per line (flag names without --, # comments; repeat a line for repeatable flags such as camera.serial). Flags on the command line override the file.")
-	app.Flag("config", "Read flag values from this file (name = value lines); the command line overrides them.").PlaceHolder("FILE").String()
+		"--config FILE reads a YAML rig file: flags: (any flag by its name without --), defaults: (width, height, pixel_format, fps, offset_x, offset_y, exposure, gain, features: {GenICam feature: value}) and cameras: (- serial: ..., name: ..., and the same settings per camera). Every setting is checked against each camera before anything is changed. Flags on the command line override the file. A flat file of `name = value` lines is still read as flags (deprecated).")
+	app.Flag("config", "Read the YAML rig file (flags, defaults, per-camera settings); the command line overrides it.").PlaceHolder("FILE").String()
 	o := &options{}
 	o.serials = app.Flag("camera.serial", "Serial of a camera to record; repeat for several (default: every discovered camera).").IsSetByUser(&o.serialsSet).Strings()
 	o.serialAlias = app.Flag("serial", "Alias of --camera.serial (repeatable; give one of the two).").IsSetByUser(&o.aliasSet).Strings()
+	o.features = app.Flag("camera.feature", "Set a GenICam feature on every camera, NAME=VALUE (repeatable; after the config's features, replacing one of the same name). Checked against each camera before anything is changed.").PlaceHolder("NAME=VALUE").Strings()
+	o.takeID = app.Flag("take-id", "Id of the take in the session file, the same on every host of a take across hosts (default: the start time, UTC, e.g. 20261202T030405.678Z).").String()
 	o.iface = app.Flag("camera.interface", "Discover cameras on this host interface only (default: all).").String()
 	o.width = app.Flag("width", "Image width in pixels.").Default("1920").Int()
 	o.height = app.Flag("height", "Image height in pixels.").Default("1080").Int()
@@ -197,6 +200,10 @@ func run(args []string) int {
 		return exitNothing
 	}
 	defer stopSampling()
+	if err := applySettings(ctx, o, rec, cams); err != nil {
+		logger.Error("Camera settings (nothing armed, no file made)", "err", err)
+		return exitNothing
+	}
 
 	res, ok := preflight(ctx, logger, o, cams)
 	if !ok || ctx.Err() != nil {
@@ -208,9 +215,11 @@ func run(args []string) int {
 // parse parses the flags (and --config) and checks the camera selection.
 func parse(args []string) (*options, genicam.Selection, error) {
 	app, o := newApp()
-	if err := applyConfigFile(app, args); err != nil {
+	rc, err := loadConfig(app, args)
+	if err != nil {
 		return nil, genicam.Selection{}, err
 	}
+	o.config = rc
 	if _, err := app.Parse(args); err != nil {
 		return nil, genicam.Selection{}, err
 	}
@@ -330,66 +339,6 @@ func take(ctx context.Context, logger *slog.Logger, o *options, rec *record.Reco
 		return exitGaps
 	}
 	return exitClean
-}
-
-// applyConfigFile reads --config (found in args before parsing) and makes
-// its values the flags' defaults, so the command line still overrides them.
-func applyConfigFile(app *kingpin.Application, args []string) error {
-	path := ""
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		if v, ok := strings.CutPrefix(a, "--config="); ok {
-			path = v
-		} else if a == "--config" && i+1 < len(args) {
-			path = args[i+1]
-		}
-	}
-	if path == "" {
-		return nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("--config: %w", err)
-	}
-	defer f.Close()
-	values := map[string][]string{}
-	var order []string
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		k = strings.TrimPrefix(strings.TrimSpace(k), "--")
-		if !ok || k == "" {
-			return fmt.Errorf("config %s:%d: want `name = value`, got %q", path, n, line)
-		}
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		if base, ok := strings.CutPrefix(k, "no-"); ok && app.GetFlag(k) == nil && app.GetFlag(base) != nil {
-			// no-align = true is align = false.
-			k, v = base, strconv.FormatBool(v == "false")
-		}
-		if k == "serial" {
-			k = "camera.serial" // its alias: one list, which the command line overrides
-		}
-		if k == "config" || app.GetFlag(k) == nil {
-			return fmt.Errorf("config %s:%d: unknown flag %q", path, n, k)
-		}
-		if _, seen := values[k]; !seen {
-			order = append(order, k)
-		}
-		values[k] = append(values[k], v)
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	for _, k := range order {
-		app.GetFlag(k).Default(values[k]...)
-	}
-	return nil
 }
 
 // selection is the cameras the flags select: --camera.serial or its alias
