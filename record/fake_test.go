@@ -36,8 +36,19 @@ type fakeCamera struct {
 	// early: frames of triggers before the start (negative), sent as a
 	// camera running free while it is armed does.
 	early []int64
+	// stepOnLatch: the device clock steps by stepBy at this latch (1:
+	// the first) and, with stepEvery, at every latch after it.
+	stepOnLatch int
+	stepBy      time.Duration
+	stepEvery   bool
+	// action: frames fire only at the device times sent on actions
+	// (action, line and free-run cameras of sync_test.go).
+	action  bool
+	actions chan int64
 
 	mu       sync.Mutex
+	latches  int
+	rearmed  chan struct{}
 	acq      genicam.Acquisition
 	start    int64
 	interval time.Duration
@@ -54,9 +65,21 @@ func (f *fakeCamera) Configure(ctx context.Context, a genicam.Acquisition) error
 	return nil
 }
 
-func (f *fakeCamera) now() int64 { return time.Now().Add(f.offset).UnixNano() }
+func (f *fakeCamera) now() int64 { return time.Now().Add(f.offsetNow()).UnixNano() }
+
+func (f *fakeCamera) offsetNow() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.offset
+}
 
 func (f *fakeCamera) Latch(ctx context.Context) (genicam.LatchSample, error) {
+	f.mu.Lock()
+	f.latches++
+	if f.stepOnLatch > 0 && (f.latches == f.stepOnLatch || f.stepEvery && f.latches > f.stepOnLatch) {
+		f.offset += f.stepBy
+	}
+	f.mu.Unlock()
 	b := time.Now()
 	d := f.now()
 	return genicam.LatchSample{Serial: f.serial, Device: d, HostBefore: b, HostAfter: time.Now()}, nil
@@ -66,6 +89,12 @@ func (f *fakeCamera) ProgramScheduler(ctx context.Context, start int64, interval
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.start, f.interval, f.armed = start, interval, true
+	if f.rearmed != nil {
+		select {
+		case f.rearmed <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -93,7 +122,12 @@ func (f *fakeCamera) StartStream(ctx context.Context, cfg genicam.StreamConfig) 
 		s.pool <- make([]byte, size)
 	}
 	s.stats.Underruns, s.stats.IgnoredPackets = f.armUnderruns, f.armUnderruns
-	go s.run(f.start, f.interval, size)
+	f.rearmed = make(chan struct{}, 1)
+	if f.action {
+		go s.runActions(size)
+	} else {
+		go s.run(f.start, f.interval, size)
+	}
 	return s, nil
 }
 
@@ -127,10 +161,16 @@ func (s *fakeStream) run(start int64, interval time.Duration, size int) {
 		if f.stopAfter > 0 && k > f.stopAfter {
 			return
 		}
-		at := time.Unix(0, start+k*int64(interval)-int64(f.offset))
+		at := time.Unix(0, start+k*int64(interval)-int64(f.offsetNow()))
 		select {
 		case <-s.done:
 			return
+		case <-f.rearmed:
+			// Re-programmed (a clock step at arming): a new schedule.
+			f.mu.Lock()
+			start, k = f.start, -1
+			f.mu.Unlock()
+			continue
 		case <-time.After(time.Until(at)):
 		}
 		f.mu.Lock()

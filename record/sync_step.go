@@ -52,6 +52,7 @@ func (r *Recorder) relatch(ctx context.Context, t *take) error {
 		if i < 0 {
 			return nil
 		}
+		step = step.Round(time.Microsecond)
 		serial := t.cams[i].Serial()
 		if attempt >= rearmAttempts {
 			return fmt.Errorf("camera %s: clock keeps stepping while arming (last step %v since its latch, %d re-arms); wait for its PTP to settle",
@@ -59,7 +60,14 @@ func (r *Recorder) relatch(ctx context.Context, t *take) error {
 		}
 		r.log.Warn("Camera clock stepped since it was latched: re-arming the take on the new timeline",
 			"serial", serial, "step", step, "attempt", attempt)
-		t.recs[i].clockStep.Add(int64(step))
+		for j := range samples {
+			if d := samples[j].Offset() - t.samples[j].Offset(); d.Abs() > stepTolerance {
+				t.recs[j].clockStep.Add(int64(d))
+			}
+		}
+		if err := oneTimeline(t.cams, samples); err != nil {
+			return fmt.Errorf("after camera %s's clock stepped %v: %w", serial, step, err)
+		}
 		if err := r.startFrom(t, samples); err != nil {
 			return err
 		}
@@ -71,4 +79,26 @@ func (r *Recorder) relatch(ctx context.Context, t *take) error {
 			}
 		}
 	}
+}
+
+// timelineSpread is the most two cameras' clocks may differ and still be on
+// one PTP timeline (far beyond PTP's error, far below a timescale step).
+const timelineSpread = 100 * time.Millisecond
+
+// oneTimeline checks that the cameras' clocks agree (after a step, a camera
+// on another timescale than the others cannot start with them).
+func oneTimeline(cams []Camera, samples []genicam.LatchSample) error {
+	lo, hi := 0, 0
+	for i := range samples {
+		if samples[i].Offset() < samples[lo].Offset() {
+			lo = i
+		}
+		if samples[i].Offset() > samples[hi].Offset() {
+			hi = i
+		}
+	}
+	if d := samples[hi].Offset() - samples[lo].Offset(); d > timelineSpread {
+		return fmt.Errorf("cameras on different timelines: camera %s's clock is %v ahead of camera %s's", cams[hi].Serial(), d.Round(time.Microsecond), cams[lo].Serial())
+	}
+	return nil
 }
