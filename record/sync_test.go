@@ -32,7 +32,9 @@ type capsCamera struct {
 }
 
 func (c *capsCamera) Capabilities() genicam.Capabilities { return c.caps }
-func (c *capsCamera) Info() genicam.DeviceInfo           { return genicam.DeviceInfo{Serial: c.serial, Address: c.addr} }
+func (c *capsCamera) Info() genicam.DeviceInfo {
+	return genicam.DeviceInfo{Serial: c.serial, Address: c.addr}
+}
 
 func (c *capsCamera) SetActionKeys(ctx context.Context, d, g, m uint32) error {
 	c.keys = [3]uint32{d, g, m}
