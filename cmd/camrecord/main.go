@@ -251,7 +251,7 @@ func (o *options) recorder(logger *slog.Logger) (*record.Recorder, error) {
 		OutputDir: *o.outDir, Encoder: *o.encoder, Bitrate: *o.bitrate, Preset: *o.preset, Container: *o.container,
 		NVENCMaxSessions: *o.nvencMax, Align: *o.align, QueueFrames: *o.queue, StreamBuffers: *o.buffers, FFmpegNice: *o.nice,
 		FFmpeg: *o.ffmpegBin, Overwrite: *o.overwrite, SegmentDuration: *o.segment,
-		Sync: record.SyncMode(*o.syncMode), Force: *o.force, StartAt: startAt,
+		Sync: record.SyncMode(*o.syncMode), Force: *o.force, StartAt: startAt, TakeID: *o.takeID,
 	}, logger)
 }
 
