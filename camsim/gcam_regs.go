@@ -6,12 +6,23 @@ import (
 )
 
 // GVCP register access of an impersonated camera (addresses ≥ 0x1000 and
-// the XML file; bootstrap stays in device.go).
+// the XML file; the bootstrap registers camsim runs are in regtable.go).
 
+// readLocked reads the word at addr, the live values sampled first unless
+// a command's read already sampled them (sampled).
 func (gc *gcCamera) readLocked(addr uint32) (uint32, Status) {
 	if gc.inXML(addr) {
 		return gc.readXML(addr), StatusSuccess
 	}
+	if !gc.sampled {
+		gc.sampleLocked()
+	}
+	return gc.word(addr), StatusSuccess
+}
+
+// sampleLocked writes the live values (PTP data set, payload size,
+// scheduler status) into the registers.
+func (gc *gcCamera) sampleLocked() {
 	gc.refreshLocked(false)
 	if name := gc.f["payload"]; name != "" {
 		_ = gc.g.SetInt(name, int64(gc.c.payloadSizeLocked()))
@@ -19,7 +30,18 @@ func (gc *gcCamera) readLocked(addr uint32) (uint32, Status) {
 	if name := gc.f["schedStatus"]; name != "" {
 		_ = gc.g.SetInt(name, b2i(gc.c.sched.active()))
 	}
-	return gc.word(addr), StatusSuccess
+}
+
+// sampleOnceLocked samples the live values for all the words of one read
+// command, so that a multi-word value (an 8-byte offset) is one sample;
+// the returned func ends the command.
+func (c *camera) sampleOnceLocked() func() {
+	if c.gc == nil {
+		return func() {}
+	}
+	c.gc.sampleLocked()
+	c.gc.sampled = true
+	return func() { c.gc.sampled = false }
 }
 
 func (gc *gcCamera) writeLocked(addr, v uint32) (Status, func()) {

@@ -2,6 +2,8 @@ package camsim
 
 import (
 	"context"
+	"encoding/binary"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -98,5 +100,37 @@ func TestGenICamOwnXMLs(t *testing.T) {
 		if got := c.hasPTP(); got != (p != ProfileNoPTP) {
 			t.Errorf("%s: hasPTP %v", p, got)
 		}
+	}
+}
+
+// TestGenICamMultiWordReadOneSample: an 8-byte live value (the PTP offset,
+// noisy around 0 while Slave) read in one READMEM is one sample: its high
+// and low words never come from two samples of different sign.
+func TestGenICamMultiWordReadOneSample(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
+	c := impersonate(t, GenICamXML(ProfileSFNC, "V", "M"))
+	c.ptp.setEnabled(true)
+	c.ptp.force(PTPSlave)
+	_, r, err := c.gc.g.registerOf(c.gc.f["offset"])
+	if err != nil || r.length != 8 {
+		t.Fatalf("offset register: %+v %v", r, err)
+	}
+	src := netip.MustParseAddrPort("127.0.0.1:40000")
+	req := binary.BigEndian.AppendUint32(nil, uint32(r.addr))
+	req = binary.BigEndian.AppendUint32(req, 8)
+	signs := map[bool]int{}
+	for i := range 400 {
+		a, err := ParseAck(c.handle(MarshalCommand(FlagAckRequired, CmdReadMem, uint16(i+1), req), src))
+		if err != nil || a.Status != StatusSuccess || len(a.Payload) != 12 {
+			t.Fatalf("READMEM offset: %+v %v", a, err)
+		}
+		v := int64(binary.BigEndian.Uint64(a.Payload[4:]))
+		if v < -20 || v > 20 {
+			t.Fatalf("read %d: offset %d, want within ±20 ns (words of two samples)", i, v)
+		}
+		signs[v < 0]++
+	}
+	if signs[true] == 0 || signs[false] == 0 {
+		t.Errorf("offsets of one sign only (%v): the check saw no sign change", signs)
 	}
 }

@@ -88,6 +88,7 @@ func (c *camera) readRegs(r request) []byte {
 	if st := c.privilegeLocked(r.src, false); st != StatusSuccess {
 		return r.ack(st, nil)
 	}
+	defer c.sampleOnceLocked()()
 	out := make([]byte, len(p))
 	for i := 0; i < len(p); i += 4 {
 		addr := be.Uint32(p[i:])
@@ -159,6 +160,7 @@ func (c *camera) readMem(r request) []byte {
 	if st := c.privilegeLocked(r.src, false); st != StatusSuccess {
 		return r.ack(st, nil)
 	}
+	defer c.sampleOnceLocked()()
 	out := make([]byte, 4+n)
 	be.PutUint32(out, addr)
 	for i := uint32(0); i < n; i += 4 {
