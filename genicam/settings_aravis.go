@@ -77,8 +77,8 @@ func (c *Camera) boundsLocked(cn *C.char, fi *FeatureInfo) error {
 			return err
 		}
 		inc := C.arv_device_get_integer_feature_increment(c.dev, cn, &gerr)
-		if err := takeError(&gerr); err != nil {
-			return err
+		if takeError(&gerr) != nil {
+			inc = 1 // Aravis fails where the node declares no <Inc>
 		}
 		fi.IntMin, fi.IntMax, fi.IntInc = int64(lo), int64(hi), max(1, int64(inc))
 		fi.Unit = C.GoString(C.gp_int_unit(c.dev, cn))
@@ -89,12 +89,12 @@ func (c *Camera) boundsLocked(cn *C.char, fi *FeatureInfo) error {
 			return err
 		}
 		inc := float64(C.arv_device_get_float_feature_increment(c.dev, cn, &gerr))
-		if err := takeError(&gerr); err != nil {
-			return err
+		if takeError(&gerr) != nil {
+			inc = 0 // "<Inc> node not found": the node declares none
 		}
 		fi.FloatMin, fi.FloatMax = float64(lo), float64(hi)
-		// Aravis gives the smallest double, or a huge one, where the
-		// node declares no increment.
+		// Aravis may also give the smallest double, or a huge one, where
+		// the node declares no increment.
 		if inc > 1e-12 && !math.IsInf(inc, 0) && inc < math.MaxFloat64/2 {
 			fi.FloatInc = inc
 		}

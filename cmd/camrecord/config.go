@@ -398,6 +398,25 @@ func (o *options) cameraSettings(serials []string) (map[string]record.CameraSett
 	out := map[string]record.CameraSettings{}
 	for _, s := range serials {
 		d, c := rc.defaults, byserial[s]
+		// The camera's own features (and --camera.feature) beat a
+		// default exposure, gain or offset of the same feature.
+		own := append(slices.Clone(c.features), cli...)
+		for _, k := range []struct {
+			def   **float64
+			names []string
+		}{{&d.exposure, []string{"ExposureTime", "ExposureTimeAbs"}}, {&d.gain, []string{"Gain", "GainRaw"}}} {
+			if slices.ContainsFunc(own, func(f record.Feature) bool { return slices.Contains(k.names, f.Name) }) {
+				*k.def = nil
+			}
+		}
+		for _, k := range []struct {
+			def  **int64
+			name string
+		}{{&d.offsetX, "OffsetX"}, {&d.offsetY, "OffsetY"}} {
+			if slices.ContainsFunc(own, func(f record.Feature) bool { return f.Name == k.name }) {
+				*k.def = nil
+			}
+		}
 		cs := record.CameraSettings{Name: c.name, OffsetX: first(c.offsetX, d.offsetX), OffsetY: first(c.offsetY, d.offsetY),
 			Exposure: first(c.exposure, d.exposure), Gain: first(c.gain, d.gain)}
 		for _, fs := range [][]record.Feature{d.features, c.features, cli} {
