@@ -20,7 +20,7 @@ grep -q "^ Package: ptpcam$" <<<"$info" || fail "not package ptpcam:\n$info"
 contents=$(dpkg-deb --contents "$deb")
 for f in ./usr/bin/ptpcam_exporter ./usr/bin/ptpcamcheck ./usr/bin/camrecord \
 	./lib/systemd/system/ptpcam_exporter.service ./lib/systemd/system/camrecord@.service \
-	./etc/default/ptpcam_exporter ./etc/default/camrecord ./etc/ptpcam/camrecord-example.conf \
+	./etc/default/ptpcam_exporter ./etc/default/camrecord ./etc/ptpcam/camrecord-example.yaml \
 	./usr/share/ptpcam/alerts/ptpcam.rules.yml ./usr/share/ptpcam/alerts/record.rules.yml \
 	./usr/share/ptpcam/dashboards/ptpcam.json ./usr/share/ptpcam/dashboards/recorder.json \
 	./usr/share/doc/ptpcam/examples/prometheus.yml ./usr/share/doc/ptpcam/copyright; do
@@ -52,10 +52,19 @@ dpkg -x "$deb" "$root"
 ver=$("$root/usr/bin/ptpcam_exporter" --version 2>&1)
 grep -q "^ptpcam_exporter, version $(cat VERSION) " <<<"$ver" || fail "installed exporter --version: $ver"
 echo "check-deb: installed: $(head -n 1 <<<"$ver")"
-# camrecord reads the shipped take config (unknown keys fail) before --version.
-out=$("$root/usr/bin/camrecord" --config "$root/etc/ptpcam/camrecord-example.conf" --version 2>&1) ||
-	fail "installed camrecord with /etc/ptpcam/camrecord-example.conf: $out"
-echo "check-deb: installed camrecord reads /etc/ptpcam/camrecord-example.conf"
+# camrecord reads the shipped take config (YAML, unknown keys fail) before
+# --version; a misspelt key in a copy of it fails, naming the line.
+out=$("$root/usr/bin/camrecord" --config "$root/etc/ptpcam/camrecord-example.yaml" --version 2>&1) ||
+	fail "installed camrecord with /etc/ptpcam/camrecord-example.yaml: $out"
+bad=$(mktemp)
+sed 's/^  pixel_format:/  pixel_fromat:/' "$root/etc/ptpcam/camrecord-example.yaml" >"$bad"
+if out=$("$root/usr/bin/camrecord" --config "$bad" --version 2>&1); then
+	rm -f "$bad"
+	fail "installed camrecord accepted an unknown key in a copy of camrecord-example.yaml: $out"
+fi
+rm -f "$bad"
+grep -q 'unknown key "pixel_fromat" in defaults' <<<"$out" || fail "unknown key not named: $out"
+echo "check-deb: installed camrecord reads /etc/ptpcam/camrecord-example.yaml and refuses a misspelt key"
 
 # The units as installed, with ExecStart pointing into the scratch root
 # (systemd-analyze checks that the binaries exist and are executable);
