@@ -27,7 +27,9 @@ type gcCamera struct {
 	prev    map[string]int64  // last value of watched features
 	latched map[string]bool   // roles refreshed only by the data-set latch
 	locks   []string          // features with a lock node (pIsLocked)
-	sampled bool              // live values sampled for the read command being answered
+	// inCommand: a read command is being answered; sampled: its live
+	// values are sampled (sampleOnceLocked).
+	inCommand, sampled bool
 }
 
 // Feature roles and the names real cameras give them.

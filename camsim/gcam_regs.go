@@ -9,13 +9,14 @@ import (
 // the XML file; the bootstrap registers camsim runs are in regtable.go).
 
 // readLocked reads the word at addr, the live values sampled first unless
-// a command's read already sampled them (sampled).
+// the read command being answered sampled them already.
 func (gc *gcCamera) readLocked(addr uint32) (uint32, Status) {
 	if gc.inXML(addr) {
 		return gc.readXML(addr), StatusSuccess
 	}
 	if !gc.sampled {
 		gc.sampleLocked()
+		gc.sampled = gc.inCommand
 	}
 	return gc.word(addr), StatusSuccess
 }
@@ -32,16 +33,18 @@ func (gc *gcCamera) sampleLocked() {
 	}
 }
 
-// sampleOnceLocked samples the live values for all the words of one read
-// command, so that a multi-word value (an 8-byte offset) is one sample;
-// the returned func ends the command.
+// sampleOnceLocked makes the words of one read command one sample of the
+// live values, so that a multi-word value (an 8-byte offset) is never two:
+// the first word read from the feature registers samples, the others
+// reuse it; a command reading only bootstrap registers (a heartbeat, the
+// timestamp latch value) samples nothing. The returned func ends the
+// command.
 func (c *camera) sampleOnceLocked() func() {
 	if c.gc == nil {
 		return func() {}
 	}
-	c.gc.sampleLocked()
-	c.gc.sampled = true
-	return func() { c.gc.sampled = false }
+	c.gc.inCommand = true
+	return func() { c.gc.inCommand, c.gc.sampled = false, false }
 }
 
 func (gc *gcCamera) writeLocked(addr, v uint32) (Status, func()) {
