@@ -54,10 +54,8 @@ type CameraDevice struct {
 	Vendor       string               `json:"vendor"`
 	Model        string               `json:"model"`
 	Firmware     string               `json:"firmware"`
+	// Capabilities decide its start mode (the session's cameras[].start_mode).
 	Capabilities genicam.Capabilities `json:"capabilities"`
-	// StartMode is how the camera's frames start (scheduler, action, line,
-	// free); filled by the start-mode choice.
-	StartMode string `json:"start_mode,omitempty"`
 	// Settings are the take's size, format and rate and every configured
 	// feature, read back from the camera.
 	Settings []Feature `json:"settings"`

@@ -31,8 +31,13 @@ func writeFile(t *testing.T, name, text string) string {
 func TestPerCameraSettings(t *testing.T) {
 	r := upRig(t, 2)
 	a, b := rig.DefaultSerials[0], rig.DefaultSerials[1]
-	t.Run("applied", func(t *testing.T) {
-		conf := writeFile(t, "rig.yaml", `# two cameras, one take
+	t.Run("applied", func(t *testing.T) { settingsApplied(t, r, a, b) })
+	t.Run("refused", func(t *testing.T) { settingsRefused(t, r, a, b) })
+}
+
+// settingsApplied: each camera's own exposure and gain, read back.
+func settingsApplied(t *testing.T, r *rig.Rig, a, b string) {
+	conf := writeFile(t, "rig.yaml", `# two cameras, one take
 flags:
   encoder: libx264
   duration: 2s
@@ -46,40 +51,42 @@ cameras:
     exposure: 4000
     gain: 3.5
 `)
-		rec := startRecord(t, r, "--config", conf, "--take-id", "rig-7:take-1")
-		if code := rec.wait(t, 90*time.Second); code != 0 {
-			t.Fatalf("exit %d, want 0", code)
+	rec := startRecord(t, r, "--config", conf, "--take-id", "rig-7:take-1")
+	if code := rec.wait(t, 90*time.Second); code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	s := readSession(t, rec.dir)
+	if s.TakeID != "rig-7:take-1" {
+		t.Errorf("take_id %q, want rig-7:take-1", s.TakeID)
+	}
+	want := map[string]struct{ name, exp, gain string }{a: {"left", "8000", "6"}, b: {"right", "4000", "3.5"}}
+	if len(s.Devices) != 2 {
+		t.Fatalf("session devices %+v, want 2", s.Devices)
+	}
+	for _, d := range s.Devices {
+		w := want[d.Serial]
+		got := map[string]string{}
+		for _, f := range d.Settings {
+			got[f.Name] = f.Value
 		}
-		s := readSession(t, rec.dir)
-		if s.TakeID != "rig-7:take-1" {
-			t.Errorf("take_id %q, want rig-7:take-1", s.TakeID)
+		if d.Name != w.name || got["ExposureTime"] != w.exp || got["Gain"] != w.gain || got["Width"] != "320" ||
+			got["Height"] != "240" || got["PixelFormat"] != "BayerGR8" || got["AcquisitionFrameRate"] != "50" {
+			t.Errorf("camera %s: name %q, read back %v; want name %q, ExposureTime %s, Gain %s, 320x240 BayerGR8 at 50",
+				d.Serial, d.Name, got, w.name, w.exp, w.gain)
 		}
-		want := map[string]struct{ name, exp, gain string }{a: {"left", "8000", "6"}, b: {"right", "4000", "3.5"}}
-		if len(s.Devices) != 2 {
-			t.Fatalf("session devices %+v, want 2", s.Devices)
+		if d.Model == "" || d.Firmware == "" || d.Capabilities.PTPForm == "" {
+			t.Errorf("camera %s: model %q firmware %q capabilities %+v: want all known", d.Serial, d.Model, d.Firmware, d.Capabilities)
 		}
-		for _, d := range s.Devices {
-			w := want[d.Serial]
-			got := map[string]string{}
-			for _, f := range d.Settings {
-				got[f.Name] = f.Value
-			}
-			if d.Name != w.name || got["ExposureTime"] != w.exp || got["Gain"] != w.gain || got["Width"] != "320" ||
-				got["Height"] != "240" || got["PixelFormat"] != "BayerGR8" || got["AcquisitionFrameRate"] != "50" {
-				t.Errorf("camera %s: name %q, read back %v; want name %q, ExposureTime %s, Gain %s, 320x240 BayerGR8 at 50",
-					d.Serial, d.Name, got, w.name, w.exp, w.gain)
-			}
-			if d.Model == "" || d.Firmware == "" || d.Capabilities.PTPForm == "" {
-				t.Errorf("camera %s: model %q firmware %q capabilities %+v: want all known", d.Serial, d.Model, d.Firmware, d.Capabilities)
-			}
-		}
-		for _, c := range s.Cameras {
-			checkWholeTake(t, s, c, 100)
-		}
-	})
-	t.Run("refused", func(t *testing.T) {
-		before := camStates(t, r, a, b)
-		conf := writeFile(t, "bad.yaml", `defaults: {width: 320, height: 240, pixel_format: Mono16, fps: 25}
+	}
+	for _, c := range s.Cameras {
+		checkWholeTake(t, s, c, 100)
+	}
+}
+
+// settingsRefused: every bad setting named, nothing changed.
+func settingsRefused(t *testing.T, r *rig.Rig, a, b string) {
+	before := camStates(t, r, a, b)
+	conf := writeFile(t, "bad.yaml", `defaults: {width: 640, height: 480, pixel_format: Mono16, fps: 25}
 cameras:
   - serial: "`+a+`"
     exposure: 5
@@ -87,40 +94,39 @@ cameras:
   - serial: "`+b+`"
     gain: 30
 `)
-		rec := startRecord(t, r, "--config", conf, "--encoder", "libx264", "--duration", "2s")
-		code := rec.wait(t, 60*time.Second)
-		out := rec.out.String()
-		if code != 1 {
-			t.Errorf("exit %d, want 1", code)
+	rec := startRecord(t, r, "--config", conf, "--encoder", "libx264", "--duration", "2s")
+	code := rec.wait(t, 60*time.Second)
+	out := rec.out.String()
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, w := range []string{
+		`camera ` + a + `: NoSuchFeature = \"1\": the camera has no such feature`,
+		`camera ` + a + `: GevSCPSPacketSize = \"1501\": off the increment (allowed: 576..16404 in steps of 4 from 576)`,
+		`camera ` + a + `: SensorWidth = \"100\": read-only`,
+		`camera ` + a + `: ExposureTime = \"5\": out of range (allowed: 10..1e+06 us)`,
+		`camera ` + b + `: Gain = \"30\": out of range (allowed: 0..24 dB)`,
+		`camera ` + b + `: PixelFormat = \"Mono16\": the camera does not offer this entry (allowed: one of Mono8, BayerGR8)`,
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %s", w)
 		}
-		for _, w := range []string{
-			`camera ` + a + `: NoSuchFeature = \"1\": the camera has no such feature`,
-			`camera ` + a + `: GevSCPSPacketSize = \"1501\": off the increment (allowed: 576..16404 in steps of 4 from 576)`,
-			`camera ` + a + `: SensorWidth = \"100\": read-only`,
-			`camera ` + a + `: ExposureTime = \"5\": out of range (allowed: 10..1e+06 us)`,
-			`camera ` + b + `: Gain = \"30\": out of range (allowed: 0..24 dB)`,
-			`camera ` + b + `: PixelFormat = \"Mono16\": the camera does not offer this entry (allowed: one of Mono8, BayerGR8)`,
-		} {
-			if !strings.Contains(out, w) {
-				t.Errorf("output lacks %s", w)
-			}
+	}
+	if strings.Contains(out, "Preflight") || strings.Contains(out, "Armed") || strings.Contains(out, "write_register") {
+		t.Errorf("the settings were not refused before the preflight and arming:\n%s", out)
+	}
+	if ents, err := os.ReadDir(rec.dir); err != nil || len(ents) != 0 {
+		t.Errorf("output dir: %v %v, want no file", ents, err)
+	}
+	after := camStates(t, r, a, b)
+	for i, st := range after {
+		if st.Acquiring || st.SchedulerActive || st.Width != before[i].Width || st.PixelFormat != before[i].PixelFormat ||
+			st.PacketSize != before[i].PacketSize {
+			t.Errorf("camera %s after the refused take: acquiring %v, scheduler %v, %dx? %s packet %d; before %dx? %s packet %d",
+				st.Serial, st.Acquiring, st.SchedulerActive, st.Width, st.PixelFormat, st.PacketSize,
+				before[i].Width, before[i].PixelFormat, before[i].PacketSize)
 		}
-		if strings.Contains(out, "Preflight") || strings.Contains(out, "Armed") || strings.Contains(out, "write_register") {
-			t.Errorf("the settings were not refused before the preflight and arming:\n%s", out)
-		}
-		if ents, err := os.ReadDir(rec.dir); err != nil || len(ents) != 0 {
-			t.Errorf("output dir: %v %v, want no file", ents, err)
-		}
-		after := camStates(t, r, a, b)
-		for i, st := range after {
-			if st.Acquiring || st.SchedulerActive || st.Width != before[i].Width || st.PixelFormat != before[i].PixelFormat ||
-				st.PacketSize != before[i].PacketSize {
-				t.Errorf("camera %s after the refused take: acquiring %v, scheduler %v, %dx? %s packet %d; before %dx? %s packet %d",
-					st.Serial, st.Acquiring, st.SchedulerActive, st.Width, st.PixelFormat, st.PacketSize,
-					before[i].Width, before[i].PixelFormat, before[i].PacketSize)
-			}
-		}
-	})
+	}
 }
 
 func camStates(t *testing.T, r *rig.Rig, serials ...string) []camsim.State {
