@@ -12,3 +12,7 @@ import "context"
 func (c *Camera) SetFrameTrigger(ctx context.Context, source string) error {
 	return c.setTrigger(ctx, source)
 }
+
+// TickFrequency is the camera's timestamp tick frequency in Hz (1e9 on a
+// camera counting ns): the unit of a scheduled ACTION_CMD's action_time.
+func (c *Camera) TickFrequency() uint64 { return c.tickFrequency() }

@@ -13,6 +13,10 @@ import (
 	"github.com/ptpcam/ptpcam/genicam"
 )
 
+// minActionLead is how far ahead of its time a command must still go out
+// (a LAN round trip, with margin).
+const minActionLead = 250 * time.Microsecond
+
 // ACTION_CMD acknowledge statuses (GigE Vision 2.0).
 const (
 	ackOverflow = 0x8015 // the camera's action queue is full
@@ -42,10 +46,12 @@ type sendActionFunc func(ctx context.Context, targets []netip.Addr, cmd genicam.
 // actionSender sends frame k's command once frame k−queue has fired, so that
 // no camera ever holds more than its queue, and as far ahead as that allows.
 type actionSender struct {
-	send      sendActionFunc
-	cams      []*camRec
-	targets   []netip.Addr
-	byAddr    map[netip.Addr]*camRec
+	send   sendActionFunc
+	cams   []*camRec
+	byAddr map[netip.Addr]*camRec
+	// groups are the targets by tick frequency: one command per unit of
+	// action_time, all for the same instant.
+	groups    map[uint64][]netip.Addr
 	start     int64 // device ns of frame 0
 	hostStart time.Time
 	interval  time.Duration
@@ -55,7 +61,7 @@ type actionSender struct {
 
 // newActionSender is nil when no camera of the take is in action mode.
 func (r *Recorder) newActionSender(t *take) (*actionSender, error) {
-	s := &actionSender{send: r.sendAction, byAddr: map[netip.Addr]*camRec{}, start: t.start, hostStart: t.hostStart,
+	s := &actionSender{send: r.sendAction, byAddr: map[netip.Addr]*camRec{}, groups: map[uint64][]netip.Addr{}, start: t.start, hostStart: t.hostStart,
 		interval: r.cfg.Interval(), total: r.cfg.Frames(), queue: 1 << 30}
 	for _, cr := range t.recs {
 		if cr.mode != SyncAction {
@@ -66,7 +72,8 @@ func (r *Recorder) newActionSender(t *take) (*actionSender, error) {
 			return nil, fmt.Errorf("camera %s: action commands need its IPv4 address: %w", cr.serial, err)
 		}
 		s.cams = append(s.cams, cr)
-		s.targets = append(s.targets, a)
+		hz := tickHz(cr.cam)
+		s.groups[hz] = append(s.groups[hz], a)
 		s.byAddr[a] = cr
 		s.queue = min(s.queue, queueSize(cr.cam))
 	}
@@ -108,7 +115,10 @@ func (s *actionSender) run(ctx context.Context) {
 			return
 		}
 		due := s.hostStart.Add(time.Duration(k) * s.interval)
-		if time.Until(due) < time.Millisecond {
+		// A command arriving after its time fires the frame off the grid:
+		// one that cannot make it is a gap instead.
+		if late := -time.Until(due); late > -minActionLead {
+			s.cams[0].log.Debug("Action command not sent in time: a gap", "grid_index", k, "late", late)
 			for _, cr := range s.cams {
 				cr.actions[actSkipped].Add(1)
 			}
@@ -121,12 +131,17 @@ func (s *actionSender) run(ctx context.Context) {
 // sendOne sends frame k's command and counts each camera's answer; it waits
 // for acknowledges at most until half-way to the frame's time.
 func (s *actionSender) sendOne(ctx context.Context, k int64, due time.Time) {
-	at := uint64(s.start + k*int64(s.interval))
+	ns := uint64(s.start + k*int64(s.interval))
 	wait := min(time.Until(due)/2, s.interval/2)
-	actx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+	actx, cancel := context.WithTimeout(ctx, max(wait, minActionLead))
 	defer cancel()
-	acks, _ := s.send(actx, s.targets, genicam.ActionCommand{DeviceKey: actionDeviceKey, GroupKey: actionGroupKey,
-		GroupMask: actionGroupMask, Time: &at, Ack: true})
+	var acks []genicam.ActionAck
+	for hz, targets := range s.groups {
+		at := nsToTicks(ns, hz)
+		a, _ := s.send(actx, targets, genicam.ActionCommand{DeviceKey: actionDeviceKey, GroupKey: actionGroupKey,
+			GroupMask: actionGroupMask, Time: &at, Ack: true})
+		acks = append(acks, a...)
+	}
 	answered := map[*camRec]bool{}
 	for _, a := range acks {
 		cr := s.byAddr[a.From]
@@ -165,4 +180,25 @@ func (cr *camRec) actionSummary() map[string]uint64 {
 		m[n] = cr.actions[i].Load()
 	}
 	return m
+}
+
+// tickHz is the unit of the camera's action_time: its tick frequency where
+// its timestamps count ticks, else 1e9 (ns).
+func tickHz(cam Camera) uint64 {
+	cp, ok := cam.(capable)
+	if !ok || cp.Capabilities().LatchUnit != genicam.LatchTicks {
+		return 1e9
+	}
+	if tc, ok := cam.(interface{ TickFrequency() uint64 }); ok && tc.TickFrequency() > 0 {
+		return tc.TickFrequency()
+	}
+	return 1e9
+}
+
+// nsToTicks converts device ns to ticks at hz without overflowing.
+func nsToTicks(ns, hz uint64) uint64 {
+	if hz == 1e9 {
+		return ns
+	}
+	return ns/1e9*hz + ns%1e9*hz/1e9
 }
