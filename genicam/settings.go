@@ -132,7 +132,7 @@ func (f FeatureInfo) Check(camera, value string) error {
 	case AccessNA:
 		return bad("not available now (another setting disables it)")
 	case AccessRO:
-		return bad("read-only")
+		return &SettingError{Camera: camera, Feature: f.Name, Value: value, Reason: "read-only: the camera does not let it be written"}
 	}
 	switch f.Type {
 	case TypeInteger:

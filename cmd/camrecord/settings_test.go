@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ptpcam/ptpcam/camsim"
+	"github.com/ptpcam/ptpcam/internal/testenv"
 	"github.com/ptpcam/ptpcam/record"
 	"github.com/ptpcam/ptpcam/rig"
 )
@@ -29,10 +30,17 @@ func writeFile(t *testing.T, name, text string) string {
 // and a pixel format the cameras do not offer exits 1 naming each, before
 // the preflight, with no file made and no camera armed or reconfigured.
 func TestPerCameraSettings(t *testing.T) {
-	r := upRig(t, 2)
-	a, b := rig.DefaultSerials[0], rig.DefaultSerials[1]
+	testenv.RequireRoot(t)
+	testenv.RequireTool(t, "ptp4l", "ffmpeg", "ffprobe", "curl")
+	// Two camsim cameras to record, and a Basler ace 2 impersonated from
+	// its real XML (a mono camera: no Bayer format) only to be refused.
+	basler := filepath.Join(testenv.VendorXMLDir(t), "Basler_a2A2600-20gmBAS.xml")
+	cams := append(rig.DefaultCameras(2, 0), rig.Camera{Serial: "GCBAS01", Profile: "sfnc", GenICam: basler,
+		Args: []string{"--genicam=" + basler, "--settle=1s", "--announce-timeout=3s"}})
+	r := testenv.UpRig(t, rig.Config{Name: rig.UniqueName("cr"), Cameras: cams})
+	a, b, c := cams[0].Serial, cams[1].Serial, cams[2].Serial
 	t.Run("applied", func(t *testing.T) { settingsApplied(t, r, a, b) })
-	t.Run("refused", func(t *testing.T) { settingsRefused(t, r, a, b) })
+	t.Run("refused", func(t *testing.T) { settingsRefused(t, r, a, b, c) })
 }
 
 // settingsApplied: each camera's own exposure and gain, read back.
@@ -84,8 +92,8 @@ cameras:
 }
 
 // settingsRefused: every bad setting named, nothing changed.
-func settingsRefused(t *testing.T, r *rig.Rig, a, b string) {
-	before := camStates(t, r, a, b)
+func settingsRefused(t *testing.T, r *rig.Rig, a, b, c string) {
+	before := camStates(t, r, a, b, c)
 	conf := writeFile(t, "bad.yaml", `defaults: {width: 640, height: 480, pixel_format: Mono16, fps: 25}
 cameras:
   - serial: "`+a+`"
@@ -93,12 +101,20 @@ cameras:
     features: {NoSuchFeature: 1, GevSCPSPacketSize: 1501, SensorWidth: 100}
   - serial: "`+b+`"
     gain: 30
+  - serial: "`+c+`"
+    exposure: -1
+    features: {TriggerSource: Line9}
 `)
 	rec := startRecord(t, r, "--config", conf, "--encoder", "libx264", "--duration", "2s")
 	code := rec.wait(t, 60*time.Second)
 	out := rec.out.String()
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "Camera settings") {
+			t.Log(l)
+		}
 	}
 	for _, w := range []string{
 		`camera ` + a + `: NoSuchFeature = \"1\": the camera has no such feature`,
@@ -107,6 +123,10 @@ cameras:
 		`camera ` + a + `: ExposureTime = \"5\": out of range (allowed: 10..1e+06 us)`,
 		`camera ` + b + `: Gain = \"30\": out of range (allowed: 0..24 dB)`,
 		`camera ` + b + `: PixelFormat = \"Mono16\": the camera does not offer this entry (allowed: one of Mono8, BayerGR8)`,
+		// The Basler's own entries and bounds, from its XML.
+		`camera ` + c + `: PixelFormat = \"Mono16\": the camera does not offer this entry (allowed: one of Mono8, Mono10`,
+		`camera ` + c + `: ExposureTime = \"-1\": out of range (allowed: `,
+		`camera ` + c + `: TriggerSource = \"Line9\": the camera does not offer this entry (allowed: one of `,
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %s", w)
@@ -118,7 +138,7 @@ cameras:
 	if ents, err := os.ReadDir(rec.dir); err != nil || len(ents) != 0 {
 		t.Errorf("output dir: %v %v, want no file", ents, err)
 	}
-	after := camStates(t, r, a, b)
+	after := camStates(t, r, a, b, c)
 	for i, st := range after {
 		if st.Acquiring || st.SchedulerActive || st.Width != before[i].Width || st.PixelFormat != before[i].PixelFormat ||
 			st.PacketSize != before[i].PacketSize {
