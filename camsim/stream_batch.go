@@ -33,8 +33,11 @@ import (
 //     too, were at least partly the test's: the host's bridge answered ARP for the
 //     receiver's address, so the stream went to br0 and not to the veth
 //     Aravis' packet socket reads, and Aravis' 20 ms packet timeout asked
-//     for frames a sender waiting for the CPU was still sending. auto is
-//     not yet measured again since (TestStreamAravisBatched).
+//     for frames a sender waiting for the CPU was still sending, and
+//     others were the pacer's stall under a garbage collection (fineSleep).
+//     Since both fixes, TestStreamAravisBatched with auto as the default
+//     (gso across the veth, mmsg on loopback) had 40 of 40 sessions clean
+//     with one core kept busy.
 //   - gso: one sendmsg(2) per batch of equal-size packets with UDP_SEGMENT,
 //     whatever the interface.
 //   - per-packet: one sendto(2) per packet, the path before batching and
