@@ -23,7 +23,9 @@ const (
 	ackLate     = 0x8016 // the action time had passed
 )
 
-// Action command outcomes, per camera (the metric's result label).
+// Action command outcomes, per camera and frame (the metric's result
+// label): a command refused for a full queue is sent again while it can
+// still be in time, so overflow counts the frames it never got in.
 const (
 	actOK = iota
 	actLate
@@ -49,9 +51,10 @@ type actionSender struct {
 	send   sendActionFunc
 	cams   []*camRec
 	byAddr map[netip.Addr]*camRec
-	// groups are the targets by tick frequency: one command per unit of
-	// action_time, all for the same instant.
-	groups    map[uint64][]netip.Addr
+	// addr and hz are each camera's address and action_time unit (one
+	// command per unit, all for the same instant).
+	addr      map[*camRec]netip.Addr
+	hz        map[*camRec]uint64
 	start     int64 // device ns of frame 0
 	hostStart time.Time
 	interval  time.Duration
@@ -61,7 +64,8 @@ type actionSender struct {
 
 // newActionSender is nil when no camera of the take is in action mode.
 func (r *Recorder) newActionSender(t *take) (*actionSender, error) {
-	s := &actionSender{send: r.sendAction, byAddr: map[netip.Addr]*camRec{}, groups: map[uint64][]netip.Addr{}, start: t.start, hostStart: t.hostStart,
+	s := &actionSender{send: r.sendAction, byAddr: map[netip.Addr]*camRec{}, addr: map[*camRec]netip.Addr{},
+		hz: map[*camRec]uint64{}, start: t.start, hostStart: t.hostStart,
 		interval: r.cfg.Interval(), total: r.cfg.Frames(), queue: 1 << 30}
 	for _, cr := range t.recs {
 		if cr.mode != SyncAction {
@@ -72,8 +76,7 @@ func (r *Recorder) newActionSender(t *take) (*actionSender, error) {
 			return nil, fmt.Errorf("camera %s: action commands need its IPv4 address: %w", cr.serial, err)
 		}
 		s.cams = append(s.cams, cr)
-		hz := tickHz(cr.cam)
-		s.groups[hz] = append(s.groups[hz], a)
+		s.addr[cr], s.hz[cr] = a, tickHz(cr.cam)
 		s.byAddr[a] = cr
 		s.queue = min(s.queue, queueSize(cr.cam))
 	}
@@ -124,25 +127,63 @@ func (s *actionSender) run(ctx context.Context) {
 			}
 			continue
 		}
-		s.sendOne(ctx, k, due)
+		s.sendFrame(ctx, k, due)
 	}
 }
 
-// sendOne sends frame k's command and counts each camera's answer; it waits
-// for acknowledges at most until half-way to the frame's time.
-func (s *actionSender) sendOne(ctx context.Context, k int64, due time.Time) {
+// actionRetry is the pause before a command a full queue refused goes
+// again: a camera frees its slot at its action's instant, a simulated one
+// (or one whose clock lags the host's a little) a little later.
+const actionRetry = 2 * time.Millisecond
+
+// sendFrame sends frame k's command to every camera, again to those whose
+// queue was full while it can still arrive ahead of its time; each camera's
+// final answer is counted (an overflow: a gap).
+func (s *actionSender) sendFrame(ctx context.Context, k int64, due time.Time) {
+	cams := s.cams
+	for {
+		full := s.sendOne(ctx, k, due, cams)
+		if len(full) == 0 {
+			return
+		}
+		if ctx.Err() != nil || time.Until(due) < minActionLead+actionRetry {
+			for _, cr := range full {
+				cr.actions[actOverflow].Add(1)
+				cr.log.Debug("Action queue full: a gap", "grid_index", k)
+			}
+			return
+		}
+		t := time.NewTimer(actionRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		cams = full
+	}
+}
+
+// sendOne sends frame k's command to cams and counts their answers but for
+// overflows, which it returns; it waits for acknowledges at most until
+// half-way to the frame's time.
+func (s *actionSender) sendOne(ctx context.Context, k int64, due time.Time, cams []*camRec) []*camRec {
 	ns := uint64(s.start + k*int64(s.interval))
 	wait := min(time.Until(due)/2, s.interval/2)
 	actx, cancel := context.WithTimeout(ctx, max(wait, minActionLead))
 	defer cancel()
+	groups := map[uint64][]netip.Addr{}
+	for _, cr := range cams {
+		groups[s.hz[cr]] = append(groups[s.hz[cr]], s.addr[cr])
+	}
 	var acks []genicam.ActionAck
-	for hz, targets := range s.groups {
+	for hz, targets := range groups {
 		at := nsToTicks(ns, hz)
 		a, _ := s.send(actx, targets, genicam.ActionCommand{DeviceKey: actionDeviceKey, GroupKey: actionGroupKey,
 			GroupMask: actionGroupMask, Time: &at, Ack: true})
 		acks = append(acks, a...)
 	}
 	answered := map[*camRec]bool{}
+	var full []*camRec
 	for _, a := range acks {
 		cr := s.byAddr[a.From]
 		if cr == nil || answered[cr] {
@@ -152,22 +193,23 @@ func (s *actionSender) sendOne(ctx context.Context, k int64, due time.Time) {
 		switch a.Status {
 		case 0:
 			cr.actions[actOK].Add(1)
+		case ackOverflow:
+			full = append(full, cr)
 		case ackLate:
 			cr.actions[actLate].Add(1)
-		case ackOverflow:
-			cr.actions[actOverflow].Add(1)
 		default:
 			cr.actions[actError].Add(1)
 		}
-		if a.Status != 0 {
+		if a.Status != 0 && a.Status != ackOverflow {
 			cr.log.Debug("Action command refused", "grid_index", k, "status", fmt.Sprintf("0x%04x", a.Status))
 		}
 	}
-	for _, cr := range s.cams {
+	for _, cr := range cams {
 		if !answered[cr] {
 			cr.actions[actNoAck].Add(1)
 		}
 	}
+	return full
 }
 
 // actionSummary is one camera's counts by result name (session JSON, log).
