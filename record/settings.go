@@ -49,11 +49,11 @@ type SettingsCamera interface {
 // CameraDevice is a camera as the session file records it: what it is and
 // every setting read back after the settings were applied.
 type CameraDevice struct {
-	Serial       string               `json:"serial"`
-	Name         string               `json:"name,omitempty"`
-	Vendor       string               `json:"vendor"`
-	Model        string               `json:"model"`
-	Firmware     string               `json:"firmware"`
+	Serial   string `json:"serial"`
+	Name     string `json:"name,omitempty"`
+	Vendor   string `json:"vendor"`
+	Model    string `json:"model"`
+	Firmware string `json:"firmware"`
 	// Capabilities decide its start mode (the session's cameras[].start_mode).
 	Capabilities genicam.Capabilities `json:"capabilities"`
 	// Settings are the take's size, format and rate and every configured
