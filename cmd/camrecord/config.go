@@ -40,6 +40,7 @@ type cameraEntry struct {
 // rigConfig is a YAML --config file.
 type rigConfig struct {
 	path     string
+	flat     bool // the deprecated flat format: flags only
 	defaults cameraEntry
 	cameras  []cameraEntry
 }
@@ -75,7 +76,8 @@ func applyConfigFile(app *kingpin.Application, args []string) error {
 }
 
 // loadConfig reads --config (nil without one): a YAML rig file, or a flat
-// `name = value` file (its first line that is no comment is `name =`).
+// `name = value` file (its first line that is no comment is `name =`;
+// deprecated: flags only).
 func loadConfig(app *kingpin.Application, args []string) (*rigConfig, error) {
 	path := configPath(args)
 	if path == "" {
@@ -86,7 +88,7 @@ func loadConfig(app *kingpin.Application, args []string) (*rigConfig, error) {
 		return nil, fmt.Errorf("--config: %w", err)
 	}
 	if isFlat(data) {
-		return nil, applyFlat(app, path, data)
+		return &rigConfig{path: path, flat: true}, applyFlat(app, path, data)
 	}
 	rc, err := parseRig(path, data)
 	if err != nil {

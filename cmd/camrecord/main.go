@@ -98,7 +98,7 @@ type options struct {
 	log            *promslog.Config
 	features       *[]string // --camera.feature NAME=VALUE
 	takeID         *string
-	config         *rigConfig // --config's YAML rig file (nil: none or flat)
+	config         *rigConfig // --config's file (nil: none)
 }
 
 // newApp defines camrecord's flags.
@@ -161,6 +161,9 @@ func run(args []string) int {
 	}
 	logger := logging.New(o.log)
 	logger.Info("Starting camrecord", "version", version.Info())
+	if o.config != nil && o.config.flat {
+		logger.Warn("--config: the flat `name = value` format is deprecated; write the YAML rig file (flags:, defaults:, cameras:)", "file", o.config.path)
+	}
 	rec, err := o.recorder(logger)
 	if err != nil {
 		logger.Error("Invalid configuration", "err", err)
