@@ -173,7 +173,7 @@ func TestRigConfig(t *testing.T) {
 	conf := writeFile(t, "rig.yaml", `flags:
   duration: 5s
   encoder: libx264
-defaults: {width: 640, height: 480, pixel_format: BayerGR8, fps: 50, gain: 2, features: {ExposureAuto: "Off", Gamma: 1}}
+defaults: {width: 640, height: 480, pixel_format: BayerGR8, fps: 50, gain: 2, features: {ExposureAuto: Off, Gamma: 1}}
 cameras:
   - serial: "05520125"
     name: left
