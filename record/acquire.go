@@ -116,6 +116,9 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 		if lastK < 0 && !c.haveFirst.Load() {
 			c.firstOffset.Store(f.Timestamp - (start + k*interval))
 			c.haveFirst.Store(true)
+			if c.mode == SyncFree {
+				c.log.Warn("Free-running camera aligned to the grid by timestamp", "misalignment", time.Duration(c.firstOffset.Load()))
+			}
 		}
 		if gap := k - lastK - 1; gap > 0 {
 			c.missing.Add(uint64(gap))

@@ -45,6 +45,10 @@ type fakeCamera struct {
 	// (action, line and free-run cameras of sync_test.go).
 	action  bool
 	actions chan int64
+	// free: the camera runs free at its interval, frame times a multiple
+	// of it plus phase (sync_test.go).
+	free  bool
+	phase time.Duration
 
 	mu       sync.Mutex
 	latches  int
@@ -123,9 +127,12 @@ func (f *fakeCamera) StartStream(ctx context.Context, cfg genicam.StreamConfig) 
 	}
 	s.stats.Underruns, s.stats.IgnoredPackets = f.armUnderruns, f.armUnderruns
 	f.rearmed = make(chan struct{}, 1)
-	if f.action {
+	switch {
+	case f.free:
+		go s.runFree(size, time.Duration(float64(time.Second)/f.acq.FrameRate))
+	case f.action:
 		go s.runActions(size)
-	} else {
+	default:
 		go s.run(f.start, f.interval, size)
 	}
 	return s, nil

@@ -44,7 +44,7 @@ func (c *capsCamera) SetActionKeys(ctx context.Context, d, g, m uint32) error {
 func (c *capsCamera) SetFrameTrigger(ctx context.Context, source string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.trigger, c.armed, c.action = source, true, true
+	c.trigger, c.armed, c.action, c.free = source, true, source != "", source == ""
 	return nil
 }
 
@@ -437,5 +437,76 @@ func TestStartAt(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(cfg.OutputDir); len(ents) != 0 {
 		t.Errorf("files made: %v", ents)
+	}
+}
+
+// runFree is a free-running camera: a frame at every multiple of interval
+// (device time) plus the camera's phase.
+func (s *fakeStream) runFree(size int, interval time.Duration) {
+	f := s.cam
+	iv := int64(interval)
+	for n := f.now()/iv + 1; ; n++ {
+		at := n*iv + int64(f.phase)
+		select {
+		case <-s.done:
+			return
+		case <-time.After(time.Until(time.Unix(0, at-int64(f.offsetNow())))):
+		}
+		select {
+		case data := <-s.pool:
+			binary.BigEndian.PutUint64(data, uint64(n))
+			for i := 8; i < len(data); i++ {
+				data[i] = byte(n)
+			}
+			s.frames <- genicam.Frame{Data: data, FrameID: uint64(n%65535 + 1), Timestamp: at,
+				SystemTimestamp: time.Now().UnixNano(), Status: genicam.FrameSuccess}
+		default:
+		}
+	}
+}
+
+// TestFreeRun: --sync free needs --force; a free-running camera is placed on
+// the grid by its timestamps, every trigger recorded, and its measured
+// misalignment (its phase against the grid) reported as the first-frame
+// offset and logged.
+func TestFreeRun(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Sync = SyncFree
+	r, ctx := prepared(t, cfg, 1)
+	if _, err := r.Run(ctx, nil, []Camera{capsCam("FR", capsPlain, "127.0.0.5")}, nil); err == nil || !strings.Contains(err.Error(), "camera FR: sync mode free needs --force") {
+		t.Fatalf("free without force: %v", err)
+	}
+	cfg = testConfig(t)
+	cfg.Sync, cfg.Force, cfg.QueueFrames = SyncAuto, true, 128
+	var logBuf testenv.LockedBuffer
+	r, err := New(cfg, slog.New(slog.NewTextHandler(&logBuf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Prepare(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cam := capsCam("FR", capsPlain, "127.0.0.5")
+	cam.offset, cam.phase = 37*time.Second, 3*time.Millisecond
+	res, err := r.Run(ctx, nil, []Camera{cam}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Cameras[0]
+	iv := int64(cfg.Interval())
+	want := ((int64(cam.phase)-res.StartDeviceNs)%iv + iv) % iv
+	if want > iv/2 {
+		want -= iv
+	}
+	if c.StartMode != "free" || !c.Clean() || c.Written != 100 || c.FirstFrameOffsetNs != want {
+		t.Errorf("free-run: mode %s clean %v written %d offset %v, want free, clean, 100, %v", c.StartMode, c.Clean(), c.Written,
+			time.Duration(c.FirstFrameOffsetNs), time.Duration(want))
+	}
+	if n := testenv.VideoFrames(t, c.File); n != 100 {
+		t.Errorf("ffprobe counts %d frames, want 100", n)
+	}
+	if log := logBuf.String(); !strings.Contains(log, "Free-running camera aligned to the grid by timestamp") ||
+		!strings.Contains(log, "misalignment="+time.Duration(want).String()) {
+		t.Errorf("misalignment not logged:\n%s", log)
 	}
 }
