@@ -247,7 +247,7 @@ func TestCameraCollectorNarrowestLatch(t *testing.T) {
 	c.Sample(t.Context())
 	get := func(metric string) float64 {
 		t.Helper()
-		return testutil.ToFloat64(filtered{c, metric, "05520126"})
+		return testutil.ToFloat64(cameraMetric(c, metric, "05520126"))
 	}
 	if got := get("ptpcam_camera_clock_delta_uncertainty_seconds"); got != 40e-6 {
 		t.Errorf("uncertainty %v s, want 4e-05 (the third latch's)", got)
@@ -275,7 +275,7 @@ func TestCameraCollectorDownAndBack(t *testing.T) {
 	c.Sample(ctx)
 	up := func(serial string) float64 {
 		t.Helper()
-		return testutil.ToFloat64(filtered{c, `ptpcam_camera_up`, serial})
+		return testutil.ToFloat64(cameraMetric(c, `ptpcam_camera_up`, serial))
 	}
 	if up("05520125") != 1 || up("05520199") != 0 {
 		t.Fatalf("up 05520125=%v (want 1), unknown serial 05520199=%v (want 0)", up("05520125"), up("05520199"))
@@ -328,7 +328,7 @@ func TestCameraCollectorScrapeWhileClosing(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got := make(chan float64, 1)
-		go func() { got <- testutil.ToFloat64(filtered{c, `ptpcam_camera_up`, "05520125"}) }()
+		go func() { got <- testutil.ToFloat64(cameraMetric(c, `ptpcam_camera_up`, "05520125")) }()
 		select {
 		case v := <-got:
 			if v == 0 {
@@ -351,29 +351,6 @@ func TestCameraCollectorScrapeWhileClosing(t *testing.T) {
 			t.Fatal("camera never marked down")
 		}
 		runtime.Gosched()
-	}
-}
-
-// filtered collects one metric of one serial.
-type filtered struct {
-	c      *CameraCollector
-	name   string
-	serial string
-}
-
-func (f filtered) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(f, ch) }
-func (f filtered) Collect(ch chan<- prometheus.Metric) {
-	all := make(chan prometheus.Metric, 1000)
-	f.c.Update(all)
-	close(all)
-	for m := range all {
-		d := m.Desc().String()
-		if !strings.Contains(d, `"`+f.name+`"`) {
-			continue
-		}
-		if serialOf(m) == f.serial {
-			ch <- m
-		}
 	}
 }
 
@@ -434,7 +411,7 @@ func TestCameraCollectorStatusOnlyAndRawStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Sample(context.Background())
-	if v := testutil.ToFloat64(filtered{c, "ptpcam_camera_up", "05520125"}); v != 1 {
+	if v := testutil.ToFloat64(cameraMetric(c, "ptpcam_camera_up", "05520125")); v != 1 {
 		t.Errorf("status-only camera up = %v, want 1", v)
 	}
 	state := func(serial, status string) float64 {
@@ -462,7 +439,7 @@ func TestCameraCollectorStatusOnlyAndRawStatus(t *testing.T) {
 	if state("05520126", "unknown") != 1 || state("05520126", "master") != 0 {
 		t.Errorf("raw status 13: unknown=%v master=%v, want 1 0", state("05520126", "unknown"), state("05520126", "master"))
 	}
-	if n := testutil.CollectAndCount(filtered{c, "ptpcam_camera_ptp_enabled", "05520125"}); n != 0 {
+	if n := testutil.CollectAndCount(cameraMetric(c, "ptpcam_camera_ptp_enabled", "05520125")); n != 0 {
 		t.Errorf("status-only camera exports ptp_enabled (%d series)", n)
 	}
 	for _, cam := range []*fakeCamera{a, b} {

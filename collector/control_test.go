@@ -199,7 +199,7 @@ func TestCameraCollectorHeld(t *testing.T) {
 	}
 	c.Sample(ctx)
 	for serial, m := range src.cams {
-		if v := testutil.ToFloat64(filtered{c, "ptpcam_camera_up", serial}); v != 1 {
+		if v := testutil.ToFloat64(cameraMetric(c, "ptpcam_camera_up", serial)); v != 1 {
 			t.Errorf("held camera %s: up %v, want 1", serial, v)
 		}
 		if n := count(t, c, "ptpcam_camera_controller_info", serial, `address="10.213.0.99:50000"`); n != 1 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"flag"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -286,7 +285,7 @@ func TestHostCollectorDeadline(t *testing.T) {
 	c, _ := replayHost(t, map[string]map[pmc.ManagementID][]byte{"gm": {}})
 	c.cfg.ScrapeTimeout = 300 * time.Millisecond
 	start := time.Now()
-	got := testutil.ToFloat64(filteredHost{c, "ptpcam_ptp_up"})
+	got := testutil.ToFloat64(metricOf(c.Update, "ptpcam_ptp_up"))
 	if got != 0 {
 		t.Errorf("up = %v for a ptp4l that never answers", got)
 	}
@@ -303,24 +302,6 @@ func TestHostCollectorDeadline(t *testing.T) {
 	for m := range ch {
 		if strings.Contains(m.Desc().String(), `"ptpcam_ptp_up"`) && testutil.ToFloat64(constCollector{m}) != 0 {
 			t.Errorf("cancelled context: up = 1")
-		}
-	}
-}
-
-// filteredHost collects one metric family of the host collector.
-type filteredHost struct {
-	c    *HostCollector
-	name string
-}
-
-func (f filteredHost) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(f, ch) }
-func (f filteredHost) Collect(ch chan<- prometheus.Metric) {
-	all := make(chan prometheus.Metric, 1000)
-	f.c.Update(all)
-	close(all)
-	for m := range all {
-		if strings.Contains(m.Desc().String(), fmt.Sprintf("fqName: %q", f.name)) {
-			ch <- m
 		}
 	}
 }

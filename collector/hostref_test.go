@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
@@ -114,10 +113,10 @@ func TestPHCReferenceJudges(t *testing.T) {
 			if tc.phc != nil && tc.phc.err == nil && opens != 1 {
 				t.Errorf("PHC opened %d times over two checks, want once", opens)
 			}
-			if got := testutil.ToFloat64(filteredRef{r, "ptpcam_host_reference_valid"}); got != boolf(tc.valid) {
+			if got := testutil.ToFloat64(metricOf(r.Update, "ptpcam_host_reference_valid")); got != boolf(tc.valid) {
 				t.Errorf("ptpcam_host_reference_valid = %v", got)
 			}
-			body, err := testutil.CollectAndFormat(refUpdater{r}, expfmt.TypeTextPlain, "ptpcam_host_reference_valid", "ptpcam_host_phc_disagreement_seconds")
+			body, err := testutil.CollectAndFormat(only{update: r.Update}, expfmt.TypeTextPlain, "ptpcam_host_reference_valid", "ptpcam_host_phc_disagreement_seconds")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +128,7 @@ func TestPHCReferenceJudges(t *testing.T) {
 				t.Errorf("disagreement exported %v, measured %v:\n%s", has, measured, body)
 			}
 			if measured {
-				got := testutil.ToFloat64(filteredRef{r, "ptpcam_host_phc_disagreement_seconds"})
+				got := testutil.ToFloat64(metricOf(r.Update, "ptpcam_host_phc_disagreement_seconds"))
 				if d := got - tc.disagr; d > 1e-9 || d < -1e-9 {
 					t.Errorf("disagreement %v s, want %v (the narrow sample's)", got, tc.disagr)
 				}
@@ -172,27 +171,5 @@ func TestBestOffset(t *testing.T) {
 	}
 	if _, _, ok := bestOffset(nil); ok {
 		t.Error("no samples gave an offset")
-	}
-}
-
-type refUpdater struct{ r *PHCReference }
-
-func (u refUpdater) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(u, ch) }
-func (u refUpdater) Collect(ch chan<- prometheus.Metric) { u.r.Update(ch) }
-
-type filteredRef struct {
-	r    *PHCReference
-	name string
-}
-
-func (f filteredRef) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(f, ch) }
-func (f filteredRef) Collect(ch chan<- prometheus.Metric) {
-	all := make(chan prometheus.Metric, 10)
-	f.r.Update(all)
-	close(all)
-	for m := range all {
-		if strings.Contains(m.Desc().String(), `"`+f.name+`"`) {
-			ch <- m
-		}
 	}
 }
