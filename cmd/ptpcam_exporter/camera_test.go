@@ -54,7 +54,7 @@ func startInRig(t testing.TB, r *rig.Rig, prog string, args ...string) {
 // 127.0.0.1:19877 there, and waits until it answers.
 func startRigExporter(t testing.TB, r *rig.Rig, args ...string) *rigExporter {
 	t.Helper()
-	startInRig(t, r, exporterBin, append([]string{"--ptp.socket", r.Socket, "--web.listen-address", "127.0.0.1:19877",
+	startInRig(t, r, exporterBin(t), append([]string{"--ptp.socket", r.Socket, "--web.listen-address", "127.0.0.1:19877",
 		"--ptp.client-dir", t.TempDir()}, args...)...)
 	e := &rigExporter{r: r, url: "http://127.0.0.1:19877/metrics",
 		client: &http.Client{Transport: &http.Transport{DialContext: r.Host().DialContext}, Timeout: 5 * time.Second}}
@@ -235,28 +235,7 @@ func TestExporterCameras(t *testing.T) {
 // sent meanwhile (over two sample rounds, seen on freeSerial). When the holder stops, the exporter latches it again.
 func heldByThirdParty(t *testing.T, r *rig.Rig, e *rigExporter, s, freeSerial string) {
 	t.Helper()
-	testenv.RequireTool(t, "arv-camera-test-0.8")
-	c, err := r.Camera(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	holder := r.Host().Command(ctx, "arv-camera-test-0.8", "-n", c.Address, "-w", "64", "-h", "64", "-f", "5")
-	holderOut := &lockedWriter{}
-	holder.Stdout, holder.Stderr = holderOut, holderOut
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	t.Cleanup(func() {
-		cancel()
-		if !stopped {
-			_ = holder.Wait()
-		}
-		if t.Failed() {
-			t.Logf("arv-camera-test-0.8:\n%s", tail(holderOut.String(), 2000))
-		}
-	})
+	holder := testenv.HoldCamera(t, r, s, "-w", "64", "-h", "64", "-f", "5")
 	sel := map[string]string{"serial": s}
 	held := func(m map[string]*dto.MetricFamily) bool {
 		_, delta := lookup(m, "ptpcam_camera_clock_delta_seconds", sel)
@@ -287,9 +266,7 @@ func heldByThirdParty(t *testing.T, r *rig.Rig, e *rigExporter, s, freeSerial st
 	if n := value(t, mfs, "ptpcam_camera_latches_total", sel); n != latches {
 		t.Errorf("%s held: %v latches sent while another application controls it", s, n-latches)
 	}
-	_ = holder.Process.Signal(os.Interrupt)
-	_ = holder.Wait()
-	stopped = true
+	holder.Stop()
 	e.waitFor(t, s+" latched again after the holder left", 30*time.Second, func(m map[string]*dto.MetricFamily) bool {
 		_, delta := lookup(m, "ptpcam_camera_clock_delta_seconds", sel)
 		_, info := lookup(m, "ptpcam_camera_controller_info", sel)

@@ -169,7 +169,7 @@ func recordTake(t *testing.T, r *rig.Rig, p *promAPI, serials []string, during f
 		args = append(args, "--serial", s)
 	}
 	cmd := r.Host().Command(t.Context(), bin, args...)
-	out := &lockedWriter{}
+	out := &testenv.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

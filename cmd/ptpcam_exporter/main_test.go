@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,31 +40,12 @@ type ptpPair struct {
 
 func startPair(t *testing.T) *ptpPair {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireTool(t, "ptp4l")
+	p := &ptpPair{gmDir: t.TempDir()}
+	p.gmNS, p.slNS = testenv.NetnsPair(t, "ptpcam-e2e-")
+	p.gm = testenv.PTP4L(t, p.gmNS, rig.PTP4LConfig{Interface: "veth0", Dir: p.gmDir, Priority1: 100})
+	p.sl = testenv.PTP4L(t, p.slNS, rig.PTP4LConfig{Interface: "veth0", SlaveOnly: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p := &ptpPair{}
-	var err error
-	for _, ns := range []**rig.Netns{&p.gmNS, &p.slNS} {
-		if *ns, err = rig.NewNetns(ctx, rig.UniqueName("ptpcam-e2e-")); err != nil {
-			t.Fatal(err)
-		}
-		n := *ns
-		t.Cleanup(func() { n.Close() })
-	}
-	if err := rig.VethPair(ctx, p.gmNS, "veth0", "10.77.1.1/24", p.slNS, "veth0", "10.77.1.2/24"); err != nil {
-		t.Fatal(err)
-	}
-	p.gmDir = t.TempDir()
-	if p.gm, err = rig.StartPTP4L(ctx, p.gmNS, rig.PTP4LConfig{Interface: "veth0", Dir: p.gmDir, Priority1: 100}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.gm.Stop() })
-	if p.sl, err = rig.StartPTP4L(ctx, p.slNS, rig.PTP4LConfig{Interface: "veth0", Dir: t.TempDir(), SlaveOnly: true}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.sl.Stop)
 	if err := p.gm.WaitLog(ctx, "assuming the grand master role"); err != nil {
 		t.Fatal(err)
 	}
@@ -75,85 +55,48 @@ func startPair(t *testing.T) *ptpPair {
 	return p
 }
 
-var exporterBin string
-
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ptpcam-exporter-bin")
-	if err != nil {
-		panic(err)
-	}
-	exporterBin = filepath.Join(dir, "ptpcam_exporter")
-	if out, err := exec.Command("go", "build", "-o", exporterBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building exporter: %v\n%s", err, out)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
 	testenv.CleanupBuild()
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
+// exporterBin is the exporter built from this module (testenv.Build).
+func exporterBin(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return filepath.Join(testenv.Build(t, "ptpcam_exporter"), "ptpcam_exporter")
 }
 
 // startExporter runs the binary on loopback in the machine's namespace: the
 // host collector only talks to ptp4l's socket through the file system. The
 // camera collector stays off here, since camera discovery broadcasts and may
 // only run inside a rig's namespace.
-func startExporter(t *testing.T, args ...string) (addr string, log *lockedWriter) {
+func startExporter(t *testing.T, args ...string) (addr string, log *testenv.LockedBuffer) {
 	t.Helper()
-	addr = freeAddr(t)
+	return runExporter(t, exporterBin(t), append([]string{"--no-collector.camera"}, args...)...)
+}
+
+// runExporter runs bin on a port of 127.0.0.1 it binds itself until the test
+// ends (SIGTERM, so that it removes its client sockets), and returns the
+// address it listens on and its output.
+func runExporter(t *testing.T, bin string, args ...string) (addr string, log *testenv.LockedBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, exporterBin, append([]string{"--web.listen-address", addr, "--no-collector.camera"}, args...)...)
-	// SIGTERM, so that the exporter removes its client sockets.
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--web.listen-address", "127.0.0.1:0"}, args...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
-	log = &lockedWriter{}
+	log = &testenv.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cancel()
-		_ = cmd.Wait()
+		<-exited
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return addr, log
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("exporter not listening on %s: %s", addr, log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// lockedWriter collects the exporter's output while tests read it.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	return testenv.ListenAddress(t, log, exited, 10*time.Second), log
 }
 
 func scrape(t testing.TB, client *http.Client, url string) (map[string]*dto.MetricFamily, string) {
@@ -319,13 +262,7 @@ func TestExporterHostMetrics(t *testing.T) {
 	// The log reaches the test through a pipe: give it a moment.
 	waitLog(t, log, "ptp4l management socket unreachable")
 	// Restarted: the next scrape recovers.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	gm2, err := rig.StartPTP4L(ctx, p.gmNS, rig.PTP4LConfig{Interface: "veth0", Dir: p.gmDir, Priority1: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(gm2.Stop)
+	testenv.PTP4L(t, p.gmNS, rig.PTP4LConfig{Interface: "veth0", Dir: p.gmDir, Priority1: 100})
 	mfs, _ = scrape(t, http.DefaultClient, url)
 	if got := value(t, mfs, "ptpcam_ptp_up", gm); got != 1 {
 		t.Errorf("after restarting ptp4l: up = %v, want 1", got)
@@ -333,7 +270,7 @@ func TestExporterHostMetrics(t *testing.T) {
 }
 
 // waitLog waits up to 5 s for the exporter's log to contain want.
-func waitLog(t *testing.T, log *lockedWriter, want string) {
+func waitLog(t *testing.T, log *testenv.LockedBuffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(log.String(), want); {
 		if time.Now().After(deadline) {
@@ -379,7 +316,7 @@ func TestExporterBadFlags(t *testing.T) {
 		{"--ptp.domain", "300"},
 		{"--web.config.file", "/nonexistent/web.yml"},
 	} {
-		cmd := exec.Command(exporterBin, append(args, "--no-collector.camera", "--web.listen-address", freeAddr(t))...)
+		cmd := exec.Command(exporterBin(t), append(args, "--no-collector.camera", "--web.listen-address", "127.0.0.1:0")...)
 		done := make(chan struct{})
 		var out []byte
 		var err error
@@ -476,38 +413,11 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 
 // Built without Aravis, the exporter serves host metrics only and says so.
 func TestExporterWithoutAravis(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "ptpcam_exporter")
-	if out, err := exec.Command("go", "build", "-tags", "noaravis", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags noaravis: %v\n%s", err, out)
-	}
-	addr := freeAddr(t)
+	bin := testenv.BuildWith(t, "ptpcam_exporter-noaravis", "ptpcam_exporter", "-tags", "noaravis")
 	sock := filepath.Join(t.TempDir(), "none")
-	ctx, cancel := context.WithCancel(context.Background())
 	// The camera collector is left on: a build without Aravis must not try it.
-	cmd := exec.CommandContext(ctx, bin, "--web.listen-address", addr, "--ptp.socket", sock)
-	log := &lockedWriter{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		cmd.Wait()
-	}()
-	var body string
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no answer: %v\n%s", err, log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	addr, log := runExporter(t, bin, "--ptp.socket", sock)
+	_, body := scrape(t, http.DefaultClient, "http://"+addr+"/metrics")
 	waitLog(t, log, "Built without Aravis: serving host metrics only")
 	if !strings.Contains(body, `ptpcam_ptp_up{socket="`+sock+`"} 0`) || strings.Contains(body, "ptpcam_camera_") || strings.Contains(body, `collector="camera"`) {
 		t.Errorf("want host metrics only:\n%s", body)
