@@ -38,6 +38,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	c.str = newStreamer(s.stream, c.unplugged.Load, log)
 	c.sched = newScheduler(ctx, c.clock, c.fireAction0)
+	if cfg.TriggerRate > 0 {
+		go c.runPulses(ctx, cfg.TriggerRate) // line.go
+	}
 
 	g := &group{errc: make(chan error, 8)}
 	c.serve(ctx, g, s)
@@ -49,7 +52,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("camsim %s: %w", cfg.Serial, err)
 	}
 	profile := string(cfg.Profile)
-	if c.gc != nil {
+	if !c.own {
 		profile = "genicam" // the impersonated XML decides
 	}
 	log.Info("camsim running", "address", cfg.Address, "interface", cfg.Interface, "profile", profile,

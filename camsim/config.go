@@ -87,6 +87,10 @@ type Config struct {
 
 	// GVCPPort is the UDP port GVCP listens on (3956); tests may move it.
 	GVCPPort int
+
+	// TriggerRate is the pulse generator on the trigger lines, in Hz
+	// (line.go; 0: none).
+	TriggerRate float64
 }
 
 // Defaults fills unset fields.
@@ -142,6 +146,9 @@ func (c *Config) Defaults() {
 func (c *Config) Validate() error {
 	if _, err := ParseProfile(string(c.Profile)); err != nil {
 		return err
+	}
+	if err := checkTriggerRate(c.TriggerRate); err != nil {
+		return fmt.Errorf("camsim: %w", err)
 	}
 	if c.GenICam != nil {
 		if _, err := parseGenICam(c.GenICam); err != nil {

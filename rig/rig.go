@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +51,10 @@ type Config struct {
 	Camsim string
 	// NoPTP4L leaves the host without ptp4l (cameras then become masters).
 	NoPTP4L bool
+	// TriggerRate is the pulse generator wired to every camera's trigger
+	// lines, Hz (camsim --trigger-rate: pulses at k/HZ of the host clock);
+	// 0: none.
+	TriggerRate float64
 	// Unprivileged builds the rig without root: one user and network
 	// namespace with only loopback, cameras on 127.0.0.x, ptp4l on lo.
 	Unprivileged bool
@@ -138,6 +143,9 @@ func (cfg *Config) normalize() error {
 	if cfg.StateDir == "" {
 		cfg.StateDir = DefaultStateDir
 	}
+	if cfg.TriggerRate < 0 || cfg.TriggerRate > 10000 || cfg.TriggerRate != cfg.TriggerRate {
+		return fmt.Errorf("rig %s: trigger rate %v Hz: want 0 (none) to 10000", cfg.Name, cfg.TriggerRate)
+	}
 	cams := make([]Camera, len(cfg.Cameras))
 	for i, c := range cfg.Cameras {
 		if c.Serial == "" {
@@ -145,6 +153,9 @@ func (cfg *Config) normalize() error {
 		}
 		if c.Profile == "" {
 			c.Profile = "sfnc"
+		}
+		if cfg.TriggerRate > 0 {
+			c.Args = append(slices.Clone(c.Args), "--trigger-rate="+strconv.FormatFloat(cfg.TriggerRate, 'g', -1, 64))
 		}
 		cams[i] = c
 	}

@@ -183,3 +183,29 @@ func checkActionTake(t *testing.T, s record.Session, c record.CameraResult, fram
 		t.Errorf("camera %s: no action counts in the session", c.Serial)
 	}
 }
+
+// TestSyncLineOryx: two FLIR Oryx (no actions at all) with --sync line and
+// the rig's pulse generator at 50 Hz: the start is a pulse instant, every
+// frame lands on its grid slot, the files hold exactly the take's frames.
+func TestSyncLineOryx(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTool(t, "ptp4l", "ffmpeg", "ffprobe", "curl")
+	const frames = 200 // 4 s at 50 fps
+	cams := []rig.Camera{vendorCam(t, "ORX1", "FLIR_ORX_10G_51S5M.xml"), vendorCam(t, "ORX2", "FLIR_ORX_10G_51S5M.xml")}
+	r := testenv.UpRig(t, rig.Config{Name: rig.UniqueName("cl"), Cameras: cams, TriggerRate: 50})
+	rec := startRecord(t, r, "--width", "320", "--height", "240", "--pixel-format", "Mono8", "--fps", "50", "--duration", "4s",
+		"--encoder", "raw", "--sync", "line")
+	if code := rec.wait(t, 120*time.Second); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	s := readSession(t, rec.dir)
+	if s.StartDeviceNs%int64(20*time.Millisecond) != 0 {
+		t.Errorf("start %d is not a pulse instant (a multiple of 20 ms)", s.StartDeviceNs)
+	}
+	for _, c := range s.Cameras {
+		if c.StartMode != "line" {
+			t.Errorf("camera %s: start mode %q, want line", c.Serial, c.StartMode)
+		}
+		checkWholeTake(t, s, c, frames)
+	}
+}

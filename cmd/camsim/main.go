@@ -63,6 +63,7 @@ func defineFlags(app *kingpin.Application, cfg *camsim.Config, f *flags) {
 	app.Flag("control-address", "Fault-injection endpoint: unix:/path, /path or 127.0.0.1:PORT.").StringVar(&cfg.ControlAddress)
 	app.Flag("offset", "Device clock offset.").Default("0s").DurationVar(&cfg.Offset)
 	app.Flag("drift-ppm", "Device clock drift in ppm.").Default("0").Float64Var(&cfg.DriftPPM)
+	app.Flag("trigger-rate", "Pulse generator on the trigger lines, Hz: a frame at every k/HZ of the host clock while TriggerSource is a Line entry and TriggerMode On (0: none).").Default("0").Float64Var(&cfg.TriggerRate)
 	app.Flag("jitter", "Bound of the random jitter of each clock read.").Default("0s").DurationVar(&cfg.Jitter)
 	app.Flag("timescale", "Device clock timescale: tai or utc.").Default("tai").EnumVar(&f.timescale, "tai", "utc")
 	app.Flag("genicam", "Impersonate the camera of this GenICam XML file: serve it and behave as that camera (--profile is then ignored). Features it cannot resolve are listed at start-up.").PlaceHolder("FILE").StringVar(&f.genicam)

@@ -39,6 +39,7 @@ type options struct {
 	camsimBin string
 	noPTP     bool
 	unpriv    bool
+	trigRate  float64
 	// ctl, exec
 	ctlSerial string
 	ctlKVs    []string
@@ -57,6 +58,7 @@ func newApp(o *options) *kingpin.Application {
 	up.Flag("domain", "PTP domain of the grandmaster and, by default, of the cameras.").Default("0").Uint8Var(&o.domain)
 	up.Flag("camera", "SERIAL:key=value,... changes that camera or adds one: profile=sfnc|gev|noptp, domain=N, and genicam=FILE (impersonate the camera of that GenICam XML), any camsim flag (offset=5ms, drift-ppm=2, jitter=10us, timescale=utc).").StringsVar(&o.specs)
 	up.Flag("camsim", "camsim binary (default: next to rig, or on PATH).").StringVar(&o.camsimBin)
+	up.Flag("trigger-rate", "Pulse generator wired to every camera's trigger lines, Hz: a pulse at every k/HZ of the host clock (the rig's PTP timeline); cameras triggered on a Line input take a frame at each (0: none).").Default("0").Float64Var(&o.trigRate)
 	up.Flag("no-ptp4l", "Do not run ptp4l on the host.").BoolVar(&o.noPTP)
 	up.Flag("unprivileged", "Without root: one user and network namespace (unshare) with only loopback; cameras on 127.0.0.x, ptp4l on lo. The default when not run as root.").Default(strconv.FormatBool(os.Geteuid() != 0)).BoolVar(&o.unpriv)
 
@@ -117,7 +119,7 @@ func up(ctx context.Context, o options) error {
 	uctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	r, err := rig.Up(uctx, rig.Config{Name: o.name, StateDir: o.stateDir, Domain: o.domain, Cameras: cams,
-		Camsim: o.camsimBin, NoPTP4L: o.noPTP, Unprivileged: o.unpriv})
+		Camsim: o.camsimBin, NoPTP4L: o.noPTP, Unprivileged: o.unpriv, TriggerRate: o.trigRate})
 	if err != nil {
 		return err
 	}
