@@ -27,6 +27,22 @@ func fakeSpec(serials ...string) rigSpec {
 	return rigSpec{Cameras: cams, Fake: true}
 }
 
+// smallFrames is an acquisition of small frames at a quick rate, for tests
+// of streams rather than of images.
+var smallFrames = Acquisition{Width: 64, Height: 48, PixelFormat: "Mono8", FrameRate: 50}
+
+// fakeCamera runs the test inside a rig of one Aravis fake camera (inRig:
+// false in the parent process, which only waits for that child) and opens
+// it there for the test.
+func fakeCamera(t *testing.T, serial string) (*Camera, bool) {
+	t.Helper()
+	r, ok := inRig(t, fakeSpec(serial))
+	if !ok {
+		return nil, false
+	}
+	return openAddr(t, r.Cameras[0].Address), true
+}
+
 func TestFakeDiscoverAndOpen(t *testing.T) {
 	r, ok := inRig(t, fakeSpec("FAKE01", "FAKE02"))
 	if !ok {
@@ -71,11 +87,10 @@ func TestFakeDiscoverAndOpen(t *testing.T) {
 }
 
 func TestFakeFeatures(t *testing.T) {
-	r, ok := inRig(t, fakeSpec("FAKE03"))
+	cam, ok := fakeCamera(t, "FAKE03")
 	if !ok {
 		return
 	}
-	cam := openAddr(t, r.Cameras[0].Address)
 	ctx := context.Background()
 	if err := cam.setInteger(ctx, "Width", 320); err != nil {
 		t.Fatal(err)
@@ -155,14 +170,13 @@ func TestFakeFeatures(t *testing.T) {
 }
 
 func TestFakeStream(t *testing.T) {
-	r, ok := inRig(t, fakeSpec("FAKE04"))
+	cam, ok := fakeCamera(t, "FAKE04")
 	if !ok {
 		return
 	}
-	cam := openAddr(t, r.Cameras[0].Address)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := cam.Configure(ctx, Acquisition{Width: 64, Height: 48, PixelFormat: "Mono8", FrameRate: 50}); err != nil {
+	if err := cam.Configure(ctx, smallFrames); err != nil {
 		t.Fatal(err)
 	}
 	s, err := cam.StartStream(ctx, StreamConfig{Buffers: 4})
@@ -355,5 +369,92 @@ func TestFakeConcurrentAccess(t *testing.T) {
 	}
 	if n.Load() != 400 {
 		t.Errorf("%d reads, want 400", n.Load())
+	}
+}
+
+// TestStreamReceiveSettings: the socket buffer and resend share of
+// StreamConfig reach Aravis' stream, zero keeps Aravis' defaults, and frames
+// still arrive.
+func TestStreamReceiveSettings(t *testing.T) {
+	cam, ok := fakeCamera(t, "FAKE07")
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cam.Configure(ctx, smallFrames); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		cfg       StreamConfig
+		socket    int
+		resendMin float64
+		resendMax float64
+	}{
+		{StreamConfig{Buffers: 4}, 0, 0.2499, 0.2501},
+		{StreamConfig{Buffers: 4, SocketBuffer: 8 << 20, ResendRatio: 1}, 8 << 20, 0.9999, 1.0001},
+		{StreamConfig{Buffers: 4, SocketBuffer: 1 << 20, ResendRatio: 7}, 1 << 20, 0.9999, 1.0001}, // capped at 1
+	} {
+		s, err := cam.StartStream(ctx, tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, rr := s.receiveSettings()
+		if sb != tc.socket || rr < tc.resendMin || rr > tc.resendMax {
+			t.Errorf("%+v: socket buffer %d, resend ratio %v; want %d, %v", tc.cfg, sb, rr, tc.socket, tc.resendMax)
+		}
+		f, err := s.Next(ctx)
+		if err != nil || f.Status != FrameSuccess {
+			t.Errorf("%+v: first frame %v, %v", tc.cfg, f.Status, err)
+		} else if err := s.Release(f); err != nil {
+			t.Error(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCameraCloseConcurrent: Close calls racing each other release the
+// camera once. Close closes its streams outside the camera lock (a stop of
+// acquisition is a GVCP round trip); before closeOnce a second Close in
+// that window saw the camera not yet closed and unreffed it again.
+func TestCameraCloseConcurrent(t *testing.T) {
+	r, ok := inRig(t, fakeSpec("FAKE08"))
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const rounds = 10
+	for round := range rounds {
+		cam := openAddr(t, r.Cameras[0].Address)
+		if err := cam.Configure(ctx, smallFrames); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cam.StartStream(ctx, StreamConfig{Buffers: 4}); err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				<-start
+				if err := cam.Close(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		cam.mu.Lock()
+		releases, closed := cam.releases, cam.closed
+		cam.mu.Unlock()
+		if releases != 1 || !closed {
+			t.Fatalf("round %d: 4 concurrent Close calls released the camera %d times (closed=%v), want once", round, releases, closed)
+		}
+		if _, err := cam.StartStream(ctx, StreamConfig{Buffers: 4}); !errors.Is(err, ErrClosed) {
+			t.Fatalf("round %d: call after Close: %v, want ErrClosed", round, err)
+		}
 	}
 }
