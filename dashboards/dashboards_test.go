@@ -2,7 +2,7 @@ package dashboards
 
 import (
 	"bytes"
-	"encoding/json"
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -73,12 +73,7 @@ func TestQueries(t *testing.T) {
 	if err := checkQueries(t, qs, known); err != nil {
 		t.Fatal(err)
 	}
-	used := map[string]bool{}
-	for _, q := range qs {
-		for _, m := range metricNames(variable.ReplaceAllString(q.expr, "1m")) {
-			used[m] = true
-		}
-	}
+	used := usedMetrics(qs)
 	var unused []string
 	for m := range known {
 		if !used[m] {
@@ -190,58 +185,35 @@ func knownMetrics(t *testing.T) map[string]bool {
 	return known
 }
 
-// committedQueries pulls every PromQL expression out of the committed JSON:
-// each "expr" at any depth (targets, annotations) and the metric selector of
-// each label_values() variable query.
+// usedMetrics is the set of metrics the queries name.
+func usedMetrics(qs []query) map[string]bool {
+	used := map[string]bool{}
+	for _, q := range qs {
+		for _, m := range metricNames(variable.ReplaceAllString(q.expr, "1m")) {
+			used[m] = true
+		}
+	}
+	return used
+}
+
+// committedQueries is Queries of a committed dashboard file, where the
+// query has no title named by the file.
 func committedQueries(t *testing.T, committed string) []query {
 	t.Helper()
 	b, err := os.ReadFile(committed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc any
-	if err := json.Unmarshal(b, &doc); err != nil {
+	all, err := Queries(b)
+	if err != nil {
 		t.Fatalf("%s: %v", committed, err)
 	}
-	var qs []query
-	var walk func(v any, where string)
-	walk = func(v any, where string) {
-		switch v := v.(type) {
-		case map[string]any:
-			for _, k := range []string{"title", "name"} {
-				if s, ok := v[k].(string); ok {
-					where = s
-					break
-				}
-			}
-			if e, ok := v["expr"].(string); ok {
-				qs = append(qs, query{where, e})
-			}
-			if v["type"] == "query" {
-				if s, ok := v["query"].(string); ok {
-					m := labelValues.FindStringSubmatch(s)
-					if m == nil {
-						t.Errorf("variable %s: query %q is not label_values(selector, label)", where, s)
-					} else {
-						qs = append(qs, query{"variable " + where, m[1]})
-					}
-				}
-			}
-			for _, c := range v {
-				walk(c, where)
-			}
-		case []any:
-			for _, c := range v {
-				walk(c, where)
-			}
-		}
+	qs := make([]query, len(all))
+	for i, q := range all {
+		qs[i] = query{cmp.Or(q.Where, committed), q.Expr}
 	}
-	walk(doc, committed)
-	slices.SortFunc(qs, func(a, b query) int { return strings.Compare(a.where+a.expr, b.where+b.expr) })
 	return qs
 }
-
-var labelValues = regexp.MustCompile(`^label_values\((.+),\s*[a-zA-Z_][a-zA-Z0-9_]*\)$`)
 
 // Grafana's variables: the built-in intervals become durations, the
 // dashboard's (all used inside regex matchers) match anything.

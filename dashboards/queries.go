@@ -18,13 +18,16 @@ type Query struct {
 var labelValuesRE = regexp.MustCompile(`^label_values\((.+),\s*[a-zA-Z_][a-zA-Z0-9_]*\)$`)
 
 // Queries pulls every PromQL expression out of a dashboard's JSON, sorted
-// by where they are.
+// by where they are: each "expr" at any depth (targets, annotations) and
+// the metric selector of each label_values() variable query. A variable
+// query of another kind is an error: its expression could not be checked.
 func Queries(raw []byte) ([]Query, error) {
 	var doc any
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("dashboard JSON: %w", err)
 	}
 	var qs []Query
+	var bad []string
 	var walk func(v any, where string)
 	walk = func(v any, where string) {
 		switch v := v.(type) {
@@ -41,6 +44,8 @@ func Queries(raw []byte) ([]Query, error) {
 			if s, ok := v["query"].(string); ok && v["type"] == "query" {
 				if m := labelValuesRE.FindStringSubmatch(s); m != nil {
 					qs = append(qs, Query{"variable " + where, m[1]})
+				} else {
+					bad = append(bad, fmt.Sprintf("variable %s: query %q is not label_values(selector, label)", where, s))
 				}
 			}
 			for _, c := range v {
@@ -53,6 +58,9 @@ func Queries(raw []byte) ([]Query, error) {
 		}
 	}
 	walk(doc, "")
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("dashboard: %s", strings.Join(bad, "; "))
+	}
 	sort.Slice(qs, func(i, j int) bool { return qs[i].Where+qs[i].Expr < qs[j].Where+qs[j].Expr })
 	return qs, nil
 }

@@ -46,12 +46,7 @@ func TestRecorderQueries(t *testing.T) {
 	if err := checkQueries(t, qs, known); err != nil {
 		t.Fatal(err)
 	}
-	used := map[string]bool{}
-	for _, q := range qs {
-		for _, m := range metricNames(variable.ReplaceAllString(q.expr, "1m")) {
-			used[m] = true
-		}
-	}
+	used := usedMetrics(qs)
 	for _, m := range []string{
 		"ptpcam_record_frames_received_total", "ptpcam_record_frames_written_total", "ptpcam_record_frames_dropped_total",
 		"ptpcam_record_frames_missing_total", "ptpcam_record_queue_depth_frames", "ptpcam_record_encoder_speed_ratio",
