@@ -38,46 +38,101 @@ func clockStep(before, after []genicam.LatchSample) (time.Duration, int) {
 	return worst, idx
 }
 
-// relatch latches every camera again once all are armed, just before the
-// start: a camera whose clock stepped since the first latch has the take
-// re-armed on its new timeline (a new start from the new latches); one that
-// keeps stepping fails the take with the measured step.
+// Watching the clocks until the start.
+const (
+	// clockPoll is how often the clocks are latched while waiting.
+	clockPoll = 200 * time.Millisecond
+	// timelineWait is how long cameras may disagree after a step (the
+	// others following it, each at its first Announce) before it fails.
+	timelineWait = 3 * time.Second
+)
+
+// watchGuard is how long before the start the watch ends, leaving the take
+// its set-up.
+func (r *Recorder) watchGuard() time.Duration { return min(r.cfg.LeadTime/2, 500*time.Millisecond) }
+
+// relatch latches every camera again once all are armed, and keeps doing so
+// until just before the start: a camera whose clock stepped since the latch
+// the start was found from (PTP locking, a timescale change) has the take
+// re-armed on its new timeline, once every camera is on it; a clock that
+// keeps stepping, or cameras left on different timelines, fail the take
+// with the measured step.
 func (r *Recorder) relatch(ctx context.Context, t *take) error {
-	for attempt := 1; ; attempt++ {
+	r.log.Info("Watching the cameras' clocks until the start", "cameras", len(t.cams), "until", t.hostStart.Add(-r.watchGuard()).Format(time.RFC3339Nano))
+	rearms := 0
+	var split time.Time
+	for {
 		samples, err := latchAll(ctx, t.cams)
 		if err != nil {
 			return err
 		}
-		step, i := clockStep(t.samples, samples)
-		if i < 0 {
-			return nil
-		}
-		step = step.Round(time.Microsecond)
-		serial := t.cams[i].Serial()
-		if attempt >= rearmAttempts {
-			return fmt.Errorf("camera %s: clock keeps stepping while arming (last step %v since its latch, %d re-arms); wait for its PTP to settle",
-				serial, step, attempt-1)
-		}
-		r.log.Warn("Camera clock stepped since it was latched: re-arming the take on the new timeline",
-			"serial", serial, "step", step, "attempt", attempt)
-		for j := range samples {
-			if d := samples[j].Offset() - t.samples[j].Offset(); d.Abs() > stepTolerance {
-				t.recs[j].clockStep.Add(int64(d))
+		if step, i := clockStep(t.samples, samples); i >= 0 {
+			step = step.Round(time.Microsecond)
+			serial := t.cams[i].Serial()
+			if rearms >= rearmAttempts {
+				return fmt.Errorf("camera %s: clock keeps stepping while arming (last step %v since its latch, %d re-arms); wait for its PTP to settle",
+					serial, step, rearms)
 			}
-		}
-		if err := oneTimeline(t.cams, samples); err != nil {
-			return fmt.Errorf("after camera %s's clock stepped %v: %w", serial, step, err)
-		}
-		if err := r.startFrom(t, samples); err != nil {
-			return err
-		}
-		for _, cr := range t.recs {
-			if cr.mode == SyncScheduler || cr.mode == "" {
-				if err := r.armMode(ctx, cr, t.start); err != nil {
+			if err := oneTimeline(t.cams, samples); err != nil {
+				if split.IsZero() {
+					split = time.Now()
+				}
+				if time.Since(split) > timelineWait {
+					return fmt.Errorf("after camera %s's clock stepped %v: %w", serial, step, err)
+				}
+				if err := sleepCtx(ctx, clockPoll); err != nil {
 					return err
 				}
+				continue // the others may follow
+			}
+			split = time.Time{}
+			rearms++
+			if err := r.rearm(ctx, t, samples, serial, step, rearms); err != nil {
+				return err
+			}
+			continue
+		}
+		left := time.Until(t.hostStart) - r.watchGuard()
+		if left <= 0 {
+			return nil
+		}
+		if err := sleepCtx(ctx, min(left, clockPoll)); err != nil {
+			return err
+		}
+	}
+}
+
+// rearm moves the take onto the cameras' new timeline: a new start from
+// the new latches, the schedulers programmed again.
+func (r *Recorder) rearm(ctx context.Context, t *take, samples []genicam.LatchSample, serial string, step time.Duration, n int) error {
+	r.log.Warn("Camera clock stepped since it was latched: re-arming the take on the new timeline",
+		"serial", serial, "step", step, "attempt", n)
+	for j := range samples {
+		if d := samples[j].Offset() - t.samples[j].Offset(); d.Abs() > stepTolerance {
+			t.recs[j].clockStep.Add(int64(d))
+		}
+	}
+	if err := r.startFrom(t, samples); err != nil {
+		return err
+	}
+	for _, cr := range t.recs {
+		if cr.mode == SyncScheduler || cr.mode == "" {
+			if err := r.armMode(ctx, cr, t.start); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
 	}
 }
 
