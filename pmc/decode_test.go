@@ -376,28 +376,22 @@ func names[T fmt.Stringer](vs []T) string {
 
 func TestEnumNames(t *testing.T) {
 	t.Parallel()
-	if got := names(AllPortStates()); got != "INITIALIZING FAULTY DISABLED LISTENING PRE_MASTER MASTER PASSIVE UNCALIBRATED SLAVE" {
-		t.Errorf("port states: %s", got)
-	}
-	if s := PortState(0).String(); s != "PortState(0)" {
-		t.Errorf("PortState(0) = %q", s)
-	}
-	if s := PortState(10).String(); s != "PortState(10)" {
-		t.Errorf("PortState(10) = %q", s)
-	}
-	if s := IDGrandmasterSettingsNP.String(); s != "GRANDMASTER_SETTINGS_NP" {
-		t.Errorf("%q", s)
-	}
-	if s := ManagementID(0x1234).String(); s != "ManagementID(0x1234)" {
-		t.Errorf("%q", s)
-	}
-	if s := ManagementErrorID(9).String(); s != "ManagementErrorID(0x0009)" {
-		t.Errorf("%q", s)
-	}
-	if s := (&ManagementError{ManagementID: IDGrandmasterSettingsNP, ErrorID: ErrNoSuchID}).Error(); s != "GRANDMASTER_SETTINGS_NP: NO_SUCH_ID" {
-		t.Errorf("%q", s)
-	}
-	if TimestampingName(0) != "SOFTWARE" || TimestampingName(1) != "HARDWARE" || TimestampingName(9) != "???" {
-		t.Error("timestamping names")
+	for _, c := range []struct{ got, want string }{
+		{names(AllPortStates()), "INITIALIZING FAULTY DISABLED LISTENING PRE_MASTER MASTER PASSIVE UNCALIBRATED SLAVE"},
+		{PortState(0).String(), "PortState(0)"},
+		{PortState(10).String(), "PortState(10)"},
+		{names(AllRoles()), "Unknown Grandmaster Slave Uncalibrated Listening Faulty Disabled Master Passive"},
+		{Role(42).String(), "Role(42)"},
+		{IDGrandmasterSettingsNP.String(), "GRANDMASTER_SETTINGS_NP"},
+		{ManagementID(0x1234).String(), "ManagementID(0x1234)"},
+		{ManagementErrorID(9).String(), "ManagementErrorID(0x0009)"},
+		{(&ManagementError{ManagementID: IDGrandmasterSettingsNP, ErrorID: ErrNoSuchID}).Error(), "GRANDMASTER_SETTINGS_NP: NO_SUCH_ID"},
+		{TimestampingName(0), "SOFTWARE"},
+		{TimestampingName(1), "HARDWARE"},
+		{TimestampingName(9), "???"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
 	}
 }

@@ -77,13 +77,3 @@ func TestInferRole(t *testing.T) {
 		})
 	}
 }
-
-func TestRoleNames(t *testing.T) {
-	t.Parallel()
-	if got := names(AllRoles()); got != "Unknown Grandmaster Slave Uncalibrated Listening Faulty Disabled Master Passive" {
-		t.Errorf("roles: %s", got)
-	}
-	if s := Role(42).String(); s != "Role(42)" {
-		t.Errorf("Role(42) = %q", s)
-	}
-}
