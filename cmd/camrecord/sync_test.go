@@ -209,3 +209,40 @@ func TestSyncLineOryx(t *testing.T) {
 		checkWholeTake(t, s, c, frames)
 	}
 }
+
+// TestSyncClockStepAtArming is the case: cameras whose PTP is
+// enabled just as the take is armed (--force, --no-enable-ptp; the test
+// enables it once camrecord watches the clocks) step −37 s from their TAI
+// to the grandmaster's timescale (ptp4l with software timestamping:
+// CLOCK_REALTIME), each at its first Announce. camrecord re-arms the take
+// on the new timeline, logs the step and records every frame.
+func TestSyncClockStepAtArming(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTool(t, "ptp4l", "ffmpeg", "ffprobe", "curl")
+	const frames = 150 // 3 s at 50 fps
+	r := upRig(t, 2)
+	rec := startRecord(t, r, "--width", "320", "--height", "240", "--fps", "50", "--duration", "3s", "--encoder", "raw",
+		"--force", "--no-enable-ptp", "--sync-timeout", "1s")
+	rec.waitLog(t, "Watching the cameras' clocks until the start", 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, c := range r.Cameras {
+		if err := camsim.DialControl(c.Control).Set(ctx, "ptp-enable", "true"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code := rec.wait(t, 120*time.Second); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if out := rec.out.String(); !strings.Contains(out, "Camera clock stepped since it was latched: re-arming the take on the new timeline") ||
+		!strings.Contains(out, "step=-37") {
+		t.Errorf("no -37s step logged")
+	}
+	s := readSession(t, rec.dir)
+	for _, c := range s.Cameras {
+		if step := time.Duration(c.ClockStepNs); (step + 37*time.Second).Abs() > 10*time.Millisecond {
+			t.Errorf("camera %s: clock step at arming %v in the session, want -37s", c.Serial, step)
+		}
+		checkWholeTake(t, s, c, frames)
+	}
+}
