@@ -34,20 +34,7 @@ func TestCompat(t *testing.T) {
 	c := &checkRig{r: r, bin: filepath.Join(dir, "ptpcamcheck")}
 
 	// sync: discovery, PTP enabled in each camera's form, Slave.
-	out, _, code := c.check(t, "--output", "json", "--max", "64", "sync", "--timeout", "60s")
-	var sync struct {
-		ExitCode int `json:"exit_code"`
-		Cameras  []struct {
-			Serial       string                `json:"serial"`
-			PTP          string                `json:"ptp"`
-			Status       string                `json:"status"`
-			Error        string                `json:"error"`
-			Capabilities *genicam.Capabilities `json:"capabilities"`
-		} `json:"cameras"`
-	}
-	if err := json.Unmarshal([]byte(out), &sync); err != nil {
-		t.Fatalf("sync JSON: %v\n%s", err, out)
-	}
+	sync, code := syncJSON(t, c, "--max", "64", "sync", "--timeout", "60s")
 	if code != exitOK {
 		t.Errorf("sync on the mixed rig: exit %d, want 0", code)
 	}
@@ -105,6 +92,30 @@ func compatCameras(t *testing.T) ([]rig.Camera, map[string]*compatRow) {
 		rows[s] = &compatRow{name: "camsim profile " + p}
 	}
 	return cams, rows
+}
+
+// syncReport is ptpcamcheck's sync report in JSON, as the tests read it.
+type syncReport struct {
+	ExitCode int `json:"exit_code"`
+	Cameras  []struct {
+		Serial       string                `json:"serial"`
+		PTP          string                `json:"ptp"`
+		Status       string                `json:"status"`
+		Error        string                `json:"error"`
+		Capabilities *genicam.Capabilities `json:"capabilities"`
+	} `json:"cameras"`
+}
+
+// syncJSON runs ptpcamcheck --output json with args (the sync command and
+// its flags) and decodes its report.
+func syncJSON(t *testing.T, c *checkRig, args ...string) (syncReport, int) {
+	t.Helper()
+	out, _, code := c.check(t, append([]string{"--output", "json"}, args...)...)
+	var rep syncReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("sync JSON: %v\n%s", err, out)
+	}
+	return rep, code
 }
 
 type tsJSON struct {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -231,18 +230,7 @@ func TestRig(t *testing.T) {
 		if strings.Contains(out, "Cameras=Slave") || strings.Contains(out, "PTP sync OK") {
 			t.Errorf("a rig without PTP cameras judged synchronized")
 		}
-		jout, _, jcode := c.check(t, "--output", "json", "--serials", "05520130,05520125", "sync")
-		var rep struct {
-			ExitCode int `json:"exit_code"`
-			Cameras  []struct {
-				Serial       string                `json:"serial"`
-				PTP          string                `json:"ptp"`
-				Capabilities *genicam.Capabilities `json:"capabilities"`
-			} `json:"cameras"`
-		}
-		if err := json.Unmarshal([]byte(jout), &rep); err != nil {
-			t.Fatalf("not JSON: %v\n%s", err, jout)
-		}
+		rep, jcode := syncJSON(t, c, "--serials", "05520130,05520125", "sync")
 		if jcode != exitOK || rep.ExitCode != 0 || len(rep.Cameras) != 2 {
 			t.Fatalf("mixed rig: exit %d, report %+v", jcode, rep)
 		}
@@ -282,21 +270,7 @@ func TestRig(t *testing.T) {
 	})
 
 	t.Run("json", func(t *testing.T) {
-		out, _, code := c.check(t, "--output", "json", "--serials", "05520125", "timestamps")
-		var rep struct {
-			ExitCode int `json:"exit_code"`
-			Samples  []struct {
-				Cameras []struct {
-					Serial        string `json:"serial"`
-					DeltaNs       int64  `json:"delta_ns"`
-					UncertaintyNs int64  `json:"uncertainty_ns"`
-					OK            bool   `json:"ok"`
-				} `json:"cameras"`
-			} `json:"samples"`
-		}
-		if err := json.Unmarshal([]byte(out), &rep); err != nil {
-			t.Fatalf("not JSON: %v\n%s", err, out)
-		}
+		rep, code := timestampsJSON(t, c, []string{"05520125"})
 		if code != 0 || rep.ExitCode != 0 || len(rep.Samples) != 1 || len(rep.Samples[0].Cameras) != 1 || !rep.Samples[0].Cameras[0].OK {
 			t.Errorf("exit %d, report %+v", code, rep)
 		}
@@ -375,4 +349,91 @@ func TestRig(t *testing.T) {
 			}
 		}
 	})
+}
+
+func camState(t *testing.T, r *rig.Rig, serial string) camsim.State {
+	t.Helper()
+	cam, err := r.Camera(serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := camsim.DialControl(cam.Control).State(t.Context())
+	if err != nil {
+		t.Fatalf("camera %s: camsim state: %v", serial, err)
+	}
+	return st
+}
+
+// holdCamera starts arv-camera-test on the camera and waits until camsim
+// shows it as the controller; it returns the holder and that address.
+func holdCamera(t *testing.T, r *rig.Rig, serial string) (*testenv.Holder, string) {
+	t.Helper()
+	h := testenv.HoldCamera(t, r, serial, "-f", "2")
+	addr := h.WaitControl(t, 30*time.Second, func() string { return camState(t, r, serial).Controller })
+	return h, addr
+}
+
+// TestHeldCamera: a camera another application controls makes ptpcamcheck
+// fail with exit 1 naming that application (address, this host, process),
+// after the default wait; a hold that ends within --camera.control-wait
+// does not fail the check.
+func TestHeldCamera(t *testing.T) {
+	r := testenv.UpRig(t, rig.Config{Cameras: rig.DefaultCameras(2, 0)})
+	c := &checkRig{r: r, bin: testenv.Build(t, "ptpcamcheck", "camsim") + "/ptpcamcheck"}
+	const serial = "05520125"
+	// sync enables PTP and waits until the host is grandmaster and the
+	// cameras its slaves: only then do timestamps judge the deltas.
+	if _, _, code := c.check(t, "sync"); code != exitOK {
+		t.Fatalf("sync before the hold: exit %d", code)
+	}
+	h, addr := holdCamera(t, r, serial)
+	wantErr := fmt.Sprintf("camera %s is controlled by another application at %s (this host: arv-camera-test-0.8 pid %d)",
+		serial, addr, h.Pid())
+
+	for _, args := range [][]string{
+		{"--camera.serial", serial, "timestamps"},
+		{"--camera.serial", serial, "--camera.control-wait", "0s", "sync", "--timeout", "5s"},
+	} {
+		_, errOut, code := c.check(t, args...)
+		if code != exitFatal || !strings.Contains(errOut, wantErr) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 and %q", args, code, errOut, wantErr)
+		}
+		if strings.Contains(errOut, "access-denied") {
+			t.Errorf("%v: stderr still gives Aravis' access-denied: %q", args, errOut)
+		}
+	}
+	// The other camera is free: the check of it alone passes.
+	if _, _, code := c.check(t, "--camera.serial", "05520126", "timestamps"); code != exitOK {
+		t.Errorf("free camera: exit %d", code)
+	}
+
+	// A hold that ends while ptpcamcheck waits: refused first (camsim
+	// counts it), then taken, and the check passes.
+	denied := camState(t, r, serial).AccessDenied
+	type result struct {
+		out  string
+		code int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, _, code := c.check(t, "--camera.serial", serial, "--camera.control-wait", "2m", "timestamps")
+		done <- result{out, code}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for camState(t, r, serial).AccessDenied == denied {
+		select {
+		case res := <-done:
+			t.Fatalf("ptpcamcheck ended (exit %d) before being refused while held", res.code)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ptpcamcheck was never refused while the camera was held")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.Stop()
+	res := <-done
+	if res.code != exitOK || len(parseTimestamps(t, res.out)[serial]) != 1 {
+		t.Errorf("after the hold ended: exit %d, output %q", res.code, res.out)
+	}
 }
