@@ -130,6 +130,15 @@ type fakeActionNet struct {
 	sent       int
 }
 
+func newFakeNet(interval time.Duration, overflow map[string]map[int64]bool, cams ...*capsCamera) *fakeActionNet {
+	n := &fakeActionNet{cams: map[netip.Addr]*capsCamera{}, overflow: overflow, interval: int64(interval),
+		pending: map[string][]int64{}, maxPending: map[string]int{}, delivered: map[string]map[int64]bool{}}
+	for _, c := range cams {
+		n.cams[netip.MustParseAddr(c.addr)] = c
+	}
+	return n
+}
+
 func (n *fakeActionNet) send(ctx context.Context, targets []netip.Addr, cmd genicam.ActionCommand) ([]genicam.ActionAck, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -220,17 +229,13 @@ func (s *fakeStream) runActions(size int) {
 // first frames share one timestamp.
 func TestActionMode(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.QueueFrames = 128 // the encoders may lag on a loaded host: no drops for it
-	// 50 fps: with a queue of 2, each command has a 38 ms window to go in.
-	cfg.FPS, cfg.Duration = 50, 2*time.Second
+	// 50 fps: with a queue of 2, each command has a 38 ms window to go in;
+	// the encoders may lag on a loaded host: a queue with no drops for it.
+	cfg.FPS, cfg.Duration, cfg.QueueFrames = 50, 2*time.Second, 128
 	tis := capsCam("TIS", capsTIS, "127.0.0.1")
 	a, b := capsCam("ACE2A", capsAce2, "127.0.0.2"), capsCam("ACE2B", capsAce2, "127.0.0.3")
-	for _, c := range []*capsCamera{tis, a, b} {
-		c.offset = 37 * time.Second
-	}
-	net := &fakeActionNet{cams: map[netip.Addr]*capsCamera{netip.MustParseAddr(a.addr): a, netip.MustParseAddr(b.addr): b},
-		overflow: map[string]map[int64]bool{"ACE2B": {20: true, 21: true, 22: true}}, interval: int64(cfg.Interval()),
-		pending: map[string][]int64{}, maxPending: map[string]int{}, delivered: map[string]map[int64]bool{}}
+	tis.offset, a.offset, b.offset = 37*time.Second, 37*time.Second, 37*time.Second
+	net := newFakeNet(cfg.Interval(), map[string]map[int64]bool{"ACE2B": {20: true, 21: true, 22: true}}, a, b)
 	r, ctx := prepared(t, cfg, 3)
 	var logBuf testenv.LockedBuffer
 	r.log = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -298,6 +303,13 @@ func TestActionMode(t *testing.T) {
 		}
 	}
 	checkSessionModes(t, res.Session, modes)
+	checkActionMetrics(t, r, skipped)
+}
+
+// checkActionMetrics: the action answers and start modes of TestActionMode
+// as metrics.
+func checkActionMetrics(t *testing.T, r *Recorder, skipped uint64) {
+	t.Helper()
 	want := `
 # HELP ptpcam_record_action_commands_total Action mode's scheduled ACTION_CMDs by answer: ok, late, overflow (queue full: a gap), no_ack, error, skipped (not sent in time: a gap).
 # TYPE ptpcam_record_action_commands_total counter
