@@ -43,6 +43,22 @@ func fakeCamera(t *testing.T, serial string) (*Camera, bool) {
 	return openAddr(t, r.Cameras[0].Address), true
 }
 
+// configuredFake is fakeCamera configured for smallFrames, with a context
+// that bounds the test's calls to 30 s.
+func configuredFake(t *testing.T, serial string) (*Camera, context.Context, bool) {
+	t.Helper()
+	cam, ok := fakeCamera(t, serial)
+	if !ok {
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	if err := cam.Configure(ctx, smallFrames); err != nil {
+		t.Fatal(err)
+	}
+	return cam, ctx, true
+}
+
 func TestFakeDiscoverAndOpen(t *testing.T) {
 	r, ok := inRig(t, fakeSpec("FAKE01", "FAKE02"))
 	if !ok {
@@ -170,14 +186,9 @@ func TestFakeFeatures(t *testing.T) {
 }
 
 func TestFakeStream(t *testing.T) {
-	cam, ok := fakeCamera(t, "FAKE04")
+	cam, ctx, ok := configuredFake(t, "FAKE04")
 	if !ok {
 		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := cam.Configure(ctx, smallFrames); err != nil {
-		t.Fatal(err)
 	}
 	s, err := cam.StartStream(ctx, StreamConfig{Buffers: 4})
 	if err != nil {
@@ -376,14 +387,9 @@ func TestFakeConcurrentAccess(t *testing.T) {
 // StreamConfig reach Aravis' stream, zero keeps Aravis' defaults, and frames
 // still arrive.
 func TestStreamReceiveSettings(t *testing.T) {
-	cam, ok := fakeCamera(t, "FAKE07")
+	cam, ctx, ok := configuredFake(t, "FAKE07")
 	if !ok {
 		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := cam.Configure(ctx, smallFrames); err != nil {
-		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		cfg       StreamConfig
