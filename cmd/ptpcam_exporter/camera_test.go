@@ -1,11 +1,8 @@
 package main_test
 
 import (
-	"context"
 	"math"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,36 +22,11 @@ type rigExporter struct {
 	url    string
 }
 
-// startInRig runs prog in the rig's host namespace until the test ends, its
-// output in a log file shown when the test fails.
-func startInRig(t testing.TB, r *rig.Rig, prog string, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := r.Host().Command(ctx, prog, args...)
-	logf, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(prog)+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("%s log:\n%s", prog, tail(string(b), 4000))
-		}
-	})
-}
-
 // startRigExporter runs the exporter in the rig's host namespace on
 // 127.0.0.1:19877 there, and waits until it answers.
 func startRigExporter(t testing.TB, r *rig.Rig, args ...string) *rigExporter {
 	t.Helper()
-	startInRig(t, r, exporterBin(t), append([]string{"--ptp.socket", r.Socket, "--web.listen-address", "127.0.0.1:19877",
+	testenv.StartInRig(t, r, exporterBin(t), append([]string{"--ptp.socket", r.Socket, "--web.listen-address", "127.0.0.1:19877",
 		"--ptp.client-dir", t.TempDir()}, args...)...)
 	e := &rigExporter{r: r, url: "http://127.0.0.1:19877/metrics",
 		client: &http.Client{Transport: &http.Transport{DialContext: r.Host().DialContext}, Timeout: 5 * time.Second}}

@@ -226,9 +226,9 @@ scrape_configs:
     static_configs:
       - targets: ['%s']
 `, rulesFile, recordAddr))
-	startInRig(t, r, "prometheus-alertmanager", "--config.file", amConf, "--storage.path", filepath.Join(dir, "am"),
+	testenv.StartInRig(t, r, "prometheus-alertmanager", "--config.file", amConf, "--storage.path", filepath.Join(dir, "am"),
 		"--web.listen-address", "127.0.0.1:19093", "--cluster.listen-address=")
-	startInRig(t, r, "prometheus", "--config.file", promConf, "--storage.tsdb.path", filepath.Join(dir, "tsdb"),
+	testenv.StartInRig(t, r, "prometheus", "--config.file", promConf, "--storage.tsdb.path", filepath.Join(dir, "tsdb"),
 		"--web.listen-address", "127.0.0.1:19090")
 }
 

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -37,4 +38,33 @@ func UpRig(t testing.TB, cfg rig.Config) *rig.Rig {
 		}
 	})
 	return r
+}
+
+// StartInRig runs prog in the rig's host namespace until the test ends (a
+// server: ptpcam_exporter, Prometheus, Alertmanager), its output in a log
+// file whose tail the cleanup shows when the test fails.
+func StartInRig(t testing.TB, r *rig.Rig, prog string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := r.Host().Command(ctx, prog, args...)
+	logf, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(prog)+".log"))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		cancel()
+		logf.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("%s log:\n%s", filepath.Base(prog), tail(string(b), 4000))
+		}
+	})
 }
