@@ -70,32 +70,17 @@ func (r *testRig) serials() []string {
 	return s
 }
 
-var (
-	camsimOnce sync.Once
-	camsimBin  string
-	camsimErr  error
-)
+// TestMain removes the binaries testenv.Build made for the rigs.
+func TestMain(m *testing.M) { testenv.Main(m) }
 
-// buildCamsim builds ./cmd/camsim once per test process, or takes the
-// binary named by $GENICAM_CAMSIM.
-func buildCamsim() (string, error) {
-	camsimOnce.Do(func() {
-		if p := os.Getenv("GENICAM_CAMSIM"); p != "" {
-			camsimBin = p
-			return
-		}
-		dir, err := os.MkdirTemp("", "genicam-camsim")
-		if err != nil {
-			camsimErr = err
-			return
-		}
-		camsimBin = filepath.Join(dir, "camsim")
-		cmd := exec.Command("go", "build", "-o", camsimBin, "github.com/ptpcam/ptpcam/cmd/camsim")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			camsimErr = fmt.Errorf("go build ./cmd/camsim: %v: %s", err, out)
-		}
-	})
-	return camsimBin, camsimErr
+// camsimBin is the camsim binary for the rig: $GENICAM_CAMSIM, or
+// ./cmd/camsim built once per test process (testenv.Build).
+func camsimBin(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("GENICAM_CAMSIM"); p != "" {
+		return p
+	}
+	return filepath.Join(testenv.Build(tb, "camsim"), "camsim")
 }
 
 // inRig runs the calling test or benchmark in a rig (see the comment at the
@@ -132,10 +117,7 @@ func inRig(tb testing.TB, spec rigSpec) (*testRig, bool) {
 		testenv.RequireTool(tb, "arv-fake-gv-camera-0.8")
 		tr, hostNS = fakeRig(ctx, tb, spec)
 	} else {
-		bin, err := buildCamsim()
-		if err != nil {
-			testenv.Skip(tb, "camsim unavailable: %v", err)
-		}
+		bin := camsimBin(tb)
 		name := rig.UniqueName("gc")
 		r, err := rig.Up(ctx, rig.Config{Name: name, StateDir: tb.TempDir(), Cameras: spec.Cameras,
 			Camsim: bin, NoPTP4L: spec.NoPTP4L})

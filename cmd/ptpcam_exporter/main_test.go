@@ -55,11 +55,7 @@ func startPair(t *testing.T) *ptpPair {
 	return p
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.CleanupBuild()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // exporterBin is the exporter built from this module (testenv.Build).
 func exporterBin(t testing.TB) string {

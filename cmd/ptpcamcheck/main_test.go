@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -20,11 +19,7 @@ import (
 	"github.com/ptpcam/ptpcam/rig"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.CleanupBuild()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // Bad input is refused before anything is touched, naming the input.
 func TestBadInput(t *testing.T) {

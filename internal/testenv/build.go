@@ -91,3 +91,11 @@ func CleanupBuild() {
 		os.RemoveAll(buildDir)
 	}
 }
+
+// Main runs the package's tests and removes Build's directory: a package
+// whose tests build binaries has func TestMain(m *testing.M) { testenv.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	CleanupBuild()
+	os.Exit(code)
+}
