@@ -62,24 +62,17 @@ func (c *Camera) intRangeLocked(name string) (lo, hi int64, err error) {
 }
 
 // enumEntriesAllLocked lists an enumeration's declared entries.
-func (c *Camera) enumEntriesAllLocked(name string) (out []string) {
-	c.withName(name, func(cn *C.char) {
-		for i := 0; ; i++ {
-			s := C.gp_enum_entry_name(c.dev, cn, C.int(i), 0)
-			if s == nil {
-				return
-			}
-			out = append(out, C.GoString(s))
-		}
-	})
-	return out
-}
+func (c *Camera) enumEntriesAllLocked(name string) []string { return c.enumEntryNamesLocked(name, 0) }
 
 // enumEntriesLocked lists an enumeration's implemented entries.
-func (c *Camera) enumEntriesLocked(name string) (out []string) {
+func (c *Camera) enumEntriesLocked(name string) []string { return c.enumEntryNamesLocked(name, 1) }
+
+// enumEntryNamesLocked lists an enumeration's entries, only the implemented
+// ones when implemented is 1 (gp_enum_entry_name's only_impl).
+func (c *Camera) enumEntryNamesLocked(name string, implemented C.int) (out []string) {
 	c.withName(name, func(cn *C.char) {
 		for i := 0; ; i++ {
-			s := C.gp_enum_entry_name(c.dev, cn, C.int(i), 1)
+			s := C.gp_enum_entry_name(c.dev, cn, C.int(i), implemented)
 			if s == nil {
 				return
 			}

@@ -40,20 +40,29 @@ func set[T any](ctx context.Context, c *Camera, name string, v T, write func(str
 	return nil
 }
 
+// callNamed calls f, an Aravis feature call, with the C copy of name and
+// returns the GError it leaves as an error.
+func (c *Camera) callNamed(name string, f func(cn *C.char, gerr **C.GError)) error {
+	var gerr *C.GError
+	c.withName(name, func(cn *C.char) { f(cn, &gerr) })
+	return takeError(&gerr)
+}
+
 // getString reads a string (or enumeration, as its entry name) feature.
 func (c *Camera) getString(ctx context.Context, name string) (string, error) {
 	return get(ctx, c, name, c.stringLocked)
 }
 
-func (c *Camera) stringLocked(name string) (string, error) {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	var gerr *C.GError
-	s := C.arv_device_get_string_feature_value(c.dev, cn, &gerr)
-	if err := takeError(&gerr); err != nil {
+func (c *Camera) stringLocked(name string) (v string, err error) {
+	err = c.callNamed(name, func(cn *C.char, gerr **C.GError) {
+		if s := C.arv_device_get_string_feature_value(c.dev, cn, gerr); s != nil {
+			v = C.GoString(s)
+		}
+	})
+	if err != nil {
 		return "", err
 	}
-	return C.GoString(s), nil
+	return v, nil
 }
 
 // setString writes a string (or enumeration) feature.
@@ -62,12 +71,9 @@ func (c *Camera) setString(ctx context.Context, name, value string) error {
 }
 
 func (c *Camera) setStringLocked(name, value string) error {
-	cn, cv := C.CString(name), C.CString(value)
-	defer C.free(unsafe.Pointer(cn))
+	cv := C.CString(value)
 	defer C.free(unsafe.Pointer(cv))
-	var gerr *C.GError
-	C.arv_device_set_string_feature_value(c.dev, cn, cv, &gerr)
-	return takeError(&gerr)
+	return c.callNamed(name, func(cn *C.char, gerr **C.GError) { C.arv_device_set_string_feature_value(c.dev, cn, cv, gerr) })
 }
 
 // getEnum reads an enumeration feature as its entry name.
@@ -85,12 +91,9 @@ func (c *Camera) getInteger(ctx context.Context, name string) (int64, error) {
 	return get(ctx, c, name, c.integerLocked)
 }
 
-func (c *Camera) integerLocked(name string) (int64, error) {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	var gerr *C.GError
-	v := C.arv_device_get_integer_feature_value(c.dev, cn, &gerr)
-	return int64(v), takeError(&gerr)
+func (c *Camera) integerLocked(name string) (v int64, err error) {
+	err = c.callNamed(name, func(cn *C.char, gerr **C.GError) { v = int64(C.arv_device_get_integer_feature_value(c.dev, cn, gerr)) })
+	return v, err
 }
 
 // setInteger writes an integer feature.
@@ -99,11 +102,9 @@ func (c *Camera) setInteger(ctx context.Context, name string, value int64) error
 }
 
 func (c *Camera) setIntegerLocked(name string, value int64) error {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	var gerr *C.GError
-	C.arv_device_set_integer_feature_value(c.dev, cn, C.gint64(value), &gerr)
-	return takeError(&gerr)
+	return c.callNamed(name, func(cn *C.char, gerr **C.GError) {
+		C.arv_device_set_integer_feature_value(c.dev, cn, C.gint64(value), gerr)
+	})
 }
 
 // getFloat reads a float feature.
@@ -111,12 +112,9 @@ func (c *Camera) getFloat(ctx context.Context, name string) (float64, error) {
 	return get(ctx, c, name, c.floatLocked)
 }
 
-func (c *Camera) floatLocked(name string) (float64, error) {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	var gerr *C.GError
-	v := C.arv_device_get_float_feature_value(c.dev, cn, &gerr)
-	return float64(v), takeError(&gerr)
+func (c *Camera) floatLocked(name string) (v float64, err error) {
+	err = c.callNamed(name, func(cn *C.char, gerr **C.GError) { v = float64(C.arv_device_get_float_feature_value(c.dev, cn, gerr)) })
+	return v, err
 }
 
 // setFloat writes a float feature.
@@ -125,11 +123,9 @@ func (c *Camera) setFloat(ctx context.Context, name string, value float64) error
 }
 
 func (c *Camera) setFloatLocked(name string, value float64) error {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	var gerr *C.GError
-	C.arv_device_set_float_feature_value(c.dev, cn, C.double(value), &gerr)
-	return takeError(&gerr)
+	return c.callNamed(name, func(cn *C.char, gerr **C.GError) {
+		C.arv_device_set_float_feature_value(c.dev, cn, C.double(value), gerr)
+	})
 }
 
 // getBool reads a boolean feature.
@@ -137,12 +133,9 @@ func (c *Camera) getBool(ctx context.Context, name string) (bool, error) {
 	return get(ctx, c, name, c.boolLocked)
 }
 
-func (c *Camera) boolLocked(name string) (bool, error) {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	var gerr *C.GError
-	v := C.arv_device_get_boolean_feature_value(c.dev, cn, &gerr)
-	return v != 0, takeError(&gerr)
+func (c *Camera) boolLocked(name string) (v bool, err error) {
+	err = c.callNamed(name, func(cn *C.char, gerr **C.GError) { v = C.arv_device_get_boolean_feature_value(c.dev, cn, gerr) != 0 })
+	return v, err
 }
 
 // setBool writes a boolean feature.
@@ -151,11 +144,9 @@ func (c *Camera) setBool(ctx context.Context, name string, value bool) error {
 }
 
 func (c *Camera) setBoolLocked(name string, value bool) error {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	var gerr *C.GError
-	C.arv_device_set_boolean_feature_value(c.dev, cn, cbool(value), &gerr)
-	return takeError(&gerr)
+	return c.callNamed(name, func(cn *C.char, gerr **C.GError) {
+		C.arv_device_set_boolean_feature_value(c.dev, cn, cbool(value), gerr)
+	})
 }
 
 func cbool(b bool) C.gboolean {
@@ -172,11 +163,7 @@ func (c *Camera) execute(ctx context.Context, name string) error {
 }
 
 func (c *Camera) executeLocked(name string) error {
-	cn := C.CString(name)
-	defer C.free(unsafe.Pointer(cn))
-	var gerr *C.GError
-	C.arv_device_execute_command(c.dev, cn, &gerr)
-	return takeError(&gerr)
+	return c.callNamed(name, func(cn *C.char, gerr **C.GError) { C.arv_device_execute_command(c.dev, cn, gerr) })
 }
 
 // setNumberLocked writes an integer or float feature, whichever the camera
