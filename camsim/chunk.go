@@ -1,7 +1,5 @@
 package camsim
 
-import "encoding/binary"
-
 // Chunk data (GigE Vision "image extended chunk", GVSP payload type
 // 0x4001): with ChunkModeActive the payload is the image followed by one
 // chunk per enabled ChunkSelector entry, each its data then a trailer of
@@ -15,8 +13,8 @@ const (
 	chunkTrailer          = 8
 )
 
-// Chunks of camsim's own profiles: ChunkSelector entry, value, chunk ID
-// (the GenICam Port's ChunkID) and data length.
+// Chunks of camsim's own profiles' XML: ChunkSelector entry, value, chunk
+// ID (the GenICam Port's ChunkID) and data length.
 var ownChunks = []struct {
 	name string
 	id   uint32
@@ -29,10 +27,9 @@ var ownChunks = []struct {
 // chunkSet is what a frame's chunks need, taken with its stream
 // parameters.
 type chunkSet struct {
-	enabled       uint32 // bit i: ownChunks[i]
 	width, height uint32
 	pixelFormat   uint32
-	// An impersonated camera's chunks, in its XML's layout (gcam_chunk.go).
+	// The camera's chunks, in its XML's layout (gcam_chunk.go).
 	doc *genicamDoc
 	gc  []gcChunk
 }
@@ -48,36 +45,7 @@ func (p streamParams) payloadType() uint16 {
 // appendChunks appends to pixels (the image) its chunk trailer and the
 // enabled chunks of frame counter, stamped ts.
 func (cs *chunkSet) appendChunks(pixels []byte, counter, ts uint64) []byte {
-	if cs.doc != nil {
-		return appendGCChunks(cs.doc, cs.gc, pixels, counter, ts, cs)
-	}
-	be := binary.BigEndian
-	pixels = be.AppendUint32(pixels, chunkIDImage)
-	pixels = be.AppendUint32(pixels, uint32(len(pixels)-4))
-	for i, ch := range ownChunks {
-		if cs.enabled&(1<<i) == 0 {
-			continue
-		}
-		var v uint64
-		switch ch.name {
-		case "Timestamp":
-			v = ts
-		case "FrameID":
-			v = counter
-		case "Width":
-			v = uint64(cs.width)
-		case "Height":
-			v = uint64(cs.height)
-		}
-		if ch.size == 8 {
-			pixels = be.AppendUint64(pixels, v)
-		} else {
-			pixels = be.AppendUint32(pixels, uint32(v))
-		}
-		pixels = be.AppendUint32(pixels, ch.id)
-		pixels = be.AppendUint32(pixels, uint32(ch.size))
-	}
-	return pixels
+	return appendGCChunks(cs.doc, cs.gc, pixels, counter, ts, cs)
 }
 
 // chunkBytes is what chunks add to the payload.
@@ -85,11 +53,6 @@ func (cs *chunkSet) chunkBytes() uint32 {
 	n := uint32(chunkTrailer)
 	for _, ch := range cs.gc {
 		n += uint32(ch.size + chunkTrailer)
-	}
-	for i, ch := range ownChunks {
-		if cs.enabled&(1<<i) != 0 {
-			n += uint32(ch.size + chunkTrailer)
-		}
 	}
 	return n
 }
@@ -136,21 +99,9 @@ func (c *camera) payloadSizeLocked() uint32 {
 
 // chunksLocked is the chunk set of the next frame, nil without chunk mode.
 func (c *camera) chunksLocked() *chunkSet {
-	if c.gc != nil {
-		chunks := c.gc.chunksLocked()
-		if chunks == nil {
-			return nil
-		}
-		return &chunkSet{width: c.width, height: c.height, pixelFormat: c.pixelFormat, doc: c.gc.g.doc, gc: chunks}
-	}
-	if c.words[regChunkModeActive] == 0 {
+	chunks := c.gc.chunksLocked()
+	if chunks == nil {
 		return nil
 	}
-	cs := &chunkSet{width: c.width, height: c.height, pixelFormat: c.pixelFormat}
-	for i := range ownChunks {
-		if c.words[regChunkEnable0+uint32(4*i)] != 0 {
-			cs.enabled |= 1 << i
-		}
-	}
-	return cs
+	return &chunkSet{width: c.width, height: c.height, pixelFormat: c.pixelFormat, doc: c.gc.g.doc, gc: chunks}
 }

@@ -29,9 +29,10 @@ type camera struct {
 	boot  [bootstrapSize]byte // static bootstrap content
 	str   *streamer
 	sched *scheduler
-	// gc is the impersonated camera's register memory (Config.GenICam); nil
-	// for camsim's own profiles.
+	// gc is the camera's register memory behind its XML: Config.GenICam's,
+	// or camsim's own profile's (own).
 	gc     *gcCamera
+	own    bool
 	tickHz uint64 // device ticks per second (bootstrap 0x093C/0x0940)
 
 	mu sync.Mutex
@@ -39,9 +40,6 @@ type camera struct {
 	ccp     controlPrivilege
 	latched uint64            // timestamp value (0x0948/0x094C), device ticks
 	words   map[uint32]uint32 // stored registers of the table (heartbeat, stream channel, keys, ...)
-	// offsetSample is the PtpOffsetFromMaster value of the last read of its high word.
-	offsetSample uint64
-	gmSample     uint64 // likewise for the grandmaster id
 
 	unplugged atomic.Bool
 	ctx       context.Context // the run's context, for acquisition goroutines
@@ -90,21 +88,23 @@ func newCamera(cfg Config, log *slog.Logger) (*camera, error) {
 		c.words[regUserName+uint32(i)] = binary.BigEndian.Uint32(name[i:])
 	}
 	c.ptp = newPTPPort(&c.cfg, c.clock.FollowAnnounce, log)
+	// One engine for every camera: an own profile is camsim's generated
+	// XML impersonated, its clock counting ns (a 1 GHz tick).
+	xmlText, own := cfg.GenICam, cfg.GenICam == nil
+	if own {
+		xmlText = GenICamXML(cfg.Profile, cfg.Vendor, cfg.Model)
+	}
+	gc, err := newGCCamera(c, xmlText)
+	if err != nil {
+		return nil, fmt.Errorf("camsim %s: genicam xml: %w", cfg.Serial, err)
+	}
+	c.gc, c.xml, c.own = gc, gc.xml, own
 	c.tickHz = nsHz
-	c.xml = GenICamXML(cfg.Profile, cfg.Vendor, cfg.Model)
-	xmlAt := uint32(xmlAddress)
-	if cfg.GenICam != nil {
-		gc, err := newGCCamera(c, cfg.GenICam)
-		if err != nil {
-			return nil, fmt.Errorf("camsim %s: genicam xml: %w", cfg.Serial, err)
-		}
-		c.gc, c.xml, xmlAt = gc, gc.xml, gc.xmlAddr
+	if !own {
 		c.tickHz = gc.tickHzFromXML()
 	}
-	c.fillBootstrap(xmlAt)
-	if c.gc != nil {
-		c.initGenICam(xmlAt)
-	}
+	c.fillBootstrap(gc.xmlAddr)
+	c.initGenICam(gc.xmlAddr)
 	return c, nil
 }
 
@@ -116,6 +116,10 @@ func (c *camera) initGenICam(xmlAt uint32) {
 	c.mu.Unlock()
 	for _, m := range missing {
 		c.log.Warn("genicam: feature not resolved", "feature", m)
+	}
+	if c.own {
+		c.log.Debug("genicam: own profile", "profile", c.cfg.Profile, "features", len(c.gc.f), "unresolved", len(missing))
+		return
 	}
 	c.log.Info("genicam: impersonating", "vendor", c.cfg.Vendor, "model", c.cfg.Model, "nodes", len(c.gc.g.doc.Nodes),
 		"features", len(c.gc.f), "unresolved", len(missing), "tick_hz", c.tickHz, "xml_address", fmt.Sprintf("0x%x", xmlAt))

@@ -65,12 +65,15 @@
 // and ActionGroupMask 0x9804 (one action group, ActionSelector 0).
 // Feature registers from 0x10000 (see regs.go); the XML at 0x100000.
 //
-// One register table (regtable.go) says, per word address, how it reads,
-// how it takes a write (stored, validated, read-only, a self-clearing
-// command) and what the write sets off: bootRegs for the bootstrap
-// registers camsim runs for every camera, own and impersonated, ownRegs
-// for the feature registers of the own profiles. The camera holds the
-// state the table reads and writes.
+// One register table (regtable.go, bootRegs) says, per bootstrap word
+// camsim runs for every camera, how it reads, how it takes a write and what
+// the write sets off. Every other word, own profiles and impersonated
+// cameras alike, is memory behind the camera's XML, served by the
+// node-graph engine (gcam*.go): an own profile is camsim's generated XML
+// impersonated, with a 1 GHz tick. Its statuses follow the XML: a write to
+// a read-only register is WRITE_PROTECT, a word no register covers
+// INVALID_ADDRESS, a value outside a feature's Min/Max or entries
+// INVALID_PARAMETER (gcam_access.go).
 //
 // # GenICam features
 //

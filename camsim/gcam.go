@@ -28,8 +28,15 @@ type gcCamera struct {
 	latched map[string]bool   // roles refreshed only by the data-set latch
 	locks   []string          // features with a lock node (pIsLocked)
 	// inCommand: a read command is being answered; sampled: its live
-	// values are sampled (sampleOnceLocked).
-	inCommand, sampled bool
+	// values are sampled (sampleOnceLocked), sampledMask those of lives,
+	// snap the PTP state it read (snapOK).
+	inCommand, sampled, snapOK bool
+	sampledMask                uint32
+	snap                       ptpSnapshot
+	acc                        *gcAccess        // status of each word (gcam_access.go)
+	lives                      []gcLive         // live features (gcam_live.go)
+	live                       map[uint32][]int // word → lives at it
+	liveAll                    bool             // a live feature did not resolve: sample all on every read
 }
 
 // Feature roles and the names real cameras give them.
@@ -129,6 +136,22 @@ func (gc *gcCamera) word(addr uint32) uint32 {
 }
 
 func (m gcMem) writeMem(addr uint64, b []byte) {
+	if addr%4 == 0 && len(b)%4 == 0 && addr < 1<<32 {
+		for i := 0; i < len(b); i += 4 {
+			w := uint32(addr) + uint32(i)
+			if liveBootstrap(w) || w == regTimestampHigh || w == regTimestampLow {
+				m.writeBytes(uint64(w), b[i:i+4])
+				continue
+			}
+			m.gc.mem[m.gc.key(w)] = binary.BigEndian.Uint32(b[i:])
+		}
+		return
+	}
+	m.writeBytes(addr, b)
+}
+
+// writeBytes writes b at addr byte by byte into the words it touches.
+func (m gcMem) writeBytes(addr uint64, b []byte) {
 	for i := range b {
 		a := addr + uint64(i)
 		w := uint32(a) &^ 3
@@ -230,10 +253,7 @@ func (gc *gcCamera) readXML(addr uint32) uint32 {
 
 // hasPTP: the camera has PTP (own profiles: not noptp).
 func (c *camera) hasPTP() bool {
-	if c.gc != nil {
-		return c.gc.hasPTP()
-	}
-	return c.cfg.Profile != ProfileNoPTP
+	return c.gc.hasPTP()
 }
 
 // gcActionQueue is the scheduled-action queue camsim gives an impersonated
@@ -245,9 +265,6 @@ const gcActionQueue = 16
 // actionQueueSize bounds scheduled ACTION_CMDs: the XML's ActionQueueSize
 // for an impersonated camera, none for camsim's own profiles.
 func (c *camera) actionQueueSize() int {
-	if c.gc == nil {
-		return 0
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.gc.g.doc.Nodes["ActionQueueSize"]; !ok {

@@ -34,8 +34,12 @@ func (gc *gcCamera) initLocked() []string {
 		try("serialID", setStr(c.cfg.Serial))
 	}
 	try("serial", setStr(c.cfg.Serial))
-	try("sensorWidth", setInt(int64(c.width)))
-	try("sensorHeight", setInt(int64(c.height)))
+	sw, sh := c.width, c.height // an impersonated sensor is the configured image
+	if c.own {
+		sw, sh = maxWidth, maxHeight // camsim's own sensor
+	}
+	try("sensorWidth", setInt(int64(sw)))
+	try("sensorHeight", setInt(int64(sh)))
 	try("widthMax", setInt(int64(c.width)))
 	try("heightMax", setInt(int64(c.height)))
 	try("width", setInt(int64(c.width)))
@@ -61,6 +65,8 @@ func (gc *gcCamera) initLocked() []string {
 	gc.snapshotWatchedLocked()
 	gc.deviceLockTriggerSourceLocked()
 	gc.findLocksLocked()
+	gc.buildAccessLocked()
+	gc.buildLiveLocked()
 	sort.Strings(gc.missing)
 	return gc.missing
 }

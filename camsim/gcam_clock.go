@@ -29,9 +29,7 @@ func (c *camera) latchLocked() {
 	ns := c.clock.Read()
 	c.latched = c.ticks(ns)
 	c.latches.Add(1)
-	if c.gc != nil {
-		c.gc.afterLatchLocked(ns)
-	}
+	c.gc.afterLatchLocked(ns)
 }
 
 // tickHzFromXML: a constant GevTimestampTickFrequency; else the ns per

@@ -54,7 +54,7 @@ func TestGenICamVendorXMLs(t *testing.T) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			for role, want := range map[string]int64{"width": 640, "height": 480, "payload": 640 * 480} {
-				gc.readLocked(0x1000) // refreshes PayloadSize
+				gc.sampleLocked() // refreshes PayloadSize
 				if v, err := gc.g.Int(gc.f[role]); err != nil || v != want {
 					t.Errorf("%s = %d (%v), want %d", gc.f[role], v, err, want)
 				}
@@ -243,7 +243,7 @@ func TestGenICamLatchedStatus(t *testing.T) {
 			defer c.mu.Unlock()
 			gc := c.gc
 			entry := func(name string) string {
-				gc.readLocked(0x1000) // a read refreshes live values
+				gc.sampleLocked() // what a read of the live values does
 				e, err := gc.g.Entry(name)
 				if err != nil {
 					t.Fatal(err)

@@ -14,10 +14,10 @@ func (gc *gcCamera) readLocked(addr uint32) (uint32, Status) {
 	if gc.inXML(addr) {
 		return gc.readXML(addr), StatusSuccess
 	}
-	if !gc.sampled {
-		gc.sampleLocked()
-		gc.sampled = gc.inCommand
+	if st := gc.accessLocked(addr, false); st != StatusSuccess {
+		return 0, st
 	}
+	gc.sampleWordLocked(addr)
 	return gc.word(addr), StatusSuccess
 }
 
@@ -40,22 +40,33 @@ func (gc *gcCamera) sampleLocked() {
 // timestamp latch value) samples nothing. The returned func ends the
 // command.
 func (c *camera) sampleOnceLocked() func() {
-	if c.gc == nil {
-		return func() {}
-	}
 	c.gc.inCommand = true
-	return func() { c.gc.inCommand, c.gc.sampled = false, false }
+	return c.gc.endCommandLocked
 }
 
 func (gc *gcCamera) writeLocked(addr, v uint32) (Status, func()) {
 	if gc.inXML(addr) {
 		return StatusWriteProtect, nil
 	}
+	if st := gc.accessLocked(addr, true); st != StatusSuccess {
+		return st, nil
+	}
 	if name := gc.lockedLocked(addr); name != "" {
 		gc.c.log.Debug("write refused: feature locked", "feature", name, "address", addr)
 		return StatusAccessDenied, nil
 	}
-	gc.mem[gc.key(addr)] = v
+	k := gc.key(addr)
+	old, had := gc.mem[k]
+	gc.mem[k] = v
+	if name := gc.outOfRangeLocked(addr); name != "" {
+		if had {
+			gc.mem[k] = old
+		} else {
+			delete(gc.mem, k)
+		}
+		gc.c.log.Debug("write refused: value outside the feature's range", "feature", name, "address", addr, "value", v)
+		return StatusInvalidParameter, nil
+	}
 	after := gc.commandsLocked(addr)
 	gc.watchLocked()
 	return StatusSuccess, after

@@ -229,11 +229,7 @@ func (c *camera) handleAction(cmd Command, ack func(Status, []byte) []byte) []by
 		return ack(StatusInvalidParameter, nil)
 	}
 	c.mu.Lock()
-	match := a.DeviceKey == c.words[regActionDeviceKey] && a.GroupKey == c.words[regActionGroupKey0] &&
-		a.GroupMask&c.words[regActionGroupMask0] != 0
-	if c.gc != nil {
-		match = c.gc.actionMatchLocked(a.DeviceKey, a.GroupKey, a.GroupMask)
-	}
+	match := c.gc.actionMatchLocked(a.DeviceKey, a.GroupKey, a.GroupMask)
 	c.mu.Unlock()
 	if !match {
 		// GEV: a device the action is not for stays silent.

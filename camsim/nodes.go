@@ -506,21 +506,24 @@ func (g *gcGraph) writeInt(n *gcNode, v int64) error {
 	if err != nil {
 		return err
 	}
+	if r.length > 8 {
+		return fmt.Errorf("%s %s: register of %d bytes is no integer", n.Kind, n.Name, r.length)
+	}
+	g.writeField(r, v)
+	return nil
+}
+
+// writeField writes v into resolved register r (of at most 8 bytes), into
+// its bit field where masked.
+func (g *gcGraph) writeField(r gcReg, v int64) {
 	if r.width == 0 {
-		if r.length > 8 {
-			return fmt.Errorf("%s %s: register of %d bytes is no integer", n.Kind, n.Name, r.length)
-		}
 		g.rawWrite(r, uint64(v))
-		return nil
+		return
 	}
-	raw, err := g.rawRead(r)
-	if err != nil {
-		return err
-	}
+	raw, _ := g.rawRead(r)
 	m := uint64(1)<<r.width - 1
 	raw = raw&^(m<<r.shift) | (uint64(v)&m)<<r.shift
 	g.rawWrite(r, raw)
-	return nil
 }
 
 // evalConst parses a constant property (Min, Max...) as a number.

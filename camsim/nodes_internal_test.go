@@ -3,6 +3,8 @@ package camsim
 import (
 	"encoding/binary"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -162,10 +164,35 @@ func FuzzGenICam(f *testing.F) {
 	})
 }
 
-// TestChunkLayout: walking back from the end of a chunk-mode payload, as a
-// receiver does, finds every enabled chunk with its value, then the image.
+// TestChunkLayout: walking back from the end of a chunk-mode payload of an
+// own profile, as a receiver does, finds every chunk enabled through its
+// XML with its value, then the image.
 func TestChunkLayout(t *testing.T) {
-	cs := &chunkSet{enabled: 0b110011, width: 640, height: 480} // Timestamp, FrameID, OffsetX, OffsetY
+	cfg := Config{Address: netip.MustParseAddr("127.0.0.1"), Profile: ProfileSFNC, Width: 640, Height: 480}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := newCamera(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.gc.g
+	for _, e := range []string{"Timestamp", "FrameID", "OffsetX", "OffsetY"} {
+		if err := g.SetEntry("ChunkSelector", e); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.SetInt("ChunkEnable", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.SetInt("ChunkModeActive", 1); err != nil {
+		t.Fatal(err)
+	}
+	cs := c.chunksLocked()
+	if cs == nil {
+		t.Fatal("chunk mode on, no chunks")
+	}
 	img := make([]byte, 640*480)
 	b := cs.appendChunks(img, 42, 0x1122334455667788)
 	if uint32(len(b)) != 640*480+cs.chunkBytes() {

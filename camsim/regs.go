@@ -49,7 +49,6 @@ const (
 
 	regActionGroupKey0  = 0x9800
 	regActionGroupMask0 = 0x9804
-	actionGroupEnd      = 0x9810
 
 	xmlAddress = 0x100000
 )
@@ -69,7 +68,6 @@ const (
 // camsim's feature registers. Values are big-endian; 8-byte registers span
 // two words, high word first.
 const (
-	customBase           = 0x10000
 	regWidth             = 0x10000
 	regHeight            = 0x10004
 	regPixelFormat       = 0x10008
@@ -101,7 +99,6 @@ const (
 	regChunkModeActive   = 0x100C0
 	regChunkSelector     = 0x100C4
 	regChunkEnable0      = 0x100C8 // one word per ChunkSelector entry (chunk.go)
-	customEnd            = 0x10100
 )
 
 // Pixel formats (PFNC).

@@ -1,85 +1,154 @@
 package camsim
 
 import (
-	"fmt"
-	"strings"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/ptpcam/ptpcam/internal/testenv"
 )
 
-// TestRegisterTableMatchesXML: every register camsim's own XML declares
-// on the Device port is in the register table (or the static bootstrap),
-// writable where the XML says W and read-only where it says RO; and every
-// feature register of the table is described by some profile's XML.
-func TestRegisterTableMatchesXML(t *testing.T) {
-	t.Parallel()
-	described := map[uint32]bool{}
+func ownCamera(t testing.TB, p Profile) *camera {
+	t.Helper()
+	cfg := Config{Address: netip.MustParseAddr("127.0.0.1"), Profile: p}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := newCamera(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRegisterStatusFromXML: on camsim's own profiles and every vendor
+// XML, the statuses GVCP answers follow the XML: every word of a register
+// at a constant address reads; a write to a word only read-only registers
+// cover is WRITE_PROTECT and leaves it as it was; a word past every
+// register (own profiles, and vendor XMLs whose registers are all known at
+// load) is INVALID_ADDRESS; a PixelFormat that is no entry is
+// INVALID_PARAMETER and PixelFormat reads what it read.
+func TestRegisterStatusFromXML(t *testing.T) {
+	t.Parallel() // pure: no process, socket or namespace
+	cams := map[string]func(t *testing.T) *camera{}
 	for _, p := range []Profile{ProfileSFNC, ProfileGEV, ProfileNoPTP} {
-		doc, err := parseGenICam(GenICamXML(p, "V", "M"))
-		if err != nil {
-			t.Fatalf("%s: own XML does not parse: %v", p, err)
-		}
-		n := 0
-		for _, node := range doc.Nodes {
-			if !node.has("Address") || node.prop("pPort") != "Device" {
-				continue
+		cams[string(p)] = func(t *testing.T) *camera { return ownCamera(t, p) }
+	}
+	for _, path := range testenv.VendorXMLs(t) {
+		cams[filepath.Base(path)] = func(t *testing.T) *camera {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
 			}
-			n++
-			for _, err := range checkTableEntry(node) {
-				t.Errorf("%s: %v", p, err)
-			}
-			a, _ := parseGCInt(node.prop("Address"))
-			l, _ := parseGCInt(node.prop("Length"))
-			for w := uint32(a); w < uint32(a+l); w += 4 {
-				described[w] = true
-			}
-			// A selector-indexed register (pIndex Offset) spans one word
-			// per selector value from its address.
-			if ix := node.Props["pIndex"]; len(ix) > 0 {
-				off, _ := parseGCInt(ix[0].Attrs["Offset"])
-				sel := doc.Nodes[strings.TrimSuffix(ix[0].Text, "Reg")]
-				for i := 1; off > 0 && sel != nil && i < len(sel.Entries); i++ {
-					described[uint32(a+int64(i)*off)] = true
-				}
-			}
-		}
-		if n < 40 {
-			t.Errorf("%s: only %d registers on the Device port: the check looked at too little", p, n)
+			return impersonate(t, b)
 		}
 	}
-	// The action group's unused words read 0 and refuse writes, described
-	// by no feature.
-	holes := map[uint32]bool{regActionGroupKey0 + 8: true, regActionGroupKey0 + 12: true}
-	for a := range ownRegs {
-		if !described[a] && !holes[a] {
-			t.Errorf("table register 0x%x is in no profile's XML", a)
-		}
+	for name, mk := range cams {
+		t.Run(name, func(t *testing.T) {
+			c := mk(t)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			checkRegisterStatuses(t, c, name == string(ProfileSFNC) || name == string(ProfileGEV) || name == string(ProfileNoPTP))
+		})
 	}
 }
 
-// checkTableEntry compares one register node of the XML with the table.
-func checkTableEntry(node *gcNode) []error {
-	a, err := parseGCInt(node.prop("Address"))
+func checkRegisterStatuses(t *testing.T, c *camera, own bool) {
+	gc := c.gc
+	reads, protected := 0, 0
+	var top uint32
+	for _, n := range gc.g.doc.Nodes {
+		if !isRegisterKind(n.Kind) || n.has("pAddress") || n.has("pIndex") || n.prop("pPort") != "Device" {
+			continue
+		}
+		r, err := gc.g.reg(n)
+		if err != nil || r.addr >= 1<<32 {
+			continue
+		}
+		for w := uint32(r.addr) &^ 3; uint64(w) < r.addr+uint64(r.length); w += 4 {
+			top = max(top, w)
+			if _, st := c.readRegLocked(w); st != StatusSuccess {
+				t.Errorf("%s %s word 0x%x: read %s", n.Kind, n.Name, w, st)
+			}
+			reads++
+			if liveBootstrap(w) || gc.acc.mapped[w] {
+				continue // a writable register shares the word
+			}
+			before, _ := c.readRegLocked(w)
+			if st, _ := c.writeRegLocked(w, before^0x5A5A5A5A); st != StatusWriteProtect {
+				t.Errorf("%s %s (RO) word 0x%x: write %s, want WRITE_PROTECT", n.Kind, n.Name, w, st)
+			}
+			if after, _ := c.readRegLocked(w); after != before {
+				t.Errorf("%s %s word 0x%x: refused write changed it 0x%x → 0x%x", n.Kind, n.Name, w, before, after)
+			}
+			protected++
+		}
+	}
+	if reads < 40 || (own && protected < 5) {
+		t.Errorf("%d words read, %d write-protected: the check looked at too little", reads, protected)
+	}
+	if own || !gc.acc.open {
+		past := max(top+0x1000, gc.xmlAddr+uint32(len(gc.xml))+0x1000) &^ 3
+		if _, st := c.readRegLocked(past); st != StatusInvalidAddress {
+			t.Errorf("read 0x%x past every register: %s, want INVALID_ADDRESS", past, st)
+		}
+		if st, _ := c.writeRegLocked(past, 1); st != StatusInvalidAddress {
+			t.Errorf("write 0x%x past every register: %s, want INVALID_ADDRESS", past, st)
+		}
+	}
+	checkInvalidEntry(t, c)
+}
+
+// checkInvalidEntry writes a PixelFormat value no entry has.
+func checkInvalidEntry(t *testing.T, c *camera) {
+	gc := c.gc
+	name := gc.f["pixelFormat"]
+	_, r, err := gc.g.registerOf(name)
 	if err != nil {
-		return []error{fmt.Errorf("%s: address %q: %v", node.Name, node.prop("Address"), err)}
+		t.Fatalf("%s: %v", name, err)
 	}
-	l, _ := parseGCInt(node.prop("Length"))
-	access := node.prop("AccessMode")
-	var errs []error
-	for w := uint32(a) &^ 3; w < uint32(a+l); w += 4 {
-		r, ok := bootRegs[w]
-		if !ok {
-			r, ok = ownRegs[w]
-		}
-		switch {
-		case !ok && w < bootstrapSize && access == "RO":
-			// static bootstrap content (strings, tick frequency)
-		case !ok:
-			errs = append(errs, fmt.Errorf("%s (%s) word 0x%x: not in the register table", node.Name, access, w))
-		case strings.Contains(access, "W") && r.ro:
-			errs = append(errs, fmt.Errorf("%s (%s) word 0x%x: read-only in the table", node.Name, access, w))
-		case access == "RO" && !r.ro:
-			errs = append(errs, fmt.Errorf("%s (RO) word 0x%x: writable in the table", node.Name, w))
-		}
+	before, err := gc.g.Entry(name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return errs
+	last := uint32(r.addr+uint64(r.length)-4) &^ 3
+	if st, _ := c.writeRegLocked(last, 0x7EADBEE1); st != StatusInvalidParameter {
+		t.Errorf("%s = 0x7EADBEE1 (no entry): %s, want INVALID_PARAMETER", name, st)
+	}
+	if after, err := gc.g.Entry(name); err != nil || after != before {
+		t.Errorf("%s after the refused write: %q (%v), want %q", name, after, err, before)
+	}
+}
+
+// TestOwnRangeChecks: the own profiles refuse, with INVALID_PARAMETER, a
+// Width below its Min and a frame rate above its Max (checked when the
+// low word completes the 8-byte float), and keep streaming as they did.
+func TestOwnRangeChecks(t *testing.T) {
+	t.Parallel()
+	c := ownCamera(t, ProfileSFNC)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, _ := c.writeRegLocked(regWidth, 1); st != StatusInvalidParameter {
+		t.Errorf("Width 1: %s, want INVALID_PARAMETER", st)
+	}
+	if st, _ := c.writeRegLocked(regWidth, 320); st != StatusSuccess || c.width != 320 {
+		t.Errorf("Width 320: %s, width %d", st, c.width)
+	}
+	if v, _ := c.gc.g.Int("Width"); v != 320 {
+		t.Errorf("Width reads %d after 320", v)
+	}
+	rate := c.frameRate
+	bits := uint64(0x40C3880000000000) // 10000.0
+	if st, _ := c.writeRegLocked(regFrameRate, uint32(bits>>32)); st != StatusSuccess {
+		t.Errorf("frame rate high word: %s", st)
+	}
+	if st, _ := c.writeRegLocked(regFrameRate+4, uint32(bits)); st != StatusInvalidParameter {
+		t.Errorf("frame rate 10000 Hz (Max 1000): %s, want INVALID_PARAMETER", st)
+	}
+	if c.frameRate != rate {
+		t.Errorf("streaming frame rate %g after the refused write, want %g", c.frameRate, rate)
+	}
 }
