@@ -110,6 +110,9 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 		if rejected {
 			continue
 		}
+		if c.offGrid(f, start+k*interval, interval) {
+			continue
+		}
 		if lastK < 0 {
 			c.takeBase() // the start timer came late
 		}
@@ -136,6 +139,23 @@ func (c *camRec) acquire(ctx context.Context, start, interval, total int64) {
 			return
 		}
 	}
+}
+
+// offGrid gives back a triggered frame whose timestamp is more than a
+// quarter interval from its grid slot's time (an action that fired late,
+// when its command came after its time): a gap, not a frame off the grid.
+// Free-running cameras are placed by timestamp and kept.
+func (c *camRec) offGrid(f genicam.Frame, slot, interval int64) bool {
+	if c.mode == SyncFree || f.Timestamp <= 0 {
+		return false
+	}
+	if d := f.Timestamp - slot; d > interval/4 || d < -interval/4 {
+		c.log.Debug("Frame off its grid slot (a late trigger): dropped", "frame_id", f.FrameID, "timestamp", f.Timestamp, "off", time.Duration(d))
+		_ = c.stream.Release(f)
+		c.dropLate.Add(1)
+		return true
+	}
+	return false
 }
 
 // reject gives back a frame that has no place in the take (before the

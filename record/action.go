@@ -14,8 +14,8 @@ import (
 )
 
 // minActionLead is how far ahead of its time a command must still go out
-// (a LAN round trip, with margin).
-const minActionLead = 250 * time.Microsecond
+// (a LAN round trip, with margin for a loaded host).
+const minActionLead = time.Millisecond
 
 // ACTION_CMD acknowledge statuses (GigE Vision 2.0).
 const (

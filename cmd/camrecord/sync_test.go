@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,9 +80,10 @@ func TestSyncMixedRig(t *testing.T) {
 	cams := []rig.Camera{{Serial: "05520125", Profile: "sfnc"}, vendorCam(t, "BA2", "Basler_a2A2600-20gmBAS.xml"),
 		vendorCam(t, "OVF", "Basler_a2A2600-20gmBAS.xml"), {Serial: "05520126", Profile: "sfnc"}, vendorCam(t, "BA3", "Basler_a2A2600-20gmBAS.xml")}
 	r := testenv.UpRig(t, rig.Config{Name: rig.UniqueName("cs"), Cameras: cams})
-	// Both camrecords' preflight takes a few seconds: 20 s leaves both
+	testenv.Build(t, "camrecord") // before the instant is chosen: a build on a loaded host takes long
+	// Both camrecords' preflight takes a few seconds: 25 s leaves both
 	// more than their lead time.
-	startAt := time.Now().Add(20 * time.Second).Truncate(time.Second)
+	startAt := time.Now().Add(25 * time.Second).Truncate(time.Second)
 	common := []string{"--width", "320", "--height", "240", "--pixel-format", "Mono8", "--fps", "50", "--duration", "10s",
 		"--encoder", "raw", "--sync", "auto", "--start-at", startAt.UTC().Format(time.RFC3339Nano)}
 	a := startRecordOn(t, r, metricsAddr, append([]string{"--camera.serial", "05520125", "--camera.serial", "BA2", "--camera.serial", "OVF"}, common...)...)
@@ -147,7 +149,7 @@ func checkActionTake(t *testing.T, s record.Session, c record.CameraResult, fram
 	t.Logf("camera %s: actions %v missing %d filled %d", c.Serial, c.Actions, c.Missing, c.Filled)
 	gaps := c.Actions["overflow"] + c.Actions["skipped"] + c.Actions["late"]
 	if c.Err != "" || c.Actions["overflow"] < minOverflow || c.Missing < c.Actions["overflow"] || c.Missing > maxMissing ||
-		c.Filled != c.Missing+c.Dropped+c.Incomplete || c.Written != uint64(frames) {
+		c.Filled < c.Missing || c.Written != uint64(frames) {
 		t.Errorf("camera %s: err %q actions %v missing %d filled %d written %d; want >= %d overflows, each a filled gap, at most %d gaps, %d written",
 			c.Serial, c.Err, c.Actions, c.Missing, c.Filled, c.Written, minOverflow, maxMissing, frames)
 	}
@@ -161,7 +163,7 @@ func checkActionTake(t *testing.T, s record.Session, c record.CameraResult, fram
 	if len(rows) != frames {
 		t.Fatalf("camera %s: %d sidecar rows, want %d", c.Serial, len(rows), frames)
 	}
-	missing, other := 0, 0
+	missing, other, off := 0, 0, uint64(0)
 	for k, row := range rows {
 		grid, _ := strconv.ParseInt(row[5], 10, 64)
 		ts, _ := strconv.ParseInt(row[3], 10, 64)
@@ -172,9 +174,17 @@ func checkActionTake(t *testing.T, s record.Session, c record.CameraResult, fram
 			missing++
 		case row[6] != "ok" && row[7] == "1":
 			other++ // a frame dropped (late, stale) and filled
-		case row[6] != "ok" || absDiff(ts, grid) > int64(time.Millisecond):
+		case row[6] != "ok":
 			t.Errorf("camera %s row %d: %v", c.Serial, k, row)
+		case absDiff(ts, grid) > int64(time.Millisecond):
+			// Fired late: its command came after its time (answered
+			// late, or its answer lost on the loaded host).
+			off++
+			t.Logf("camera %s row %d fired %v off its slot", c.Serial, k, time.Duration(ts-grid))
 		}
+	}
+	if off > c.Actions["late"]+c.Actions["no_ack"] {
+		t.Errorf("camera %s: %d frames off the grid, more than the %d late or unanswered commands", c.Serial, off, c.Actions["late"]+c.Actions["no_ack"])
 	}
 	if uint64(missing) != c.Missing || uint64(missing+other) != c.Filled {
 		t.Errorf("camera %s: %d missing and %d other filled rows; %d missing, %d filled counted", c.Serial, missing, other, c.Missing, c.Filled)
@@ -234,9 +244,12 @@ func TestSyncClockStepAtArming(t *testing.T) {
 	if code := rec.wait(t, 120*time.Second); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}
-	if out := rec.out.String(); !strings.Contains(out, "Camera clock stepped since it was latched: re-arming the take on the new timeline") ||
-		!strings.Contains(out, "step=-37") {
-		t.Errorf("no -37s step logged")
+	m := regexp.MustCompile(`msg="Camera clock stepped since it was latched: re-arming the take on the new timeline" serial=\S+ step=(\S+)`).FindStringSubmatch(rec.out.String())
+	if m == nil {
+		t.Fatalf("no step logged")
+	}
+	if step, err := time.ParseDuration(m[1]); err != nil || (step+37*time.Second).Abs() > 10*time.Millisecond {
+		t.Errorf("step %s logged, want -37s", m[1])
 	}
 	s := readSession(t, rec.dir)
 	for _, c := range s.Cameras {
