@@ -10,11 +10,12 @@ import (
 	"strings"
 )
 
-// gcCamera is what makes camsim impersonate a camera from its own GenICam
-// XML (Config.GenICam): every register at or above 0x1000 is plain memory,
-// and the features camsim simulates are found by name (SFNC and GigE
-// Vision names, first one declared wins) and written or watched through the
-// node graph. Bootstrap registers stay camsim's own.
+// gcCamera is what makes camsim a camera from a GenICam XML: a real
+// camera's (Config.GenICam) or camsim's own profile's (GenICamXML). Every
+// register the XML describes outside the bootstrap registers camsim runs is
+// plain memory, and the features camsim simulates are found by name (SFNC
+// and GigE Vision names, first one declared wins) and written or watched
+// through the node graph.
 type gcCamera struct {
 	c       *camera
 	g       *gcGraph
