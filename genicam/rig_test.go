@@ -163,9 +163,8 @@ func fakeRig(ctx context.Context, tb testing.TB, spec rigSpec) (*testRig, string
 		}
 		// c.Args are extra flags of the fake, e.g. -g FILE to serve a vendor XML.
 		cmd := cam.Command(context.Background(), "arv-fake-gv-camera-0.8", append([]string{"-i", c.Address, "-s", c.Serial}, c.Args...)...)
-		log := &strings.Builder{}
-		var mu sync.Mutex
-		cmd.Stdout, cmd.Stderr = lockedWriter{&mu, log}, lockedWriter{&mu, log}
+		log := &testenv.LockedBuffer{}
+		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			tb.Fatal(err)
 		}
@@ -174,21 +173,13 @@ func fakeRig(ctx context.Context, tb testing.TB, spec rigSpec) (*testRig, string
 		tb.Cleanup(func() {
 			_ = cmd.Process.Kill()
 			<-done
+			if tb.Failed() {
+				tb.Logf("arv-fake-gv-camera-0.8 %s:\n%s", c.Serial, log)
+			}
 		})
 		tr.Cameras = append(tr.Cameras, c)
 	}
 	return tr, host.Name
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *strings.Builder
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // benchLine is a child's result line: the sub-benchmark's name (after the
