@@ -163,13 +163,7 @@ func fakeRig(ctx context.Context, tb testing.TB, spec rigSpec) (*testRig, string
 		}
 		// c.Args are extra flags of the fake, e.g. -g FILE to serve a vendor XML.
 		cmd := cam.Command(context.Background(), "arv-fake-gv-camera-0.8", append([]string{"-i", c.Address, "-s", c.Serial}, c.Args...)...)
-		log := &testenv.LockedBuffer{}
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			tb.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
+		log, done := testenv.Start(tb, cmd)
 		tb.Cleanup(func() {
 			_ = cmd.Process.Kill()
 			<-done

@@ -81,13 +81,7 @@ func runExporter(t *testing.T, bin string, args ...string) (addr string, log *te
 	cmd := exec.CommandContext(ctx, bin, append([]string{"--web.listen-address", "127.0.0.1:0"}, args...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
-	log = &testenv.LockedBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	log, exited := testenv.Start(t, cmd)
 	t.Cleanup(func() {
 		cancel()
 		<-exited

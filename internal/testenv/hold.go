@@ -16,7 +16,7 @@ type Holder struct {
 	// Out is the holder's output, shown by the cleanup when the test fails.
 	Out  *LockedBuffer
 	cmd  *exec.Cmd
-	done chan struct{}
+	done <-chan struct{}
 }
 
 // HoldCamera starts arv-camera-test-0.8 on the rig's camera serial with the
@@ -30,13 +30,8 @@ func HoldCamera(t testing.TB, r *rig.Rig, serial string, args ...string) *Holder
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Holder{Out: &LockedBuffer{}, done: make(chan struct{})}
-	h.cmd = r.Host().Command(context.Background(), "arv-camera-test-0.8", append([]string{"-n", cam.Address}, args...)...)
-	h.cmd.Stdout, h.cmd.Stderr = h.Out, h.Out
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = h.cmd.Wait(); close(h.done) }()
+	h := &Holder{cmd: r.Host().Command(context.Background(), "arv-camera-test-0.8", append([]string{"-n", cam.Address}, args...)...)}
+	h.Out, h.done = Start(t, h.cmd)
 	t.Cleanup(func() {
 		h.Stop()
 		if t.Failed() {
