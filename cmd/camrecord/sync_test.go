@@ -64,7 +64,8 @@ func startRecordOn(t testing.TB, r *rig.Rig, addr string, args ...string) *recor
 // the host clock, the rig's PTP timeline) with one --start-at and --sync
 // auto. The first records camsim's own profile (its ActionScheduler) and two
 // impersonated Basler ace 2 (scheduled action commands, ActionQueueSize 2);
-// the second another camsim profile camera and ace 2. The clock of one ace 2
+// the second another camsim profile camera, an ace 2 and an Allied Vision
+// Manta (ticks: its action_time in its own unit). The clock of one ace 2
 // (OVF) falls 60 ms behind mid-take (a rig fault), so that the commands
 // sent within the queue bound by host time overflow its queue: counted as
 // overflows, filled as gaps, the take goes on. Every other camera's file
@@ -78,7 +79,8 @@ func TestSyncMixedRig(t *testing.T) {
 	testenv.RequireTool(t, "ptp4l", "ffmpeg", "ffprobe", "curl")
 	const frames = 500
 	cams := []rig.Camera{{Serial: "05520125", Profile: "sfnc"}, vendorCam(t, "BA2", "Basler_a2A2600-20gmBAS.xml"),
-		vendorCam(t, "OVF", "Basler_a2A2600-20gmBAS.xml"), {Serial: "05520126", Profile: "sfnc"}, vendorCam(t, "BA3", "Basler_a2A2600-20gmBAS.xml")}
+		vendorCam(t, "OVF", "Basler_a2A2600-20gmBAS.xml"), {Serial: "05520126", Profile: "sfnc"}, vendorCam(t, "BA3", "Basler_a2A2600-20gmBAS.xml"),
+		vendorCam(t, "AVM", "AlliedVision_Manta_G235C.xml")}
 	r := testenv.UpRig(t, rig.Config{Name: rig.UniqueName("cs"), Cameras: cams})
 	testenv.Build(t, "camrecord") // before the instant is chosen: a build on a loaded host takes long
 	// Both camrecords' preflight takes a few seconds: 25 s leaves both
@@ -87,7 +89,7 @@ func TestSyncMixedRig(t *testing.T) {
 	common := []string{"--width", "320", "--height", "240", "--pixel-format", "Mono8", "--fps", "50", "--duration", "10s",
 		"--encoder", "raw", "--sync", "auto", "--start-at", startAt.UTC().Format(time.RFC3339Nano)}
 	a := startRecordOn(t, r, metricsAddr, append([]string{"--camera.serial", "05520125", "--camera.serial", "BA2", "--camera.serial", "OVF"}, common...)...)
-	b := startRecordOn(t, r, "127.0.0.1:19879", append([]string{"--camera.serial", "05520126", "--camera.serial", "BA3"}, common...)...)
+	b := startRecordOn(t, r, "127.0.0.1:19879", append([]string{"--camera.serial", "05520126", "--camera.serial", "BA3", "--camera.serial", "AVM"}, common...)...)
 
 	for serial, mode := range map[string]string{"05520125": "scheduler", "BA2": "action", "OVF": "action"} {
 		a.waitMetric(t, r, "ptpcam_record_camera_start_mode_info", `mode="`+mode+`",`+ofSerial(serial), 1, 60*time.Second)
@@ -105,7 +107,7 @@ func TestSyncMixedRig(t *testing.T) {
 	if sa.StartDeviceNs != startAt.UnixNano() || sb.StartDeviceNs != startAt.UnixNano() {
 		t.Errorf("starts %d and %d, want --start-at %d", sa.StartDeviceNs, sb.StartDeviceNs, startAt.UnixNano())
 	}
-	want := map[string]string{"05520125": "scheduler", "BA2": "action", "OVF": "action", "05520126": "scheduler", "BA3": "action"}
+	want := map[string]string{"05520125": "scheduler", "BA2": "action", "OVF": "action", "05520126": "scheduler", "BA3": "action", "AVM": "action"}
 	firsts := map[string]string{}
 	var gapsB uint64
 	for _, s := range []record.Session{sa, sb} {
@@ -120,7 +122,7 @@ func TestSyncMixedRig(t *testing.T) {
 			switch c.Serial {
 			case "OVF":
 				checkActionTake(t, s, c, frames, 5, frames)
-			case "BA2", "BA3":
+			case "BA2", "BA3", "AVM":
 				// On a loaded host the sender may miss a command's
 				// window (skipped, counted): a gap, at most 5%.
 				checkActionTake(t, s, c, frames, 0, frames/20)
