@@ -263,3 +263,25 @@ func TestSyncClockStepAtArming(t *testing.T) {
 		checkWholeTake(t, s, c, frames)
 	}
 }
+
+// TestSyncFlags: a bad --start-at or --sync is refused with the value and
+// what is allowed, before any camera is touched.
+func TestSyncFlags(t *testing.T) {
+	o, _, err := parse([]string{"--start-at", "tomorrow 3am"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.recorder(nil); err == nil || !strings.Contains(err.Error(), `--start-at "tomorrow 3am": want an RFC 3339 time`) {
+		t.Errorf("bad --start-at: %v", err)
+	}
+	if _, _, err := parse([]string{"--sync", "ptp"}); err == nil || !strings.Contains(err.Error(), "auto,scheduler,action,line,free") {
+		t.Errorf("bad --sync: %v", err)
+	}
+	o, _, err = parse([]string{"--start-at", "2026-12-02T03:00:00Z", "--sync", "action"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.recorder(nil); err != nil {
+		t.Errorf("good --start-at and --sync: %v", err)
+	}
+}
