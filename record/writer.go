@@ -36,7 +36,7 @@ type writer struct {
 
 // writeLoop writes queued frames to ffmpeg in grid order, filling gaps when
 // aligning, until the acquirer closes the queue; then it pads to the common
-// end and lets ffmpeg finalize.
+// end (those triggers missing) and lets ffmpeg finalize.
 func (c *camRec) writeLoop(start, interval int64, end *endOfTake, force <-chan struct{}) {
 	defer c.killOnForce(force)()
 	w := &writer{c: c, force: force, align: c.r.cfg.Align, start: start, interval: interval, seg: 1,
@@ -45,9 +45,13 @@ func (c *camRec) writeLoop(start, interval int64, end *endOfTake, force <-chan s
 		w.take(it)
 	}
 	frames := end.wait()
-	if w.align && !c.failed.Load() {
+	if !c.failed.Load() {
+		// Triggers of the take (up to its common end) whose frames never
+		// came are missing, like a gap before a frame: counted, and filled
+		// when aligning.
 		for ; w.next < frames; w.next++ {
-			w.emit(w.fill(), nil, row{grid: w.next, gridNs: start + w.next*interval, status: StatusFilled, filled: true})
+			c.missing.Add(1)
+			w.emit(w.fill(), nil, row{grid: w.next, gridNs: start + w.next*interval, status: StatusMissing, filled: w.align})
 		}
 	}
 	w.finish()
