@@ -117,6 +117,9 @@ func (c *camera) initGenICam(xmlAt uint32) {
 	for _, m := range missing {
 		c.log.Warn("genicam: feature not resolved", "feature", m)
 	}
+	for _, m := range c.gc.closed {
+		c.log.Warn("genicam: availability left false (no register bits make it true)", "feature", m)
+	}
 	if c.own {
 		c.log.Debug("genicam: own profile", "profile", c.cfg.Profile, "features", len(c.gc.f), "unresolved", len(missing))
 		return

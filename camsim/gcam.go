@@ -25,6 +25,7 @@ type gcCamera struct {
 	xmlAddr uint32
 	f       map[string]string // role → feature name found
 	missing []string          // "feature: reason", logged at start-up
+	closed  []string          // "feature: gate", availability left false (gcam_gate.go)
 	prev    map[string]int64  // last value of watched features
 	latched map[string]bool   // roles refreshed only by the data-set latch
 	locks   []string          // features with a lock node (pIsLocked)
