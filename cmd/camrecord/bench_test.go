@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,25 +42,6 @@ func procCPU(tb testing.TB, pid int, skip string) time.Duration {
 		}
 	}
 	return total
-}
-
-// outBuffer collects a process's output.
-type outBuffer struct {
-	mu   sync.Mutex
-	text strings.Builder
-}
-
-func (l *outBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.text.Write(p)
-	return len(p), nil
-}
-
-func (l *outBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.text.String()
 }
 
 // window is a process's CPU time over a run of frames.
@@ -107,13 +87,7 @@ func aravisLoop(b *testing.B, r *rig.Rig) window {
 	defer cancel()
 	// stdbuf: its reports must come when it prints them, not at exit.
 	cmd := r.Host().Command(ctx, "stdbuf", "-oL", "arv-camera-test-0.8", "-n", r.Cameras[0].Address, "-w", "1920", "-h", "1080", "-f", "50", "--duration=8")
-	out := &outBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	out, done := testenv.Start(b, cmd)
 	defer func() { <-done }()
 	waitMatches(b, out, aravisRate, 2, done, 30*time.Second)
 	c0 := procCPU(b, cmd.Process.Pid, "")

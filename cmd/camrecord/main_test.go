@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -16,7 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,11 +30,7 @@ import (
 	"github.com/ptpcam/ptpcam/rig"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.CleanupBuild()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // metricsAddr is where camrecord serves metrics inside the rig's host
 // namespace (a namespace of the test's own, so the port is free).
@@ -52,59 +46,19 @@ func upRig(t testing.TB, n int) *rig.Rig {
 // recording is camrecord running in the rig's host namespace.
 type recording struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testenv.LockedBuffer
 	dir    string
 	done   chan struct{}
 	code   int
 	waited error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the recording's output; sync_test.go still names it.
+type syncBuffer = testenv.LockedBuffer
 
 func startRecord(t testing.TB, r *rig.Rig, args ...string) *recording {
 	t.Helper()
-	bin := filepath.Join(testenv.Build(t, "camrecord"), "camrecord")
-	dir := t.TempDir()
-	all := append([]string{"--output-dir", dir, "--ptp.socket", r.Socket, "--web.listen-address", metricsAddr,
-		"--lead-time", "3s", "--progress.interval", "2s"}, args...)
-	rec := &recording{out: &syncBuffer{}, dir: dir, done: make(chan struct{})}
-	rec.cmd = r.Host().Command(context.Background(), bin, all...)
-	rec.cmd.Stdout, rec.cmd.Stderr = rec.out, rec.out
-	if err := rec.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		rec.waited = rec.cmd.Wait()
-		rec.code = rec.cmd.ProcessState.ExitCode()
-		close(rec.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-rec.done:
-		default:
-			_ = rec.cmd.Process.Kill()
-			<-rec.done
-		}
-		if t.Failed() {
-			t.Logf("camrecord output:\n%s", rec.out.String())
-		}
-	})
-	return rec
+	return startRecordAt(t, r, metricsAddr, args...)
 }
 
 func (rec *recording) wait(t testing.TB, timeout time.Duration) int {
@@ -437,7 +391,7 @@ func TestRecordStopAndEncoders(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tty.Close()
-		var out syncBuffer
+		var out testenv.LockedBuffer
 		copied := make(chan struct{})
 		go func() { _, _ = io.Copy(&out, tty); close(copied) }()
 		if err := cmd.Wait(); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -24,26 +23,8 @@ const exporterAddr = "127.0.0.1:19877"
 func startExporter(t *testing.T, r *rig.Rig, args ...string) {
 	t.Helper()
 	bin := filepath.Join(testenv.Build(t, "ptpcam_exporter"), "ptpcam_exporter")
-	ctx, cancel := context.WithCancel(context.Background())
 	all := append([]string{"--ptp.socket", r.Socket, "--web.listen-address", exporterAddr, "--ptp.client-dir", t.TempDir()}, args...)
-	cmd := r.Host().Command(ctx, bin, all...)
-	logf, err := os.Create(filepath.Join(t.TempDir(), "exporter.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("ptpcam_exporter log:\n%s", b)
-		}
-	})
+	testenv.StartInRig(t, r, bin, all...)
 }
 
 // scrapeAt reads the metrics at addr inside the rig's host namespace.
