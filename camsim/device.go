@@ -54,8 +54,11 @@ type sensor struct {
 	frameRate     float64
 	trigMode      uint32 // 0 Off, 1 On
 	trigSource    uint32 // triggerSource*
-	acquiring     bool
-	acqCancel     context.CancelFunc
+	// Host times (ns) of the last trigger and the gap before it: a
+	// triggered frame is paced over the trigger interval (triggerPeriodLocked).
+	lastTrigger, trigGap int64
+	acquiring            bool
+	acqCancel            context.CancelFunc
 }
 
 // counters are the events /state reports.
@@ -262,10 +265,35 @@ func (c *camera) trigger(source uint32, ts uint64) {
 	c.mu.Lock()
 	ok := c.acquiring && c.trigMode == 1 && c.trigSource == source
 	p := c.streamParamsLocked()
+	if ok {
+		p.period = c.triggerPeriodLocked(time.Now().UnixNano(), p.period)
+	}
 	c.mu.Unlock()
 	if ok && !c.unplugged.Load() {
 		c.str.enqueue(c.ticks(ts), p)
 	}
+}
+
+// triggerPeriodLocked is the period a triggered frame is paced over at
+// host time now: a camera triggered faster than its free-run rate reads out
+// at the trigger rate, as a real one bounded by its link does, so a trigger
+// is sent within its own interval, not the frame period of a frame rate the
+// host may never have set (camsim reads the frame rate of some XMLs, e.g.
+// FLIR's over a zero timebase, as its own 10 fps default). The interval is
+// the longer of the last two gaps, so one short gap (two triggers the
+// loaded host sent back to back) does not send a frame in a burst.
+func (c *camera) triggerPeriodLocked(now int64, period time.Duration) time.Duration {
+	gap := now - c.lastTrigger
+	if c.lastTrigger == 0 || gap <= 0 {
+		gap = 0
+	}
+	c.lastTrigger = now
+	longer := max(gap, c.trigGap)
+	c.trigGap = gap
+	if gap == 0 || longer <= 0 {
+		return period
+	}
+	return min(period, time.Duration(longer))
 }
 
 // fireAction0 is Action0 happening at device time ts.
