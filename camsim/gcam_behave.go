@@ -81,6 +81,7 @@ func (gc *gcCamera) defaultsLocked() {
 	sort.Strings(names)
 	gc.availableLocked(names)
 	gc.gatesLocked(names)
+	gc.timebasesLocked()
 	gc.rangesLocked(names)
 	for _, name := range names {
 		n := gc.g.doc.Nodes[name]

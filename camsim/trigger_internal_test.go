@@ -1,8 +1,13 @@
 package camsim
 
 import (
+	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ptpcam/ptpcam/internal/testenv"
 )
 
 // TestTriggerPeriod: a triggered frame is paced over the trigger interval
@@ -28,5 +33,27 @@ func TestTriggerPeriod(t *testing.T) {
 		if got := c.triggerPeriodLocked(step.at, frame); got != step.want {
 			t.Errorf("trigger at %d ms: paced over %v, want %v", step.at/ms, got, step.want)
 		}
+	}
+}
+
+// TestGenICamFrameRateTimebase: FLIR's AcquisitionFrameRate converts over
+// a read-only timebase register (FrameRateNumerator) that zeroed memory
+// reads 0; camsim gives it one, so the rate the host writes reaches the
+// camera's frame period.
+func TestGenICamFrameRateTimebase(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), "FLIR_BFS-PGE-50S4C.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := impersonate(t, b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.gc.g.SetFloat("AcquisitionFrameRate", 50); err != nil {
+		t.Fatal(err)
+	}
+	c.gc.watchLocked()
+	got, err := c.gc.g.Float("AcquisitionFrameRate")
+	if err != nil || math.Abs(got-50) > 0.01 || math.Abs(c.frameRate-50) > 0.01 {
+		t.Errorf("AcquisitionFrameRate 50 written: reads %g (%v), camera frame rate %g", got, err, c.frameRate)
 	}
 }
