@@ -148,16 +148,5 @@ func (p *PTP4L) Done() <-chan struct{} { return p.done }
 // Stop terminates ptp4l (SIGTERM, then SIGKILL after 3 s) and waits for it.
 // Calling it again is harmless.
 func (p *PTP4L) Stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(3 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	StopProcess(p.cmd.Process, p.done, syscall.SIGTERM, 3*time.Second)
 }

@@ -71,18 +71,7 @@ func (h *Holder) WaitControl(t testing.TB, within time.Duration, controller func
 // Stop ends the holder as Ctrl-C does (killing it if it has not left
 // within 10 s) and waits for it. Calling it again does nothing.
 func (h *Holder) Stop() {
-	select {
-	case <-h.done:
-		return
-	default:
-	}
-	_ = h.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-h.done:
-	case <-time.After(10 * time.Second):
-		_ = h.cmd.Process.Kill()
-		<-h.done
-	}
+	rig.StopProcess(h.cmd.Process, h.done, syscall.SIGINT, 10*time.Second)
 }
 
 // tail is the last n bytes of s.
