@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,8 +42,8 @@ var actionResultNames = [actResults]string{"ok", "late", "overflow", "no_ack", "
 // actionCounts are one camera's action command outcomes.
 type actionCounts [actResults]atomic.Uint64
 
-// sendActionFunc sends one ACTION_CMD (genicam.SendActionCommand; tests
-// replace it).
+// sendActionFunc sends one ACTION_CMD (the take's genicam.ActionSender;
+// tests replace it). It may be called concurrently.
 type sendActionFunc func(ctx context.Context, targets []netip.Addr, cmd genicam.ActionCommand) ([]genicam.ActionAck, error)
 
 // actionSender sends frame k's command once frame k−queue has fired, so that
@@ -60,6 +61,8 @@ type actionSender struct {
 	interval  time.Duration
 	total     int64
 	queue     int
+	// close ends the take's persistent sender (nil when tests send).
+	close func() error
 }
 
 // newActionSender is nil when no camera of the take is in action mode.
@@ -84,7 +87,11 @@ func (r *Recorder) newActionSender(t *take) (*actionSender, error) {
 		return nil, nil
 	}
 	if s.send == nil {
-		s.send = genicam.SendActionCommand
+		gs, err := genicam.NewActionSender()
+		if err != nil {
+			return nil, fmt.Errorf("action commands: %w", err)
+		}
+		s.send, s.close = gs.Send, gs.Close
 	}
 	return s, nil
 }
@@ -99,9 +106,19 @@ func (s *actionSender) sendTime(k int64) time.Time {
 }
 
 // run sends every frame's command until the take's last or ctx ends. It
-// never waits on acquisition; a command it could not send in time is
-// skipped (a gap), never sent late.
+// never waits on acquisition nor on acknowledges: each frame's command is
+// sent and answered in a goroutine of its own (frame 0's in run, so the
+// first command on the wire is frame 0's), so a camera slow to answer, or a
+// refused command being retried, does not hold back the next frame's. A
+// command it could not send in time is skipped (a gap), never sent late.
 func (s *actionSender) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		if s.close != nil {
+			_ = s.close()
+		}
+	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -127,7 +144,11 @@ func (s *actionSender) run(ctx context.Context) {
 			}
 			continue
 		}
-		s.sendFrame(ctx, k, due)
+		if k == 0 {
+			s.sendFrame(ctx, k, due)
+			continue
+		}
+		wg.Go(func() { s.sendFrame(ctx, k, due) })
 	}
 }
 

@@ -71,8 +71,8 @@ type Recorder struct {
 	mu       sync.Mutex
 	cams     []*camRec
 	progress *progressDisplay
-	// sendAction sends action mode's commands (genicam.SendActionCommand
-	// when nil; tests replace it).
+	// sendAction sends action mode's commands (a genicam.ActionSender per
+	// take when nil; tests replace it).
 	sendAction sendActionFunc
 }
 
@@ -420,8 +420,9 @@ func (r *Recorder) record(t *take) {
 	}
 	sendCtx, stopSend := context.WithCancel(t.ctx)
 	defer stopSend()
+	var sendWG sync.WaitGroup
 	if sender != nil {
-		go sender.run(sendCtx)
+		sendWG.Go(func() { sender.run(sendCtx) })
 	}
 	monitorDone := make(chan struct{})
 	var monWG sync.WaitGroup
@@ -429,6 +430,7 @@ func (r *Recorder) record(t *take) {
 
 	acqWG.Wait()
 	stopSend()
+	sendWG.Wait() // every command's answer counted, the socket closed
 	r.state.Store(int32(StateStopping))
 	t.res.Frames = r.takeEnd(t)
 	end.set(t.res.Frames)
