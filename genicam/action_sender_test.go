@@ -13,8 +13,8 @@ import (
 )
 
 // ackResponder answers every ACTION_CMD asking for one on 127.0.0.1, with
-// status 0x8016 for action time 1; with stale, it first sends an ack for
-// the request id before (an earlier command's late answer). It counts the
+// status 0x8016 for action time 1; with stale, it first sends a "late" ack
+// for a request id no Send waits on (a long-gone command's answer). It counts the
 // commands it got.
 type ackResponder struct {
 	pc    *net.UDPConn
@@ -66,7 +66,7 @@ func (r *ackResponder) serve() {
 		}
 		id := binary.BigEndian.Uint16(p[6:])
 		if r.stale {
-			_, _ = r.pc.WriteToUDP(ackBytes(gvcpStatusLate, id-1), from)
+			_, _ = r.pc.WriteToUDP(ackBytes(gvcpStatusLate, id+0x8000), from)
 		}
 		_, _ = r.pc.WriteToUDP(ackBytes(status, id), from)
 	}
