@@ -22,11 +22,7 @@ func camsimBinary(t testing.TB) string {
 	return filepath.Join(testenv.Build(t, "camsim"), "camsim")
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.CleanupBuild()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // newNetns creates a namespace for the test with lo up and multicast on lo
 // (for ptp4l and camsim on 127.0.0.x).
@@ -68,13 +64,7 @@ func startCamsim(t *testing.T, ns *rig.Netns, addr, serial string, args ...strin
 	}
 	go func() { _ = c.cmd.Wait(); close(c.done) }()
 	t.Cleanup(func() {
-		_ = c.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-c.done:
-		case <-time.After(5 * time.Second):
-			_ = c.cmd.Process.Kill()
-			<-c.done
-		}
+		rig.StopProcess(c.cmd.Process, c.done, os.Interrupt, 5*time.Second)
 		if t.Failed() {
 			t.Logf("camsim %s log:\n%s", serial, c.out.String())
 		}

@@ -7,12 +7,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,29 +36,14 @@ func procUserSys(b *testing.B, pid int) (user, sys time.Duration) {
 	return time.Duration(ut) * time.Second / 100, time.Duration(st) * time.Second / 100 // USER_HZ
 }
 
-var (
-	flavorMu   sync.Mutex
-	flavorBins = map[string]string{}
-)
-
 // camsimFlavor builds cmd/camsim with GVSP send path mode ("auto", "gso"
 // or "per-packet", the path before batching; see camsim/stream_batch.go),
-// once per test run; the default path ("mmsg") is camsimBinary.
+// once per test run (testenv.BuildWith); the default path ("mmsg") is
+// camsimBinary.
 func camsimFlavor(b *testing.B, mode string) string {
 	b.Helper()
-	flavorMu.Lock()
-	defer flavorMu.Unlock()
-	if bin, ok := flavorBins[mode]; ok {
-		return bin
-	}
-	bin := filepath.Join(filepath.Dir(camsimBinary(b)), "camsim-"+mode)
-	out, err := exec.Command("go", "build", "-o", bin,
-		"-ldflags", "-X github.com/ptpcam/ptpcam/camsim.gvspSend="+mode, "../cmd/camsim").CombinedOutput()
-	if err != nil {
-		b.Fatalf("go build ./cmd/camsim (%s): %v: %s", mode, err, out)
-	}
-	flavorBins[mode] = bin
-	return bin
+	return testenv.BuildWith(b, "camsim-"+mode, "camsim",
+		"-ldflags", "-X github.com/ptpcam/ptpcam/camsim.gvspSend="+mode)
 }
 
 // streamResult is what one camsim process did for a run of frames.

@@ -16,9 +16,11 @@ import (
 	"github.com/ptpcam/ptpcam/internal/testenv"
 )
 
-func impersonate(t testing.TB, xmlText []byte) *camera {
+// newTestCamera is a camera of cfg on 127.0.0.1 (defaults applied) with
+// no socket, logging nowhere.
+func newTestCamera(t testing.TB, cfg Config) *camera {
 	t.Helper()
-	cfg := Config{Address: netip.MustParseAddr("127.0.0.1"), GenICam: xmlText}
+	cfg.Address = netip.MustParseAddr("127.0.0.1")
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -28,6 +30,23 @@ func impersonate(t testing.TB, xmlText []byte) *camera {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// impersonate is a camera serving xmlText.
+func impersonate(t testing.TB, xmlText []byte) *camera {
+	t.Helper()
+	return newTestCamera(t, Config{GenICam: xmlText})
+}
+
+// impersonateFile is a camera serving the vendor XML file of
+// ../shared/vendor-xml.
+func impersonateFile(t testing.TB, file string) *camera {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return impersonate(t, b)
 }
 
 // TestGenICamVendorXMLs: every vendor XML resolves every feature camsim
@@ -139,11 +158,7 @@ func TestGenICamTISLatchFormula(t *testing.T) {
 // its ActionQueueSize, then answers OVERFLOW; a past action_time is LATE; a
 // wrong group key gets silence.
 func TestGenICamActionQueue(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), "Basler_a2A2600-20gmBAS.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := impersonate(t, b)
+	c := impersonateFile(t, "Basler_a2A2600-20gmBAS.xml")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c.ctx = ctx
@@ -234,11 +249,7 @@ func TestGenICamLatchedStatus(t *testing.T) {
 		{"FLIR_BFS-PGE-50S4C.xml", "GevIEEE1588DataSetLatch", []string{"GevIEEE1588StatusLatched"}, []string{"GevIEEE1588Status"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := impersonate(t, b)
+			c := impersonateFile(t, tc.file)
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			gc := c.gc
@@ -296,11 +307,7 @@ func TestGenICamTriggerEntries(t *testing.T) {
 		"AlliedVision_Manta_G235C.xml": "Action0", "TheImagingSource_DMK33GX174_aravisGigE.xml": "Action0",
 	} {
 		t.Run(file, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := impersonate(t, b)
+			c := impersonateFile(t, file)
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			g := c.gc.g
@@ -335,11 +342,7 @@ func TestGenICamActionQueueSize(t *testing.T) {
 		{"Hikrobot_HIKCamera-GEV.xml", gcActionQueue, gcActionQueue},
 		{"AlliedVision_Manta_G235C.xml", 0x5a5a, gcActionQueue},
 	} {
-		b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), c.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cam := impersonate(t, b)
+		cam := impersonateFile(t, c.file)
 		cam.mu.Lock()
 		_, r, err := cam.gc.g.registerOf("ActionDeviceKey") // a client's write of the key
 		if err == nil {

@@ -14,11 +14,7 @@ import (
 // the lock bit reads as the XML's pIsLocked.
 func TestGenICamLockNodes(t *testing.T) {
 	t.Parallel() // pure: no process, socket or namespace
-	b, err := os.ReadFile(filepath.Join(testenv.VendorXMLDir(t), "FLIR_BFS-PGE-50S4C.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := impersonate(t, b)
+	c := impersonateFile(t, "FLIR_BFS-PGE-50S4C.xml")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.gc.g

@@ -1,8 +1,17 @@
 package camsim_test
 
+// Impersonated vendor cameras (their GenICam XML) in a rig, driven by
+// Aravis: features, arv-test-0.8, the device lock and action commands.
+
 import (
+	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"net"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,5 +153,288 @@ func checkLatch(t *testing.T, ns *rig.Netns, addr string, vc vendorCamera) {
 	// One tick of slack below for the truncation to the camera's unit.
 	if lo, hi := unit(before), unit(after); err != nil || v+1 < lo || v > hi {
 		t.Errorf("%s = %q, want %d..%d (TAI at %d Hz)", vc.value, f[vc.value], lo, hi, tick)
+	}
+}
+
+// arvTestConfig is arv-test-0.8's configuration (the format of Aravis'
+// src/arv-test.cfg), keyed "DeviceVendorName:DeviceModelName". Every key
+// says what that device lacks, and whose gap it is: the real camera's (its
+// XML declares no such feature) or camsim's (not simulated yet).
+const arvTestConfig = `
+[Allied_Vision_Technologies:MAKO_A_CCD]
+# Camera: the XML declares no chunk features.
+ChunksSupport=false
+# camsim gap: TriggerSoftware's availability is a formula camsim does not drive.
+SoftwareTrigger=false
+
+[Allied_Vision_Technologies:MANTA_B_SONY_CMOS]
+# Camera: the XML declares no chunk features.
+ChunksSupport=false
+# camsim gap: as the Mako.
+SoftwareTrigger=false
+
+[Basler:GigECamera]
+# camsim gap: TriggerSoftware availability formula.
+SoftwareTrigger=false
+
+[Basler:vg4_gmax2505m_bas]
+# camsim gap: its chunk registers are reached through formulas camsim does not
+# lay out (and its ChunkSelector has no OffsetX/OffsetY entries).
+Chunks=false
+# camsim gap: TriggerMode entries' availability is indexed by selector formulas.
+SoftwareTrigger=false
+
+[Baumer:TXG08c]
+# Camera: its only chunks are Image and FreeformatHeader2.
+Chunks=false
+
+[FLIR:BFS_PGE_50S4]
+# camsim gap: TriggerSoftware availability formula.
+SoftwareTrigger=false
+# camsim gap: the frame rate is TIMEBASE/FrameTime over a timebase register the XML leaves 0.
+MultipleAcquisitionB=false
+
+[FLIR:ORX_10G_51S5]
+# camsim gap: as the Blackfly S.
+SoftwareTrigger=false
+MultipleAcquisitionB=false
+
+[HIKROBOT:HIKCamera]
+# camsim gap: its chunk buffers do not transfer yet (Buffer transfer failure).
+Chunks=false
+# camsim gap: frame rate formula.
+MultipleAcquisitionB=false
+
+[Imaging_Source:IMX174_M]
+# Camera: the XML declares no chunk features.
+ChunksSupport=false
+`
+
+// TestArvTest runs Aravis' camera test suite, arv-test-0.8, on camsim in
+// each own profile (Aravis' default expectations: no section for it) and on
+// a camera impersonated from every vendor XML, with arvTestConfig: every
+// test it runs must pass, and the own profiles must show Gain, ExposureTime
+// and chunk data (Chunks:BufferCheck finds the OffsetX and OffsetY chunks).
+// arv-test's own timeouts are fixed (500 ms a buffer), so a camera whose
+// run fails is run again, up to three times, and every failed attempt is
+// logged: a camera passes when one whole run of it passes.
+func TestArvTest(t *testing.T) {
+	testenv.RequireTool(t, "arv-test-0.8")
+	ns := newNetns(t)
+	type dev struct{ id, vm string }
+	var devs []dev
+	for i, p := range []string{"sfnc", "gev", "noptp"} {
+		serial := fmt.Sprintf("0552013%d", i)
+		startCamsim(t, ns, fmt.Sprintf("127.0.0.%d", 2+i), serial, "--profile", p)
+		devs = append(devs, dev{"ptpcam-camsim-" + serial, "ptpcam:camsim"})
+	}
+	for i, f := range testenv.VendorXMLs(t) {
+		serial := fmt.Sprintf("AT%02d", i)
+		startCamsim(t, ns, fmt.Sprintf("127.0.0.%d", 10+i), serial, "--genicam", f)
+		vc, ok := vendorCameraOf(f)
+		if !ok {
+			t.Errorf("%s: no expectations in vendorCameras", filepath.Base(f))
+			continue
+		}
+		devs = append(devs, dev{vc.vendor + "-" + vc.model + "-" + serial, vc.vendor + ":" + vc.model})
+	}
+	cfg := filepath.Join(t.TempDir(), "arv-test.cfg")
+	if err := os.WriteFile(cfg, []byte(arvTestConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs {
+		var fails []string
+		var ok map[string]bool
+		for attempt := 1; attempt <= 3; attempt++ {
+			out := runArvTest(t, ns, cfg, d.id)
+			ok, fails = parseArvTest(out, d.vm)
+			if len(fails) == 0 && len(ok) >= 10 {
+				break
+			}
+			t.Logf("%s attempt %d: %d passed, failed %v", d.id, attempt, len(ok), fails)
+		}
+		if len(fails) != 0 || len(ok) < 10 {
+			t.Errorf("%s: arv-test %d checks passed, failed %v", d.id, len(ok), fails)
+		}
+		if d.vm != "ptpcam:camsim" {
+			continue
+		}
+		for _, check := range []string{"Properties:GainAvailable", "Properties:ExposureTimeAvailable", "Chunks:BufferCheck", "SoftwareTrigger:BufferCheck"} {
+			if !ok[check] {
+				t.Errorf("%s: %s did not pass", d.id, check)
+			}
+		}
+	}
+}
+
+func runArvTest(t *testing.T, ns *rig.Netns, cfg, id string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	out, err := ns.Command(ctx, "arv-test-0.8", "-c", cfg, "-n", id).CombinedOutput()
+	if err != nil {
+		t.Fatalf("arv-test-0.8 -n %s: %v\n%s", id, err, out)
+	}
+	return string(out)
+}
+
+// parseArvTest reads the checks of the camera vm from arv-test's output.
+func parseArvTest(out, vm string) (ok map[string]bool, fails []string) {
+	ok = map[string]bool{}
+	cur := ""
+	line := regexp.MustCompile(`^(\S+:\S+)\s+(SUCCESS|FAILURE|IGNORED)\b(.*)$`)
+	for _, l := range strings.Split(out, "\n") {
+		if name, found := strings.CutPrefix(l, "Testing '"); found {
+			cur = strings.TrimSuffix(name, "'")
+			continue
+		}
+		m := line.FindStringSubmatch(strings.TrimSpace(l))
+		if m == nil || cur != vm {
+			continue
+		}
+		switch m[2] {
+		case "SUCCESS":
+			ok[m[1]] = true
+		case "FAILURE":
+			fails = append(fails, m[1]+strings.TrimRight(m[3], " "))
+		}
+	}
+	return ok, fails
+}
+
+func vendorCameraOf(path string) (vendorCamera, bool) {
+	for _, vc := range vendorCameras {
+		if vc.file == filepath.Base(path) {
+			return vc, true
+		}
+	}
+	return vendorCamera{}, false
+}
+
+// TestGenICamLockAravis: arv-tool-0.8 on a camera impersonated from the
+// FLIR BFS XML: with TriggerMode On, TriggerSource is locked and writing it
+// is refused by the camera (Aravis 0.8 does not check pIsLocked itself and
+// reports the camera's access-denied), leaving it unchanged; with
+// TriggerMode Off it takes the new source.
+func TestGenICamLockAravis(t *testing.T) {
+	ns := newNetns(t)
+	xml := filepath.Join(testenv.VendorXMLDir(t), "FLIR_BFS-PGE-50S4C.xml")
+	startCamsim(t, ns, "127.0.0.2", "LK0001", "--genicam", xml)
+	const addr = "127.0.0.2"
+	features(t, ns, addr, "TriggerSelector=FrameStart", "TriggerMode=Off", "TriggerSource=Line0", "TriggerMode=On")
+	if got := features(t, ns, addr, "TriggerSelector", "TriggerMode", "TriggerSource"); got["TriggerMode"] != "On" || got["TriggerSource"] != "Line0" {
+		t.Fatalf("set-up: %v, want TriggerMode On, TriggerSource Line0", got)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := ns.Command(ctx, "arv-tool-0.8", "-a", addr, "control", "TriggerSelector=FrameStart", "TriggerSource=Software").CombinedOutput()
+	t.Logf("TriggerSource=Software with TriggerMode On: %v: %s", err, strings.TrimSpace(string(out)))
+	if !strings.Contains(string(out), "TriggerSource write error") || !strings.Contains(string(out), "access-denied") {
+		t.Errorf("arv-tool-0.8 TriggerSource=Software with TriggerMode On: %s; want the camera's access-denied", out)
+	}
+	if got := features(t, ns, addr, "TriggerSelector", "TriggerSource")["TriggerSource"]; got != "Line0" {
+		t.Errorf("TriggerSource %q after a write while TriggerMode is On; want Line0 (locked)", got)
+	}
+	features(t, ns, addr, "TriggerSelector=FrameStart", "TriggerMode=Off", "TriggerSource=Software")
+	if got := features(t, ns, addr, "TriggerSelector", "TriggerMode", "TriggerSource"); got["TriggerMode"] != "Off" || got["TriggerSource"] != "Software" {
+		t.Errorf("with TriggerMode Off: %v, want TriggerSource Software", got)
+	}
+}
+
+// TestGenICamActionKeysByFeature: a client that writes the action keys by
+// feature name with arv-tool-0.8 control gets its ACTION_CMD acknowledged;
+// a wrong device key, group key or mask is met with silence, and the right
+// keys are answered again after it. Basler ace 2 keeps ActionDeviceKey in
+// a vendor register (not the bootstrap 0x090C) and its group through
+// ActionSelector 1; The Imaging Source's ActionDeviceKey reaches 0x090C
+// only through pValueCopy, which Aravis 0.8 ignores, so the client writes
+// the copy's register, ActionDeviceKeyRegister, by name (as genicam does).
+func TestGenICamActionKeysByFeature(t *testing.T) {
+	ns := newNetns(t)
+	for i, c := range []struct {
+		file, key string
+		sel       int
+	}{{"Basler_a2A2600-20gmBAS.xml", "ActionDeviceKey", 1},
+		{"TheImagingSource_DMK33GX174_aravisGigE.xml", "ActionDeviceKeyRegister", 0}} {
+		t.Run(c.file, func(t *testing.T) {
+			addr := "127.0.0." + strconv.Itoa(2+i)
+			startCamsim(t, ns, addr, "AK000"+strconv.Itoa(i), "--genicam", filepath.Join(testenv.VendorXMLDir(t), c.file))
+			checkActionKeys(t, ns, addr, c.key, c.sel)
+		})
+	}
+}
+
+func checkActionKeys(t *testing.T, ns *rig.Netns, addr, keyFeature string, sel int) {
+	const dev, group, mask = 0x5a5a1234, 0x77, 0x3
+	set := []string{"ActionSelector=" + strconv.Itoa(sel), keyFeature + "=" + strconv.Itoa(dev),
+		"ActionGroupKey=" + strconv.Itoa(group), "ActionGroupMask=" + strconv.Itoa(mask)}
+	features(t, ns, addr, set...)
+	got := features(t, ns, addr, "ActionSelector", "ActionGroupKey", "ActionGroupMask")
+	for k, want := range map[string]int{"ActionGroupKey": group, "ActionGroupMask": mask} {
+		if got[k] != strconv.Itoa(want) {
+			t.Errorf("%s read back %q, want %d", k, got[k], want)
+		}
+	}
+	conn := dialNetnsUDP(t, ns, addr+":3956")
+	cases := []struct {
+		name             string
+		dev, group, mask uint32
+		ack              bool
+	}{
+		{"camera's keys", dev, group, mask, true},
+		{"wrong device key", dev + 1, group, mask, false},
+		{"wrong group key", dev, group + 1, mask, false},
+		{"disjoint group mask", dev, group, 0x4, false},
+		{"camera's keys, one mask bit", dev, group, 0x1, true},
+	}
+	for i, c := range cases {
+		st, answered := sendAction(t, conn, uint16(0x100+i), c.dev, c.group, c.mask)
+		if answered != c.ack || (answered && st != camsim.StatusSuccess) {
+			t.Errorf("%s: answered %v status %v; want answered %v with success", c.name, answered, st, c.ack)
+		}
+	}
+}
+
+func dialNetnsUDP(t *testing.T, ns *rig.Netns, addr string) net.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	conn, err := ns.DialContext(ctx, "udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// sendAction sends an ACTION_CMD (acknowledge required, no action time)
+// and returns its acknowledge's status, or false when none came with its
+// request id within 2 s (the camera is silent for keys not its own).
+func sendAction(t *testing.T, conn net.Conn, id uint16, dev, group, mask uint32) (camsim.Status, bool) {
+	t.Helper()
+	p := binary.BigEndian.AppendUint32(nil, dev)
+	p = binary.BigEndian.AppendUint32(p, group)
+	p = binary.BigEndian.AppendUint32(p, mask)
+	if _, err := conn.Write(camsim.MarshalCommand(camsim.FlagAckRequired, camsim.CmdAction, id, p)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	buf := make([]byte, 1500)
+	for {
+		_ = conn.SetReadDeadline(deadline)
+		n, err := conn.Read(buf)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return 0, false
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		a, err := camsim.ParseAck(buf[:n])
+		if err != nil {
+			t.Fatalf("ACTION_CMD answer %x: %v", buf[:n], err)
+		}
+		if a.AckID == id {
+			return a.Status, true
+		}
 	}
 }

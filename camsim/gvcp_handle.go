@@ -83,25 +83,34 @@ func (c *camera) readRegs(r request) []byte {
 	if len(p) == 0 || len(p)%4 != 0 || len(p) > maxMemData {
 		return r.ack(StatusInvalidParameter, nil)
 	}
+	return c.readLocked(r, func() []byte {
+		out := make([]byte, len(p))
+		for i := 0; i < len(p); i += 4 {
+			addr := be.Uint32(p[i:])
+			if addr%4 != 0 {
+				return r.ack(StatusBadAlignment, out[:i])
+			}
+			v, st := c.readRegLocked(addr)
+			if st != StatusSuccess {
+				return r.ack(st, out[:i])
+			}
+			be.PutUint32(out[i:], v)
+		}
+		return r.ack(StatusSuccess, out)
+	})
+}
+
+// readLocked answers a read for r's sender under the camera's lock: read
+// runs when the sender may read, with the live features sampled once for
+// the whole request; otherwise the ack carries the privilege status.
+func (c *camera) readLocked(r request, read func() []byte) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st := c.privilegeLocked(r.src, false); st != StatusSuccess {
 		return r.ack(st, nil)
 	}
 	defer c.sampleOnceLocked()()
-	out := make([]byte, len(p))
-	for i := 0; i < len(p); i += 4 {
-		addr := be.Uint32(p[i:])
-		if addr%4 != 0 {
-			return r.ack(StatusBadAlignment, out[:i])
-		}
-		v, st := c.readRegLocked(addr)
-		if st != StatusSuccess {
-			return r.ack(st, out[:i])
-		}
-		be.PutUint32(out[i:], v)
-	}
-	return r.ack(StatusSuccess, out)
+	return read()
 }
 
 // writeWordLocked writes one register for src: CCP through the privilege,
@@ -155,22 +164,18 @@ func (c *camera) readMem(r request) []byte {
 	if n == 0 || n > maxMemData {
 		return r.ack(StatusInvalidParameter, nil)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st := c.privilegeLocked(r.src, false); st != StatusSuccess {
-		return r.ack(st, nil)
-	}
-	defer c.sampleOnceLocked()()
-	out := make([]byte, 4+n)
-	be.PutUint32(out, addr)
-	for i := uint32(0); i < n; i += 4 {
-		v, st := c.readRegLocked(addr + i)
-		if st != StatusSuccess {
-			return r.ack(st, nil)
+	return c.readLocked(r, func() []byte {
+		out := make([]byte, 4+n)
+		be.PutUint32(out, addr)
+		for i := uint32(0); i < n; i += 4 {
+			v, st := c.readRegLocked(addr + i)
+			if st != StatusSuccess {
+				return r.ack(st, nil)
+			}
+			be.PutUint32(out[4+i:], v)
 		}
-		be.PutUint32(out[4+i:], v)
-	}
-	return r.ack(StatusSuccess, out)
+		return r.ack(StatusSuccess, out)
+	})
 }
 
 func (c *camera) writeMem(r request) []byte {

@@ -3,8 +3,6 @@ package camsim
 import (
 	"encoding/binary"
 	"fmt"
-	"log/slog"
-	"net/netip"
 	"strings"
 	"testing"
 )
@@ -168,15 +166,7 @@ func FuzzGenICam(f *testing.F) {
 // own profile, as a receiver does, finds every chunk enabled through its
 // XML with its value, then the image.
 func TestChunkLayout(t *testing.T) {
-	cfg := Config{Address: netip.MustParseAddr("127.0.0.1"), Profile: ProfileSFNC, Width: 640, Height: 480}
-	cfg.Defaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := newCamera(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newTestCamera(t, Config{Profile: ProfileSFNC, Width: 640, Height: 480})
 	g := c.gc.g
 	for _, e := range []string{"Timestamp", "FrameID", "OffsetX", "OffsetY"} {
 		if err := g.SetEntry("ChunkSelector", e); err != nil {

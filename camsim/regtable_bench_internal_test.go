@@ -1,7 +1,6 @@
 package camsim
 
 import (
-	"log/slog"
 	"net/netip"
 	"testing"
 )
@@ -22,15 +21,7 @@ func BenchmarkReadStatus(b *testing.B) {
 		{"sampleAll", func(c *camera) { c.gc.liveAll = true }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			cfg := Config{Address: netip.MustParseAddr("127.0.0.1"), Profile: ProfileSFNC}
-			cfg.Defaults()
-			if err := cfg.Validate(); err != nil {
-				b.Fatal(err)
-			}
-			c, err := newCamera(cfg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				b.Fatal(err)
-			}
+			c := newTestCamera(b, Config{Profile: ProfileSFNC})
 			tc.cfg(c)
 			c.ptp.setEnabled(true)
 			src := netip.MustParseAddrPort("127.0.0.1:40000")

@@ -1,8 +1,6 @@
 package camsim
 
 import (
-	"log/slog"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,16 +10,7 @@ import (
 
 func ownCamera(t testing.TB, p Profile) *camera {
 	t.Helper()
-	cfg := Config{Address: netip.MustParseAddr("127.0.0.1"), Profile: p}
-	cfg.Defaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := newCamera(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return newTestCamera(t, Config{Profile: p})
 }
 
 // TestRegisterStatusFromXML: on camsim's own profiles and every vendor

@@ -38,17 +38,26 @@ func setupStream(t *testing.T, g *gvcpClient, r *gvspReceiver, packetSize uint32
 	g.mustWrite(rHeight, 240)
 }
 
+// triggeredStream starts an in-process camera streaming to a receiver of
+// the test's with packetSize, TriggerMode On from source (0 Software,
+// 1 Action0) and the acquisition started.
+func triggeredStream(t *testing.T, packetSize, source uint32) (*gvcpClient, *gvspReceiver, *camsim.ControlClient) {
+	t.Helper()
+	addr, cc := startInProcess(t, nil)
+	g := newGVCPClient(t, addr)
+	r := newGVSPReceiver(t)
+	setupStream(t, g, r, packetSize)
+	g.mustWrite(rTriggerMode, 1)
+	g.mustWrite(rTriggerSource, source)
+	g.mustWrite(rAcqStart, 1)
+	return g, r, cc
+}
+
 // TestStreamActionScheduleGrid: with TriggerSource=Action0, every firing of a
 // committed ActionSchedulerTime/Interval yields one frame stamped exactly on
 // the grid, frame counters consecutive, pixels intact.
 func TestStreamActionScheduleGrid(t *testing.T) {
-	addr, cc := startInProcess(t, nil)
-	g := newGVCPClient(t, addr)
-	r := newGVSPReceiver(t)
-	setupStream(t, g, r, 1400)
-	g.mustWrite(rTriggerMode, 1)
-	g.mustWrite(rTriggerSource, 1) // Action0
-	g.mustWrite(rAcqStart, 1)
+	g, r, cc := triggeredStream(t, 1400, 1) // Action0
 
 	const interval = 40 * time.Millisecond
 	t0 := g.latch() + uint64(300*time.Millisecond)
@@ -103,13 +112,7 @@ func TestStreamActionScheduleGrid(t *testing.T) {
 // trigger; a frame whose packets were all dropped (drop-percent=100) is
 // recovered whole by PACKETRESEND from the ring.
 func TestStreamSoftwareTriggerAndResend(t *testing.T) {
-	addr, cc := startInProcess(t, nil)
-	g := newGVCPClient(t, addr)
-	r := newGVSPReceiver(t)
-	setupStream(t, g, r, 1000)
-	g.mustWrite(rTriggerMode, 1)
-	g.mustWrite(rTriggerSource, 0) // Software
-	g.mustWrite(rAcqStart, 1)
+	g, r, cc := triggeredStream(t, 1000, 0) // Software
 
 	before := g.latch()
 	g.mustWrite(rTrigSoft, 1)
