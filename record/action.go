@@ -107,10 +107,10 @@ func (s *actionSender) sendTime(k int64) time.Time {
 
 // run sends every frame's command until the take's last or ctx ends. It
 // never waits on acquisition nor on acknowledges: each frame's command is
-// sent and answered in a goroutine of its own (frame 0's in run, so the
-// first command on the wire is frame 0's), so a camera slow to answer, or a
-// refused command being retried, does not hold back the next frame's. A
-// command it could not send in time is skipped (a gap), never sent late.
+// sent and answered in a goroutine of its own, woken at its send time (as
+// soon as frame k−queue fired); only frame k−1's first send, never its
+// retries after an overflow, goes before frame k's. A command that cannot
+// be sent in time is skipped (a gap), never sent late.
 func (s *actionSender) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer func() {
@@ -122,6 +122,10 @@ func (s *actionSender) run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
+	// Commands go on the wire in frame order (a camera queues actions in
+	// arrival order): frame k's first send waits for frame k−1's (prev).
+	prev := make(chan struct{})
+	close(prev)
 	for k := int64(0); s.total <= 0 || k < s.total; k++ {
 		if d := time.Until(s.sendTime(k)); d > 0 {
 			timer.Reset(d)
@@ -135,20 +139,17 @@ func (s *actionSender) run(ctx context.Context) {
 			return
 		}
 		due := s.hostStart.Add(time.Duration(k) * s.interval)
-		// A command arriving after its time fires the frame off the grid:
-		// one that cannot make it is a gap instead.
-		if late := -time.Until(due); late > -minActionLead {
-			s.cams[0].log.Debug("Action command not sent in time: a gap", "grid_index", k, "late", late)
-			for _, cr := range s.cams {
-				cr.actions[actSkipped].Add(1)
-			}
-			continue
-		}
-		if k == 0 {
-			s.sendFrame(ctx, k, due)
-			continue
-		}
-		wg.Go(func() { s.sendFrame(ctx, k, due) })
+		after, gate := prev, make(chan struct{})
+		wg.Go(func() { s.sendFrame(ctx, k, due, after, gate) })
+		prev = gate
+	}
+}
+
+// skip counts frame k's command as not sent in time (a gap).
+func (s *actionSender) skip(k int64, due time.Time) {
+	s.cams[0].log.Debug("Action command not sent in time: a gap", "grid_index", k, "late", time.Since(due))
+	for _, cr := range s.cams {
+		cr.actions[actSkipped].Add(1)
 	}
 }
 
@@ -160,28 +161,55 @@ const actionRetry = 2 * time.Millisecond
 // sendFrame sends frame k's command to every camera, again to those whose
 // queue was full while it can still arrive ahead of its time; each camera's
 // final answer is counted (an overflow: a gap).
-func (s *actionSender) sendFrame(ctx context.Context, k int64, due time.Time) {
+func (s *actionSender) sendFrame(ctx context.Context, k int64, due time.Time, prev <-chan struct{}, sent chan<- struct{}) {
+	select {
+	case <-prev:
+	case <-ctx.Done():
+	}
+	// A command arriving after its time fires the frame off the grid: one
+	// that cannot make it is a gap instead.
+	if ctx.Err() != nil || time.Until(due) < minActionLead {
+		close(sent)
+		if ctx.Err() == nil {
+			s.skip(k, due)
+		}
+		return
+	}
 	cams := s.cams
-	for {
+	for first := true; ; first = false {
 		full := s.sendOne(ctx, k, due, cams)
+		if first {
+			close(sent)
+		}
 		if len(full) == 0 {
 			return
 		}
-		if ctx.Err() != nil || time.Until(due) < minActionLead+actionRetry {
+		if !s.retryWait(ctx, due) {
 			for _, cr := range full {
 				cr.actions[actOverflow].Add(1)
 				cr.log.Debug("Action queue full: a gap", "grid_index", k)
 			}
 			return
 		}
-		t := time.NewTimer(actionRetry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
 		cams = full
 	}
+}
+
+// retryWait pauses actionRetry before a refused command goes again and
+// says whether it still can go in time (checked again after the pause: a
+// loaded host may wake late).
+func (s *actionSender) retryWait(ctx context.Context, due time.Time) bool {
+	if ctx.Err() != nil || time.Until(due) < minActionLead+actionRetry {
+		return false
+	}
+	t := time.NewTimer(actionRetry)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	return time.Until(due) >= minActionLead
 }
 
 // sendOne sends frame k's command to cams and counts their answers but for
