@@ -15,11 +15,7 @@ import (
 	"github.com/ptpcam/ptpcam/rig"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.CleanupBuild()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 type rigCLI struct {
 	bin, name, state string
