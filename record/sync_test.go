@@ -294,8 +294,10 @@ func TestActionMode(t *testing.T) {
 		c.Missing != 3+skipped || c.Filled != 3+skipped {
 		t.Errorf("camera ACE2B: missing %d filled %d actions %v, want overflow 3, skipped %d", c.Missing, c.Filled, c.Actions, skipped)
 	}
-	if skipped > 10 {
-		t.Errorf("%d of 100 commands not sent in time", skipped)
+	// Measured on a loaded 2-core host (a busy loop on one core): at most 3
+	// of 100 not sent in time over 40 takes.
+	if skipped > 5 {
+		t.Errorf("%d of 100 commands not sent in time, want at most 5", skipped)
 	}
 	for s, n := range net.maxPending {
 		if n > 2 {
