@@ -15,6 +15,7 @@ import (
 
 	"github.com/ptpcam/ptpcam/camsim"
 	"github.com/ptpcam/ptpcam/genicam"
+	"github.com/ptpcam/ptpcam/internal/camsimtest"
 	"github.com/ptpcam/ptpcam/internal/testenv"
 	"github.com/ptpcam/ptpcam/rig"
 )
@@ -346,25 +347,12 @@ func TestRig(t *testing.T) {
 	})
 }
 
-func camState(t *testing.T, r *rig.Rig, serial string) camsim.State {
-	t.Helper()
-	cam, err := r.Camera(serial)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := camsim.DialControl(cam.Control).State(t.Context())
-	if err != nil {
-		t.Fatalf("camera %s: camsim state: %v", serial, err)
-	}
-	return st
-}
-
 // holdCamera starts arv-camera-test on the camera and waits until camsim
 // shows it as the controller; it returns the holder and that address.
 func holdCamera(t *testing.T, r *rig.Rig, serial string) (*testenv.Holder, string) {
 	t.Helper()
 	h := testenv.HoldCamera(t, r, serial, "-f", "2")
-	addr := h.WaitControl(t, 30*time.Second, func() string { return camState(t, r, serial).Controller })
+	addr := h.WaitControl(t, 30*time.Second, func() string { return camsimtest.State(t, r, serial).Controller })
 	return h, addr
 }
 
@@ -404,7 +392,7 @@ func TestHeldCamera(t *testing.T) {
 
 	// A hold that ends while ptpcamcheck waits: refused first (camsim
 	// counts it), then taken, and the check passes.
-	denied := camState(t, r, serial).AccessDenied
+	denied := camsimtest.State(t, r, serial).AccessDenied
 	type result struct {
 		out  string
 		code int
@@ -415,7 +403,7 @@ func TestHeldCamera(t *testing.T) {
 		done <- result{out, code}
 	}()
 	deadline := time.Now().Add(60 * time.Second)
-	for camState(t, r, serial).AccessDenied == denied {
+	for camsimtest.State(t, r, serial).AccessDenied == denied {
 		select {
 		case res := <-done:
 			t.Fatalf("ptpcamcheck ended (exit %d) before being refused while held", res.code)
