@@ -53,9 +53,6 @@ type recording struct {
 	waited error
 }
 
-// syncBuffer is the recording's output; sync_test.go still names it.
-type syncBuffer = testenv.LockedBuffer
-
 func startRecord(t testing.TB, r *rig.Rig, args ...string) *recording {
 	t.Helper()
 	return startRecordAt(t, r, metricsAddr, args...)

@@ -22,53 +22,14 @@ func vendorCam(t testing.TB, serial, file string) rig.Camera {
 	return rig.Camera{Serial: serial, Profile: "sfnc", GenICam: f, Args: []string{"--genicam=" + f, "--settle=1s", "--announce-timeout=3s"}}
 }
 
-// startRecordOn is startRecord with the metrics on addr (a second
-// camrecord in the same namespace).
-func startRecordOn(t testing.TB, r *rig.Rig, addr string, args ...string) *recording {
-	t.Helper()
-	if addr == metricsAddr {
-		return startRecord(t, r, args...)
-	}
-	// startRecord's --web.listen-address is repeatable (exporter-toolkit):
-	// give the whole command line here instead.
-	bin := filepath.Join(testenv.Build(t, "camrecord"), "camrecord")
-	dir := t.TempDir()
-	all := append([]string{"--output-dir", dir, "--ptp.socket", r.Socket, "--web.listen-address", addr,
-		"--lead-time", "3s", "--progress.interval", "2s"}, args...)
-	rec := &recording{out: &syncBuffer{}, dir: dir, done: make(chan struct{})}
-	rec.cmd = r.Host().Command(context.Background(), bin, all...)
-	rec.cmd.Stdout, rec.cmd.Stderr = rec.out, rec.out
-	if err := rec.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		rec.waited = rec.cmd.Wait()
-		rec.code = rec.cmd.ProcessState.ExitCode()
-		close(rec.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-rec.done:
-		default:
-			_ = rec.cmd.Process.Kill()
-			<-rec.done
-		}
-		if t.Failed() {
-			t.Logf("camrecord (%s) output:\n%s", addr, rec.out.String())
-		}
-	})
-	return rec
-}
-
 // TestSyncMixedRig: two camrecords on disjoint cameras of one rig (sharing
 // the host clock, the rig's PTP timeline) with one --start-at and --sync
 // auto. The first records camsim's own profile (its ActionScheduler) and two
-// impersonated Basler ace 2 (scheduled action commands, ActionQueueSize 2)
-// and a Basler ace classic (its TriggerMode entries gated by inquiry
-// register bits camsim solves at load); the second another camsim profile
-// camera, an ace 2, an Allied Vision Manta (ticks: its action_time in its
-// own unit) and a FLIR Blackfly S (its frame rate over a timebase register;
-// triggered frames paced over the trigger interval). The clock of one ace 2
+// impersonated Basler ace 2 (scheduled action commands, ActionQueueSize 2);
+// the second a Basler ace classic (its TriggerMode entries gated by inquiry
+// register bits camsim solves at load), an Allied Vision Manta (ticks: its
+// action_time in its own unit) and a FLIR Blackfly S (its frame rate over a
+// timebase register; triggered frames paced over the trigger interval). The clock of one ace 2
 // (OVF) falls 60 ms behind mid-take (a rig fault), so that the commands
 // sent within the queue bound by host time overflow its queue: counted as
 // overflows, filled as gaps, the take goes on. Every other camera's file
@@ -90,8 +51,11 @@ func TestSyncMixedRig(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "ptp4l", "ffmpeg", "ffprobe", "curl")
 	const frames = 500
+	// One camera of each kind the issue names, plus a second ace 2 whose
+	// queue is made to overflow: six streams, not eight, for margin on a
+	// loaded 2-core host.
 	cams := []rig.Camera{{Serial: "05520125", Profile: "sfnc"}, vendorCam(t, "BA2", "Basler_a2A2600-20gmBAS.xml"),
-		vendorCam(t, "OVF", "Basler_a2A2600-20gmBAS.xml"), {Serial: "05520126", Profile: "sfnc"}, vendorCam(t, "BA3", "Basler_a2A2600-20gmBAS.xml"),
+		vendorCam(t, "OVF", "Basler_a2A2600-20gmBAS.xml"),
 		vendorCam(t, "AVM", "AlliedVision_Manta_G235C.xml"), vendorCam(t, "BAC", "Basler_acA2040-35gm.xml"),
 		vendorCam(t, "BFS", "FLIR_BFS-PGE-50S4C.xml")}
 	r := testenv.UpRig(t, rig.Config{Name: rig.UniqueName("cs"), Cameras: cams})
@@ -101,8 +65,8 @@ func TestSyncMixedRig(t *testing.T) {
 	startAt := time.Now().Add(25 * time.Second).Truncate(time.Second)
 	common := []string{"--width", "320", "--height", "240", "--pixel-format", "Mono8", "--fps", "50", "--duration", "10s",
 		"--encoder", "raw", "--sync", "auto", "--start-at", startAt.UTC().Format(time.RFC3339Nano)}
-	a := startRecordOn(t, r, metricsAddr, append([]string{"--camera.serial", "05520125", "--camera.serial", "BA2", "--camera.serial", "OVF", "--camera.serial", "BAC"}, common...)...)
-	b := startRecordOn(t, r, "127.0.0.1:19879", append([]string{"--camera.serial", "05520126", "--camera.serial", "BA3", "--camera.serial", "AVM", "--camera.serial", "BFS"}, common...)...)
+	a := startRecordAt(t, r, metricsAddr, append([]string{"--camera.serial", "05520125", "--camera.serial", "BA2", "--camera.serial", "OVF"}, common...)...)
+	b := startRecordAt(t, r, "127.0.0.1:19879", append([]string{"--camera.serial", "BAC", "--camera.serial", "AVM", "--camera.serial", "BFS"}, common...)...)
 
 	for serial, mode := range map[string]string{"05520125": "scheduler", "BA2": "action", "OVF": "action"} {
 		a.waitMetric(t, r, "ptpcam_record_camera_start_mode_info", `mode="`+mode+`",`+ofSerial(serial), 1, 60*time.Second)
@@ -120,7 +84,7 @@ func TestSyncMixedRig(t *testing.T) {
 	if sa.StartDeviceNs != startAt.UnixNano() || sb.StartDeviceNs != startAt.UnixNano() {
 		t.Errorf("starts %d and %d, want --start-at %d", sa.StartDeviceNs, sb.StartDeviceNs, startAt.UnixNano())
 	}
-	want := map[string]string{"05520125": "scheduler", "BA2": "action", "OVF": "action", "05520126": "scheduler", "BA3": "action", "AVM": "action", "BAC": "action", "BFS": "action"}
+	want := map[string]string{"05520125": "scheduler", "BA2": "action", "OVF": "action", "AVM": "action", "BAC": "action", "BFS": "action"}
 	firsts := map[string]string{}
 	var gapsB uint64
 	for _, s := range []record.Session{sa, sb} {
@@ -135,7 +99,7 @@ func TestSyncMixedRig(t *testing.T) {
 			switch c.Serial {
 			case "OVF":
 				checkActionTake(t, s, c, frames, 5, frames)
-			case "BA2", "BA3", "AVM", "BAC", "BFS":
+			case "BA2", "AVM", "BAC", "BFS":
 				// On a loaded host the sender may miss a command's
 				// window (skipped, counted): a gap, at most 5%.
 				checkActionTake(t, s, c, frames, 0, frames/20)
