@@ -53,7 +53,7 @@ func (gc *gcCamera) gatesLocked(names []string) {
 			gates = append(gates, e.Avail...)
 		}
 		for _, ref := range gates {
-			if g, ok := gc.g.doc.Nodes[ref]; !ok || (g.Kind != "IntSwissKnife" && g.Kind != "SwissKnife") {
+			if !gc.isGate(ref) {
 				continue
 			}
 			if leaves, _ := gc.gateInputs(ref); len(leaves) == 0 {
@@ -125,8 +125,8 @@ func (gc *gcCamera) gateInputs(ref string) (leaves []string, cands []int64) {
 		}
 		seen[name] = true
 		switch n.Kind {
-		case "IntSwissKnife", "SwissKnife":
-			for _, lit := range gateLiteral.FindAllString(n.prop("Formula"), -1) {
+		case "IntSwissKnife", "SwissKnife", "IntConverter", "Converter":
+			for _, lit := range gateLiteral.FindAllString(n.prop("Formula")+" "+n.prop("FormulaFrom"), -1) {
 				v, err := parseGCInt(lit)
 				switch {
 				case err != nil || v <= 0:
@@ -144,13 +144,30 @@ func (gc *gcCamera) gateInputs(ref string) (leaves []string, cands []int64) {
 			for _, p := range n.Props["pVariable"] {
 				walk(p.Text, depth+1)
 			}
+			if v := n.prop("pValue"); v != "" && depth == 0 {
+				// A converter gate shows bits of its pValue register: an
+				// inquiry word, whatever its access mode (Basler's are RW).
+				if r, ok := gc.g.doc.Nodes[v]; ok && isRegKind(r.Kind) && !strings.EqualFold(r.prop("AccessMode"), "WO") {
+					seen[v] = true
+					leaves = append(leaves, v)
+				}
+			}
 		case "IntReg", "MaskedIntReg", "StructEntry":
 			if strings.EqualFold(n.prop("AccessMode"), "RO") {
 				leaves = append(leaves, name)
 			}
+		case "Integer": // selector-indexed (Basler ace 2): one register per entry
+			for _, k := range []string{"pValue", "pValueIndexed", "pValueDefault"} {
+				for _, p := range n.Props[k] {
+					walk(p.Text, depth+1)
+				}
+			}
 		}
 	}
 	walk(ref, 0)
+	if len(single)+len(multi) == 0 {
+		single[1] = true // a gate that is the register (bit) itself
+	}
 	for _, m := range []map[int64]bool{single, multi} {
 		var vs []int64
 		for v := range m {
@@ -160,4 +177,24 @@ func (gc *gcCamera) gateInputs(ref string) (leaves []string, cands []int64) {
 		cands = append(cands, vs...)
 	}
 	return leaves, cands
+}
+
+func isRegKind(k string) bool { return k == "IntReg" || k == "MaskedIntReg" || k == "StructEntry" }
+
+// isGate tells whether node ref is a gate camsim solves: a formula or
+// converter, a read-only register (bit) itself, as Allied Vision's and
+// FLIR's TriggerSoftware pIsImplemented (an inquiry bit), or an Integer
+// indexed by a selector over such registers (Basler ace 2's TriggerMode
+// entries).
+func (gc *gcCamera) isGate(ref string) bool {
+	g, ok := gc.g.doc.Nodes[ref]
+	switch {
+	case !ok:
+		return false
+	case g.Kind == "IntSwissKnife", g.Kind == "SwissKnife", g.Kind == "IntConverter", g.Kind == "Converter":
+		return true
+	case g.Kind == "Integer":
+		return g.has("pValueIndexed") || g.has("pValue")
+	}
+	return isRegKind(g.Kind) && strings.EqualFold(g.prop("AccessMode"), "RO")
 }

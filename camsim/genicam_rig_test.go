@@ -164,46 +164,38 @@ const arvTestConfig = `
 [Allied_Vision_Technologies:MAKO_A_CCD]
 # Camera: the XML declares no chunk features.
 ChunksSupport=false
-# camsim gap: TriggerSoftware's availability is a formula camsim does not drive.
-SoftwareTrigger=false
 
 [Allied_Vision_Technologies:MANTA_B_SONY_CMOS]
 # Camera: the XML declares no chunk features.
 ChunksSupport=false
-# camsim gap: as the Mako.
-SoftwareTrigger=false
-
-[Basler:GigECamera]
-# camsim gap: TriggerSoftware availability formula.
-SoftwareTrigger=false
 
 [Basler:vg4_gmax2505m_bas]
 # camsim gap: its chunk registers are reached through formulas camsim does not
-# lay out (and its ChunkSelector has no OffsetX/OffsetY entries).
+# lay out (and its ChunkSelector has no OffsetX/OffsetY entries, arv-test's
+# default ChunkList: a real one would need ChunkList= set, too).
 Chunks=false
-# camsim gap: TriggerMode entries' availability is indexed by selector formulas.
-SoftwareTrigger=false
 
 [Baumer:TXG08c]
 # Camera: its only chunks are Image and FreeformatHeader2.
 Chunks=false
 
 [FLIR:BFS_PGE_50S4]
-# camsim gap: TriggerSoftware availability formula.
+# Camera: TriggerSource's pIsLocked is TriggerSource_Lck (bit 3 of its
+# read-only inquiry register), which the firmware sets while TriggerMode is
+# On (FLIR: the trigger must be off to change its source; camsim models it,
+# gcam_lock.go), and Aravis 0.8.26's arv_camera_set_trigger writes
+# TriggerMode On before TriggerSource: that write is refused
+# (ACCESS_DENIED). TriggerSoftware itself is implemented (TriggerSoftware_Imp).
 SoftwareTrigger=false
-# camsim gap: the frame rate is TIMEBASE/FrameTime over a timebase register the XML leaves 0.
-MultipleAcquisitionB=false
 
 [FLIR:ORX_10G_51S5]
-# camsim gap: as the Blackfly S.
+# Camera: as the Blackfly S.
 SoftwareTrigger=false
-MultipleAcquisitionB=false
 
 [HIKROBOT:HIKCamera]
-# camsim gap: its chunk buffers do not transfer yet (Buffer transfer failure).
+# camsim gap: with chunks enabled its buffers do not transfer
+# (Chunks:BufferCheck "Buffer transfer failure"); not investigated yet.
 Chunks=false
-# camsim gap: frame rate formula.
-MultipleAcquisitionB=false
 
 [Imaging_Source:IMX174_M]
 # Camera: the XML declares no chunk features.
